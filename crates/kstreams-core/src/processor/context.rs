@@ -1,0 +1,175 @@
+//! What a processor sees while it runs.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use super::graph::{GraphState, Punct};
+use super::punctuation::{Cancellable, PunctuationType};
+use super::task_id::TaskId;
+use crate::error::{Result, StreamsError};
+use crate::record::{Record, RecordMetadata};
+use crate::state::{KeyValueStore, TaskStore};
+
+/// The context of one processor in one task: forwarding to children, record metadata, time,
+/// punctuation and state stores. `K`/`V` are the types the processor forwards.
+pub struct ProcessorContext<'a, K, V> {
+    g: &'a mut GraphState,
+    node: usize,
+    _types: PhantomData<fn(K, V)>,
+}
+
+impl<'a, K, V> ProcessorContext<'a, K, V> {
+    pub(crate) fn new(g: &'a mut GraphState, node: usize) -> Self {
+        ProcessorContext {
+            g,
+            node,
+            _types: PhantomData,
+        }
+    }
+
+    /// Forwards a record to every child.
+    pub fn forward(&mut self, record: Record<K, V>) -> Result<()>
+    where
+        K: Clone + Send + 'static,
+        V: Clone + Send + 'static,
+    {
+        self.g.forward(self.node, record)
+    }
+
+    /// Forwards a record to the child named `child` only.
+    pub fn forward_to(&mut self, child: &str, record: Record<K, V>) -> Result<()>
+    where
+        K: Send + 'static,
+        V: Send + 'static,
+    {
+        self.g.forward_to(self.node, child, record)
+    }
+
+    /// Topic, partition and offset of the input record being processed; `None` inside a
+    /// punctuator.
+    pub fn record_metadata(&self) -> Option<&RecordMetadata> {
+        self.g.metadata.as_ref()
+    }
+
+    /// The task running this processor.
+    pub fn task_id(&self) -> TaskId {
+        self.g.task_id
+    }
+
+    /// The application id.
+    pub fn application_id(&self) -> &str {
+        &self.g.application_id
+    }
+
+    /// This processor's node name.
+    pub fn node_name(&self) -> &str {
+        &self.g.plan.names[self.node]
+    }
+
+    /// The names of this node's children, in forwarding order.
+    pub fn child_names(&self) -> Vec<&str> {
+        self.g.plan.children[self.node]
+            .iter()
+            .map(|&c| self.g.plan.names[c].as_str())
+            .collect()
+    }
+
+    /// The task's stream time (highest record timestamp processed; -1 before the first).
+    pub fn current_stream_time_ms(&self) -> i64 {
+        self.g.stream_time
+    }
+
+    /// Wall-clock time from the task's clock.
+    pub fn current_system_time_ms(&self) -> i64 {
+        self.g.clock.now_ms()
+    }
+
+    /// Asks the runtime to commit the task soon.
+    pub fn commit(&mut self) {
+        self.g.commit_requested = true;
+    }
+
+    /// Schedules `punctuator` every `interval`. Stream-time punctuators fire as record
+    /// timestamps advance stream time past each multiple of the interval; wall-clock ones fire
+    /// one interval from now and then every interval. Missed intervals are skipped. The
+    /// punctuator gets the context (to forward and reach stores) and the current time.
+    pub fn schedule<F>(
+        &mut self,
+        interval: Duration,
+        kind: PunctuationType,
+        mut punctuator: F,
+    ) -> Result<Cancellable>
+    where
+        F: FnMut(&mut ProcessorContext<'_, K, V>, i64) -> Result<()> + Send + 'static,
+        K: 'static,
+        V: 'static,
+    {
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        if interval_ms < 1 {
+            return Err(StreamsError::IllegalState(format!(
+                "punctuation interval of '{}' must be at least 1 ms",
+                self.node_name()
+            )));
+        }
+        let f = Box::new(move |g: &mut GraphState, node: usize, ts: i64| {
+            let mut ctx = ProcessorContext::<K, V>::new(g, node);
+            punctuator(&mut ctx, ts)
+        });
+        let p = Punct { node: self.node, f };
+        Ok(match kind {
+            PunctuationType::StreamTime => self.g.stream_puncts.schedule(0, interval_ms, p),
+            PunctuationType::WallClockTime => {
+                let first = self.g.clock.now_ms().saturating_add(interval_ms);
+                self.g.wall_puncts.schedule(first, interval_ms, p)
+            }
+        })
+    }
+
+    fn check_connected(&self, name: &str) -> Result<()> {
+        if self.g.plan.node_stores[self.node].iter().any(|s| s == name) {
+            Ok(())
+        } else {
+            Err(StreamsError::StoreAccess {
+                processor: self.node_name().to_string(),
+                store: name.to_string(),
+                reason: "the store is not connected to this processor (connect it when adding the store)".into(),
+            })
+        }
+    }
+
+    /// A state store connected to this processor, type-erased (custom stores downcast it).
+    pub fn state_store(&mut self, name: &str) -> Result<&mut dyn TaskStore> {
+        self.check_connected(name)?;
+        let node = self.g.plan.names[self.node].clone();
+        match self.g.stores.get_mut(name) {
+            Some(s) => Ok(s.as_mut()),
+            None => Err(StreamsError::StoreAccess {
+                processor: node,
+                store: name.to_string(),
+                reason: "no such store in this task".into(),
+            }),
+        }
+    }
+
+    /// A key-value store connected to this processor, with its key and value types.
+    pub fn key_value_store<SK: 'static, SV: 'static>(
+        &mut self,
+        name: &str,
+    ) -> Result<&mut KeyValueStore<SK, SV>> {
+        self.typed_store(name)
+    }
+
+    /// A store connected to this processor, downcast to its concrete type `S`.
+    pub fn typed_store<S: TaskStore>(&mut self, name: &str) -> Result<&mut S> {
+        let node = self.node_name().to_string();
+        let store = self.state_store(name)?;
+        store
+            .as_any_mut()
+            .downcast_mut::<S>()
+            .ok_or_else(|| StreamsError::StoreAccess {
+                processor: node,
+                store: name.to_string(),
+                reason: format!("the store is not a {}", std::any::type_name::<S>()),
+            })
+    }
+}

@@ -1,0 +1,204 @@
+//! A typed key-value store.
+
+use std::any::Any;
+
+use kstreams_state::KeyValueStore as BytesKeyValueStore;
+
+use super::task_store::TaskStore;
+use crate::error::{Result, StreamsError};
+use crate::serde::{SerdeError, SharedSerde};
+
+/// A key-value store with typed keys and values, over a byte store (RocksDB or in-memory,
+/// possibly wrapped for change-logging, caching and metrics). Ranges follow the byte order of
+/// the serialized keys, as in Kafka Streams.
+pub struct KeyValueStore<K, V> {
+    name: String,
+    inner: Box<dyn BytesKeyValueStore>,
+    key_serde: SharedSerde<K>,
+    value_serde: SharedSerde<V>,
+}
+
+impl<K: 'static, V: 'static> KeyValueStore<K, V> {
+    /// Wraps a byte store.
+    pub fn new(
+        inner: Box<dyn BytesKeyValueStore>,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+    ) -> Self {
+        KeyValueStore {
+            name: inner.name().to_string(),
+            inner,
+            key_serde,
+            value_serde,
+        }
+    }
+
+    fn key_bytes(&self, key: &K) -> Result<Vec<u8>> {
+        self.key_serde.serialize(&self.name, key)?.ok_or_else(|| {
+            SerdeError::serialize(
+                &self.name,
+                "store key",
+                "a store key must not serialize to null",
+            )
+            .into()
+        })
+    }
+
+    fn value_bytes(&self, value: &V) -> Result<Option<Vec<u8>>> {
+        Ok(self.value_serde.serialize(&self.name, value)?)
+    }
+
+    fn decode_value(&self, bytes: Option<Vec<u8>>) -> Result<Option<V>> {
+        match bytes {
+            None => Ok(None),
+            Some(b) => Ok(Some(self.value_serde.deserialize(&self.name, Some(&b))?)),
+        }
+    }
+
+    fn decode_pair(&self, pair: kstreams_state::Result<(Vec<u8>, Vec<u8>)>) -> Result<(K, V)> {
+        let (k, v) = pair?;
+        Ok((
+            self.key_serde.deserialize(&self.name, Some(&k))?,
+            self.value_serde.deserialize(&self.name, Some(&v))?,
+        ))
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &K) -> Result<Option<V>> {
+        let k = self.key_bytes(key)?;
+        let v = self.inner.get(&k)?;
+        self.decode_value(v)
+    }
+
+    /// Writes `value` for `key`; a value that serializes to null deletes the key.
+    pub fn put(&mut self, key: &K, value: &V) -> Result<()> {
+        let k = self.key_bytes(key)?;
+        match self.value_bytes(value)? {
+            Some(v) => self.inner.put(&k, &v)?,
+            None => {
+                self.inner.delete(&k)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `value` only if `key` is absent; returns the existing value otherwise.
+    pub fn put_if_absent(&mut self, key: &K, value: &V) -> Result<Option<V>> {
+        let k = self.key_bytes(key)?;
+        let v = self.value_bytes(value)?.ok_or_else(|| {
+            StreamsError::from(SerdeError::serialize(
+                &self.name,
+                "store value",
+                "put_if_absent of a null value",
+            ))
+        })?;
+        let old = self.inner.put_if_absent(&k, &v)?;
+        self.decode_value(old)
+    }
+
+    /// Writes several entries.
+    pub fn put_all(&mut self, entries: &[(K, V)]) -> Result<()> {
+        for (k, v) in entries {
+            self.put(k, v)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes `key`, returning its old value.
+    pub fn delete(&mut self, key: &K) -> Result<Option<V>> {
+        let k = self.key_bytes(key)?;
+        let old = self.inner.delete(&k)?;
+        self.decode_value(old)
+    }
+
+    /// Entries with `from <= key <= to` in serialized-key order (`None`: unbounded).
+    pub fn range(&self, from: Option<&K>, to: Option<&K>) -> Result<Vec<(K, V)>> {
+        let f = from.map(|k| self.key_bytes(k)).transpose()?;
+        let t = to.map(|k| self.key_bytes(k)).transpose()?;
+        self.inner
+            .range(f.as_deref(), t.as_deref())?
+            .map(|p| self.decode_pair(p))
+            .collect()
+    }
+
+    /// As [`KeyValueStore::range`], descending.
+    pub fn reverse_range(&self, from: Option<&K>, to: Option<&K>) -> Result<Vec<(K, V)>> {
+        let f = from.map(|k| self.key_bytes(k)).transpose()?;
+        let t = to.map(|k| self.key_bytes(k)).transpose()?;
+        self.inner
+            .reverse_range(f.as_deref(), t.as_deref())?
+            .map(|p| self.decode_pair(p))
+            .collect()
+    }
+
+    /// Entries whose serialized key starts with the serialized `prefix`.
+    pub fn prefix_scan<P: 'static>(
+        &self,
+        prefix: &P,
+        prefix_serde: &SharedSerde<P>,
+    ) -> Result<Vec<(K, V)>> {
+        let p = prefix_serde
+            .serialize(&self.name, prefix)?
+            .unwrap_or_default();
+        self.inner
+            .prefix_scan(&p)?
+            .map(|pair| self.decode_pair(pair))
+            .collect()
+    }
+
+    /// Every entry, in serialized-key order.
+    pub fn all(&self) -> Result<Vec<(K, V)>> {
+        self.inner.all()?.map(|p| self.decode_pair(p)).collect()
+    }
+
+    /// Visits every entry in serialized-key order without collecting them.
+    pub fn for_each(&self, mut f: impl FnMut(K, V) -> Result<()>) -> Result<()> {
+        for p in self.inner.all()? {
+            let (k, v) = self.decode_pair(p)?;
+            f(k, v)?;
+        }
+        Ok(())
+    }
+
+    /// Estimated number of entries.
+    pub fn approximate_num_entries(&self) -> Result<u64> {
+        Ok(self.inner.approximate_num_entries()?)
+    }
+
+    /// The byte store underneath.
+    pub fn inner(&self) -> &dyn BytesKeyValueStore {
+        self.inner.as_ref()
+    }
+
+    /// The byte store underneath, mutably.
+    pub fn inner_mut(&mut self) -> &mut dyn BytesKeyValueStore {
+        self.inner.as_mut()
+    }
+}
+
+impl<K: 'static, V: 'static> TaskStore for KeyValueStore<K, V> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+    fn flush(&mut self) -> Result<()> {
+        Ok(self.inner.flush()?)
+    }
+    fn flush_cache(&mut self) -> Result<()> {
+        Ok(self.inner.flush_cache()?)
+    }
+    fn close(&mut self) -> Result<()> {
+        Ok(self.inner.close()?)
+    }
+    fn restore(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        Ok(self.inner.restore(key, value)?)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

@@ -1,0 +1,12 @@
+//! Typed state stores over the byte stores of `kstreams-state`, and the builders a topology
+//! uses to create one store per task.
+
+mod key_value_store;
+mod store_builder;
+mod task_store;
+
+pub use key_value_store::KeyValueStore;
+pub use store_builder::{KeyValueStoreBuilder, StoreBuilder, Stores};
+pub use task_store::TaskStore;
+
+pub use kstreams_state::{RocksDbConfig, StoreContext};

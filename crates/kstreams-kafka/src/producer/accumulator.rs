@@ -1,0 +1,267 @@
+//! Per-partition queues of batches: where records wait for their batch to fill or linger to
+//! expire, with at most one batch in flight per partition (which keeps per-partition order
+//! across retries). No I/O: the sender drives it.
+
+use super::batch::{PendingRecord, ProducerBatch};
+use crate::types::TopicPartition;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+pub(crate) struct PartitionQueue {
+    pub batches: VecDeque<ProducerBatch>,
+    pub in_flight: bool,
+    pub retry_at: Option<Instant>,
+}
+
+pub(crate) struct RecordAccumulator {
+    pub queues: HashMap<TopicPartition, PartitionQueue>,
+    batch_size: usize,
+    linger: Duration,
+    delivery_timeout: Duration,
+    next_id: u64,
+}
+
+impl RecordAccumulator {
+    pub fn new(batch_size: usize, linger: Duration, delivery_timeout: Duration) -> Self {
+        RecordAccumulator {
+            queues: HashMap::new(),
+            batch_size,
+            linger,
+            delivery_timeout,
+            next_id: 0,
+        }
+    }
+
+    /// Appends a record to the partition's open batch, opening a new one when full.
+    pub fn append(&mut self, tp: TopicPartition, record: PendingRecord, now: Instant) -> u64 {
+        let q = self.queues.entry(tp.clone()).or_default();
+        let fits = q.batches.back().is_some_and(|b| {
+            !b.closed && (b.records.is_empty() || b.bytes + record.size <= self.batch_size)
+        });
+        if !fits {
+            if let Some(b) = q.batches.back_mut() {
+                b.closed = true;
+            }
+            self.next_id += 1;
+            q.batches.push_back(ProducerBatch::new(
+                self.next_id,
+                tp,
+                now,
+                now + self.delivery_timeout,
+            ));
+        }
+        let Some(b) = q.batches.back_mut() else {
+            // Unreachable: a batch was just ensured.
+            return 0;
+        };
+        b.bytes += record.size;
+        b.records.push(record);
+        if b.bytes >= self.batch_size {
+            b.closed = true;
+        }
+        b.id
+    }
+
+    /// Closes every open batch (flush): they become ready at once.
+    pub fn close_all(&mut self) {
+        for q in self.queues.values_mut() {
+            for b in q.batches.iter_mut() {
+                b.closed = true;
+            }
+        }
+    }
+
+    /// Ids of all batches not completed yet.
+    pub fn batch_ids(&self) -> Vec<u64> {
+        self.queues
+            .values()
+            .flat_map(|q| q.batches.iter().map(|b| b.id))
+            .collect()
+    }
+
+    /// Partitions whose front batch can be sent now: not in flight, past any retry backoff,
+    /// and full, closed, followed by another batch, or lingered long enough.
+    pub fn ready(&self, now: Instant) -> Vec<TopicPartition> {
+        let mut out = Vec::new();
+        for (tp, q) in &self.queues {
+            if q.in_flight || q.retry_at.is_some_and(|t| t > now) {
+                continue;
+            }
+            let Some(front) = q.batches.front() else {
+                continue;
+            };
+            if front.closed || q.batches.len() > 1 || now >= front.created + self.linger {
+                out.push(tp.clone());
+            }
+        }
+        out
+    }
+
+    /// When the next batch becomes ready by time (linger or retry backoff), if any.
+    pub fn next_wake(&self) -> Option<Instant> {
+        self.queues
+            .values()
+            .filter(|q| !q.in_flight)
+            .filter_map(|q| {
+                let front = q.batches.front()?;
+                let t = if front.closed || q.batches.len() > 1 {
+                    q.retry_at.unwrap_or(front.created)
+                } else {
+                    (front.created + self.linger).max(q.retry_at.unwrap_or(front.created))
+                };
+                Some(t.min(front.deadline))
+            })
+            .min()
+    }
+
+    /// Removes batches not in flight whose delivery timeout passed.
+    pub fn expired(&mut self, now: Instant) -> Vec<ProducerBatch> {
+        let mut out = Vec::new();
+        for q in self.queues.values_mut() {
+            let skip = usize::from(q.in_flight);
+            while q.batches.len() > skip {
+                let Some(b) = q.batches.get(skip) else { break };
+                if b.deadline > now || b.maybe_written {
+                    break;
+                }
+                if let Some(b) = q.batches.remove(skip) {
+                    out.push(b);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether no record is buffered or in flight.
+    pub fn is_empty(&self) -> bool {
+        self.queues.values().all(|q| q.batches.is_empty())
+    }
+
+    /// Removes and returns every batch (fatal errors, close).
+    pub fn drain_all(&mut self) -> Vec<ProducerBatch> {
+        let mut out = Vec::new();
+        for q in self.queues.values_mut() {
+            out.extend(q.batches.drain(..));
+            q.in_flight = false;
+        }
+        out
+    }
+
+    /// Removes every batch of the given partitions that is not in flight.
+    pub fn drain_partition(&mut self, tp: &TopicPartition) -> Vec<ProducerBatch> {
+        let Some(q) = self.queues.get_mut(tp) else {
+            return Vec::new();
+        };
+        let skip = usize::from(q.in_flight);
+        q.batches.drain(skip..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use tokio::sync::oneshot;
+
+    fn rec(size: usize) -> PendingRecord {
+        let (tx, _rx) = oneshot::channel();
+        PendingRecord {
+            key: None,
+            value: Some(Bytes::from(vec![0u8; size])),
+            headers: vec![],
+            timestamp: 0,
+            size,
+            reply: tx,
+            _permit: None,
+        }
+    }
+
+    fn tp(p: i32) -> TopicPartition {
+        TopicPartition::new("t", p)
+    }
+
+    #[test]
+    fn batches_fill_and_close() {
+        let now = Instant::now();
+        let mut a = RecordAccumulator::new(200, Duration::from_millis(10), Duration::from_secs(5));
+        let id1 = a.append(tp(0), rec(50), now);
+        let id2 = a.append(tp(0), rec(50), now);
+        assert_eq!(id1, id2);
+        assert!(a.ready(now).is_empty(), "not full, linger not expired");
+        let id3 = a.append(tp(0), rec(100), now);
+        assert_ne!(id1, id3, "would overflow: new batch");
+        assert_eq!(
+            a.ready(now),
+            vec![tp(0)],
+            "first batch is followed by another"
+        );
+        assert_eq!(a.queues[&tp(0)].batches.len(), 2);
+    }
+
+    #[test]
+    fn oversized_record_gets_its_own_batch() {
+        let now = Instant::now();
+        let mut a = RecordAccumulator::new(100, Duration::from_secs(10), Duration::from_secs(5));
+        a.append(tp(0), rec(500), now);
+        assert_eq!(a.ready(now), vec![tp(0)]);
+    }
+
+    #[test]
+    fn linger_and_wake() {
+        let now = Instant::now();
+        let linger = Duration::from_millis(10);
+        let mut a = RecordAccumulator::new(1000, linger, Duration::from_secs(5));
+        assert_eq!(a.next_wake(), None);
+        a.append(tp(1), rec(10), now);
+        assert_eq!(a.next_wake(), Some(now + linger));
+        assert!(a.ready(now + Duration::from_millis(5)).is_empty());
+        assert_eq!(a.ready(now + linger), vec![tp(1)]);
+    }
+
+    #[test]
+    fn in_flight_and_retry_backoff_block_readiness() {
+        let now = Instant::now();
+        let mut a = RecordAccumulator::new(10, Duration::ZERO, Duration::from_secs(5));
+        a.append(tp(0), rec(20), now);
+        a.queues.get_mut(&tp(0)).unwrap().in_flight = true;
+        assert!(a.ready(now).is_empty());
+        assert_eq!(a.next_wake(), None);
+        let q = a.queues.get_mut(&tp(0)).unwrap();
+        q.in_flight = false;
+        q.retry_at = Some(now + Duration::from_millis(100));
+        assert!(a.ready(now).is_empty());
+        assert_eq!(a.next_wake(), Some(now + Duration::from_millis(100)));
+        assert_eq!(a.ready(now + Duration::from_millis(100)), vec![tp(0)]);
+    }
+
+    #[test]
+    fn flush_closes_everything() {
+        let now = Instant::now();
+        let mut a = RecordAccumulator::new(1000, Duration::from_secs(60), Duration::from_secs(5));
+        a.append(tp(0), rec(1), now);
+        a.append(tp(1), rec(1), now);
+        assert!(a.ready(now).is_empty());
+        a.close_all();
+        let mut r = a.ready(now);
+        r.sort();
+        assert_eq!(r, vec![tp(0), tp(1)]);
+        assert_eq!(a.batch_ids().len(), 2);
+    }
+
+    #[test]
+    fn expiry_skips_in_flight_front() {
+        let now = Instant::now();
+        let mut a = RecordAccumulator::new(10, Duration::ZERO, Duration::from_secs(1));
+        a.append(tp(0), rec(20), now);
+        a.append(tp(0), rec(20), now);
+        a.queues.get_mut(&tp(0)).unwrap().in_flight = true;
+        assert!(a.expired(now).is_empty());
+        let gone = a.expired(now + Duration::from_secs(2));
+        assert_eq!(gone.len(), 1);
+        assert_eq!(a.queues[&tp(0)].batches.len(), 1);
+        assert!(!a.is_empty());
+        assert_eq!(a.drain_all().len(), 1);
+        assert!(a.is_empty());
+    }
+}

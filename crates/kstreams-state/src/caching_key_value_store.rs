@@ -1,0 +1,544 @@
+//! [`CachingKeyValueStore`]: a write-back cache with a byte budget over a key-value store.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::error::{Result, StateError};
+use crate::key_bytes::{inclusive_bounds, is_inverted, prefix_successor};
+use crate::merged_iterator::{CacheIter, MergedIterator};
+use crate::store::{
+    CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueIter, KeyValueStore, StateStore,
+};
+
+/// Bytes charged per cache entry on top of its key (held twice) and value.
+const ENTRY_OVERHEAD_BYTES: usize = 64;
+
+#[derive(Debug)]
+struct CacheEntry {
+    /// The cached value; `None` for a delete not yet written down.
+    value: Option<Vec<u8>>,
+    dirty: bool,
+    /// Position in write order.
+    seq: u64,
+}
+
+/// Caches writes in memory and writes them down to the inner store on [`StateStore::flush`],
+/// or when the cache grows past its byte budget (least-recently-written entries first).
+/// Repeated writes of a key between flushes reach the inner store (and its changelog) once.
+/// Each entry written down is passed to the flush listener with the inner store's previous
+/// value, which is how a `KTable` forwards de-duplicated updates downstream.
+pub struct CachingKeyValueStore<S> {
+    inner: S,
+    max_cache_bytes: usize,
+    entries: BTreeMap<Vec<u8>, CacheEntry>,
+    write_order: BTreeMap<u64, Vec<u8>>,
+    next_seq: u64,
+    cached_bytes: usize,
+    listener: Option<CacheFlushListener>,
+}
+
+fn entry_bytes(key: &[u8], value: Option<&[u8]>) -> usize {
+    2 * key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD_BYTES
+}
+
+impl<S: KeyValueStore> CachingKeyValueStore<S> {
+    /// Wraps `inner` with a cache of at most `max_cache_bytes` (0 writes every entry straight
+    /// through, still calling the listener).
+    pub fn new(inner: S, max_cache_bytes: usize) -> Self {
+        Self {
+            inner,
+            max_cache_bytes,
+            entries: BTreeMap::new(),
+            write_order: BTreeMap::new(),
+            next_seq: 0,
+            cached_bytes: 0,
+            listener: None,
+        }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Bytes currently charged to the cache.
+    pub fn cached_bytes(&self) -> usize {
+        self.cached_bytes
+    }
+
+    /// Number of cached entries not yet written down.
+    pub fn dirty_entries(&self) -> usize {
+        self.entries.values().filter(|e| e.dirty).count()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.is_open() {
+            Ok(())
+        } else {
+            Err(StateError::Closed {
+                store: self.inner.name().to_string(),
+            })
+        }
+    }
+
+    fn remove_entry(&mut self, key: &[u8]) -> Option<CacheEntry> {
+        let entry = self.entries.remove(key)?;
+        self.write_order.remove(&entry.seq);
+        self.cached_bytes = self
+            .cached_bytes
+            .saturating_sub(entry_bytes(key, entry.value.as_deref()));
+        Some(entry)
+    }
+
+    fn cache_write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        self.remove_entry(key);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.cached_bytes += entry_bytes(key, value);
+        self.entries.insert(
+            key.to_vec(),
+            CacheEntry {
+                value: value.map(<[u8]>::to_vec),
+                dirty: true,
+                seq,
+            },
+        );
+        self.write_order.insert(seq, key.to_vec());
+        self.evict_over_budget()
+    }
+
+    fn evict_over_budget(&mut self) -> Result<()> {
+        while self.cached_bytes > self.max_cache_bytes {
+            let Some((_, key)) = self.write_order.first_key_value() else {
+                break;
+            };
+            let key = key.clone();
+            let Some(entry) = self.entries.get(&key) else {
+                break;
+            };
+            if entry.dirty {
+                let value = entry.value.clone();
+                tracing::trace!(store = %self.inner.name(), "evicting dirty cache entry");
+                self.write_down(&key, value.as_deref())?;
+            }
+            self.remove_entry(&key);
+        }
+        Ok(())
+    }
+
+    /// Writes one entry to the inner store and tells the listener.
+    fn write_down(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        let old_value = self.inner.get(key)?;
+        match value {
+            Some(value) => self.inner.put(key, value)?,
+            None if old_value.is_some() => {
+                self.inner.delete(key)?;
+            }
+            None => return Ok(()),
+        }
+        if let Some(listener) = self.listener.as_mut() {
+            listener(CacheFlushEntry {
+                key: key.to_vec(),
+                new_value: value.map(<[u8]>::to_vec),
+                old_value,
+            });
+        }
+        Ok(())
+    }
+
+    fn write_down_dirty(&mut self) -> Result<()> {
+        let dirty: Vec<Vec<u8>> = self
+            .write_order
+            .values()
+            .filter(|key| self.entries.get(*key).is_some_and(|e| e.dirty))
+            .cloned()
+            .collect();
+        for key in dirty {
+            let value = self.entries.get(&key).and_then(|e| e.value.clone());
+            self.write_down(&key, value.as_deref())?;
+            if value.is_none() {
+                self.remove_entry(&key);
+            } else if let Some(entry) = self.entries.get_mut(&key) {
+                entry.dirty = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn cache_scan<'a>(
+        range: impl DoubleEndedIterator<Item = (&'a Vec<u8>, &'a CacheEntry)> + 'a,
+        reverse: bool,
+    ) -> CacheIter<'a> {
+        let map = |(k, e): (&'a Vec<u8>, &'a CacheEntry)| (k.as_slice(), e.value.as_deref());
+        if reverse {
+            Box::new(range.rev().map(map))
+        } else {
+            Box::new(range.map(map))
+        }
+    }
+}
+
+impl<S: KeyValueStore> StateStore for CachingKeyValueStore<S> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.check_open()?;
+        self.write_down_dirty()?;
+        self.inner.flush()
+    }
+
+    fn flush_cache(&mut self) -> Result<()> {
+        self.check_open()?;
+        self.write_down_dirty()?;
+        self.inner.flush_cache()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if !self.inner.is_open() {
+            return self.inner.close();
+        }
+        let flushed = self.write_down_dirty();
+        self.entries.clear();
+        self.write_order.clear();
+        self.cached_bytes = 0;
+        let closed = self.inner.close();
+        flushed.and(closed)
+    }
+
+    fn restore(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        self.remove_entry(key);
+        self.inner.restore(key, value)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl<S: KeyValueStore> KeyValueStore for CachingKeyValueStore<S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_open()?;
+        match self.entries.get(key) {
+            Some(entry) => Ok(entry.value.clone()),
+            None => self.inner.get(key),
+        }
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.check_open()?;
+        self.cache_write(key, Some(value))
+    }
+
+    fn put_if_absent(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(existing) = self.get(key)? {
+            return Ok(Some(existing));
+        }
+        self.cache_write(key, Some(value))?;
+        Ok(None)
+    }
+
+    fn put_all(&mut self, entries: &[KeyValue]) -> Result<()> {
+        self.check_open()?;
+        for (key, value) in entries {
+            self.cache_write(key, Some(value))?;
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let old = self.get(key)?;
+        if old.is_some() {
+            self.cache_write(key, None)?;
+        }
+        Ok(old)
+    }
+
+    fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
+        self.check_open()?;
+        if is_inverted(from, to) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let cache = Self::cache_scan(
+            self.entries.range::<[u8], _>(inclusive_bounds(from, to)),
+            false,
+        );
+        Ok(Box::new(MergedIterator::new(
+            cache,
+            self.inner.range(from, to)?,
+            false,
+        )))
+    }
+
+    fn reverse_range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
+        self.check_open()?;
+        if is_inverted(from, to) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let cache = Self::cache_scan(
+            self.entries.range::<[u8], _>(inclusive_bounds(from, to)),
+            true,
+        );
+        Ok(Box::new(MergedIterator::new(
+            cache,
+            self.inner.reverse_range(from, to)?,
+            true,
+        )))
+    }
+
+    fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
+        self.check_open()?;
+        let upper = prefix_successor(prefix);
+        let bounds = (
+            Bound::Included(prefix),
+            upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+        );
+        let cache = Self::cache_scan(self.entries.range::<[u8], _>(bounds), false);
+        Ok(Box::new(MergedIterator::new(
+            cache,
+            self.inner.prefix_scan(prefix)?,
+            false,
+        )))
+    }
+
+    fn all(&self) -> Result<KeyValueIter<'_>> {
+        self.range(None, None)
+    }
+
+    /// The inner store's estimate, corrected for dirty entries that add or remove keys.
+    fn approximate_num_entries(&self) -> Result<u64> {
+        self.check_open()?;
+        let mut count = i128::from(self.inner.approximate_num_entries()?);
+        for (key, entry) in self.entries.iter().filter(|(_, e)| e.dirty) {
+            let stored = self.inner.get(key)?.is_some();
+            match (entry.value.is_some(), stored) {
+                (true, false) => count += 1,
+                (false, true) => count -= 1,
+                _ => {}
+            }
+        }
+        Ok(u64::try_from(count.max(0)).unwrap_or(u64::MAX))
+    }
+
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        self.listener = Some(listener);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::change_logging_key_value_store::ChangeLoggingKeyValueStore;
+    use crate::in_memory_key_value_store::InMemoryKeyValueStore;
+    use crate::test_support::{RecordingChangelogWriter, SuiteOptions, key_value_store_suite};
+
+    type Flushed = Arc<Mutex<Vec<CacheFlushEntry>>>;
+
+    fn with_listener<S: KeyValueStore>(store: &mut CachingKeyValueStore<S>) -> Flushed {
+        let flushed: Flushed = Arc::default();
+        let sink = flushed.clone();
+        assert!(store.set_flush_listener(Box::new(move |e| sink.lock().unwrap().push(e))));
+        flushed
+    }
+
+    fn entry(key: &[u8], new: Option<&[u8]>, old: Option<&[u8]>) -> CacheFlushEntry {
+        CacheFlushEntry {
+            key: key.to_vec(),
+            new_value: new.map(<[u8]>::to_vec),
+            old_value: old.map(<[u8]>::to_vec),
+        }
+    }
+
+    #[test]
+    fn key_value_semantics_large_cache() {
+        key_value_store_suite(
+            || CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), 1 << 20),
+            SuiteOptions::exact(),
+        );
+    }
+
+    #[test]
+    fn key_value_semantics_tiny_cache() {
+        key_value_store_suite(
+            || CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), 200),
+            SuiteOptions::exact(),
+        );
+    }
+
+    #[test]
+    fn key_value_semantics_no_cache() {
+        key_value_store_suite(
+            || CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), 0),
+            SuiteOptions::exact(),
+        );
+    }
+
+    #[test]
+    fn repeated_puts_are_deduplicated_until_flush() {
+        let writer = RecordingChangelogWriter::shared();
+        let inner =
+            ChangeLoggingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), writer.clone());
+        let mut store = CachingKeyValueStore::new(inner, 1 << 20);
+        store.inner.inner_mut().put(b"k", b"0").unwrap();
+        let flushed = with_listener(&mut store);
+        store.put(b"k", b"1").unwrap();
+        store.put(b"k", b"2").unwrap();
+        store.put(b"k", b"3").unwrap();
+        assert_eq!(store.get(b"k").unwrap(), Some(b"3".to_vec()));
+        assert_eq!(
+            store.inner().get(b"k").unwrap(),
+            Some(b"0".to_vec()),
+            "not written down yet"
+        );
+        assert!(writer.changes().is_empty());
+        store.flush().unwrap();
+        assert_eq!(
+            writer.changes(),
+            vec![("kv".to_string(), b"k".to_vec(), Some(b"3".to_vec()))]
+        );
+        assert_eq!(
+            *flushed.lock().unwrap(),
+            vec![entry(b"k", Some(b"3"), Some(b"0"))]
+        );
+        store.flush().unwrap();
+        assert_eq!(
+            writer.changes().len(),
+            1,
+            "clean entries are not written again"
+        );
+        assert_eq!(store.get(b"k").unwrap(), Some(b"3".to_vec()));
+    }
+
+    #[test]
+    fn flush_writes_in_write_order() {
+        let mut store = CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), 1 << 20);
+        let flushed = with_listener(&mut store);
+        store.put(b"b", b"1").unwrap();
+        store.put(b"a", b"1").unwrap();
+        store.put(b"c", b"1").unwrap();
+        store.put(b"b", b"2").unwrap();
+        store.flush().unwrap();
+        let keys: Vec<Vec<u8>> = flushed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.key.clone())
+            .collect();
+        assert_eq!(keys, vec![b"a".to_vec(), b"c".to_vec(), b"b".to_vec()]);
+    }
+
+    #[test]
+    fn evicts_least_recently_written_when_over_budget() {
+        let budget = 3 * entry_bytes(b"k1", Some(b"v1"));
+        let mut store = CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), budget);
+        let flushed = with_listener(&mut store);
+        store.put(b"k1", b"v1").unwrap();
+        store.put(b"k2", b"v2").unwrap();
+        store.put(b"k3", b"v3").unwrap();
+        store.put(b"k1", b"v1").unwrap();
+        assert!(flushed.lock().unwrap().is_empty());
+        store.put(b"k4", b"v4").unwrap();
+        assert_eq!(
+            *flushed.lock().unwrap(),
+            vec![entry(b"k2", Some(b"v2"), None)]
+        );
+        assert_eq!(store.inner().get(b"k2").unwrap(), Some(b"v2".to_vec()));
+        assert_eq!(store.inner().get(b"k1").unwrap(), None);
+        assert!(store.cached_bytes() <= budget);
+        assert_eq!(
+            store.get(b"k2").unwrap(),
+            Some(b"v2".to_vec()),
+            "evicted entries are read from the store"
+        );
+        assert_eq!(store.dirty_entries(), 3);
+    }
+
+    #[test]
+    fn scans_merge_cache_and_store_and_hide_cached_deletes() {
+        let mut store = CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), 1 << 20);
+        let flushed = with_listener(&mut store);
+        store.put(b"a", b"1").unwrap();
+        store.put(b"c", b"3").unwrap();
+        store.flush().unwrap();
+        store.put(b"b", b"2").unwrap();
+        store.put(b"c", b"33").unwrap();
+        assert_eq!(store.delete(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(store.get(b"a").unwrap(), None);
+        assert_eq!(store.inner().get(b"a").unwrap(), Some(b"1".to_vec()));
+        let all: Vec<KeyValue> = store.all().unwrap().map(|r| r.unwrap()).collect();
+        assert_eq!(
+            all,
+            vec![
+                (b"b".to_vec(), b"2".to_vec()),
+                (b"c".to_vec(), b"33".to_vec())
+            ]
+        );
+        let rev: Vec<KeyValue> = store
+            .reverse_range(None, None)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(
+            rev,
+            vec![
+                (b"c".to_vec(), b"33".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
+        flushed.lock().unwrap().clear();
+        store.flush().unwrap();
+        assert_eq!(
+            *flushed.lock().unwrap(),
+            vec![
+                entry(b"b", Some(b"2"), None),
+                entry(b"c", Some(b"33"), Some(b"3")),
+                entry(b"a", None, Some(b"1"))
+            ]
+        );
+        assert_eq!(store.inner().get(b"a").unwrap(), None);
+    }
+
+    #[test]
+    fn restore_invalidates_cached_entry() {
+        let mut store = CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), 1 << 20);
+        let flushed = with_listener(&mut store);
+        store.put(b"a", b"1").unwrap();
+        store.restore(b"a", Some(b"r")).unwrap();
+        assert_eq!(store.get(b"a").unwrap(), Some(b"r".to_vec()));
+        store.flush().unwrap();
+        assert!(flushed.lock().unwrap().is_empty());
+        assert_eq!(store.dirty_entries(), 0);
+    }
+
+    #[test]
+    fn close_writes_down_dirty_entries() {
+        let writer = RecordingChangelogWriter::shared();
+        let inner =
+            ChangeLoggingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), writer.clone());
+        let mut store = CachingKeyValueStore::new(inner, 1 << 20);
+        store.put(b"a", b"1").unwrap();
+        store.close().unwrap();
+        assert_eq!(writer.changes().len(), 1);
+        assert!(matches!(
+            store.put(b"a", b"2"),
+            Err(StateError::Closed { .. })
+        ));
+    }
+}

@@ -1,0 +1,32 @@
+//! kstreams: a Kafka Streams-style, stateful stream-processing library.
+//!
+//! Write a [`Topology`] with the Processor API, test it with the `TopologyTestDriver`
+//! (crate `kstreams-test-driver`, usually a dev-dependency) and run it against Kafka.
+//!
+//! This crate re-exports the public API of the workspace's crates; [`prelude`] holds what a
+//! topology usually needs.
+
+pub use kstreams_core::{
+    Clock, ConsumedRecord, ErrorClass, Header, Headers, KeyValueStore, KeyValueStoreBuilder,
+    MockClock, ProcessorTopology, ProducedRecord, Record, RecordMetadata, Result, Serde,
+    SerdeError, Serdes, StreamsError, SystemClock, Topology, TopologyDescription, TopologyError,
+};
+pub use kstreams_core::{error, processor, record, serde, state, task, time, topology};
+
+/// The byte-level state stores, their wrappers and builders.
+pub mod stores {
+    pub use kstreams_state::*;
+}
+
+/// What topology code usually needs.
+pub mod prelude {
+    pub use kstreams_core::processor::{
+        Cancellable, Processor, ProcessorContext, ProcessorSupplier, PunctuationType,
+        StreamPartitioner, TimestampExtractor, TopicNameExtractor,
+    };
+    pub use kstreams_core::serde::DefaultSerde;
+    pub use kstreams_core::{
+        Headers, KeyValueStore, Record, RecordMetadata, Result, Serde, Serdes, StoreBuilder,
+        Stores, StreamsError, Topology,
+    };
+}
