@@ -34,10 +34,10 @@ impl Processor<String, String, String, String> for Punctuating {
                 ctx.forward(Record::new("punct".into(), format!("stream@{ts}"), ts))?;
                 let mut c = count.lock().unwrap();
                 *c += 1;
-                if Some(*c) == limit {
-                    if let Some(h) = slot.lock().unwrap().as_ref() {
-                        h.cancel();
-                    }
+                if Some(*c) == limit
+                    && let Some(h) = slot.lock().unwrap().as_ref()
+                {
+                    h.cancel();
                 }
                 Ok(())
             },

@@ -299,7 +299,8 @@ impl ProcessorGraph {
                     metadata,
                 }))
             }
-            Err(super::nodes::DecodeError::Serde(raw, err)) => {
+            Err(super::nodes::DecodeError::Serde(boxed)) => {
+                let (raw, err) = *boxed;
                 match self.handler.handle(&raw, &err) {
                     DeserializationHandlerResponse::Continue => Ok(None),
                     DeserializationHandlerResponse::Fail => Err(err.into()),
@@ -396,14 +397,14 @@ impl ProcessorGraph {
         }
         self.closed = true;
         let mut first_err = None;
-        if self.initialized {
-            if let Err(e) = self.g.for_each_node(|n, g, i| n.close(g, i)) {
-                first_err = Some(e);
-            }
+        if self.initialized
+            && let Err(e) = self.g.for_each_node(|n, g, i| n.close(g, i))
+        {
+            first_err = Some(e);
         }
         for s in self.g.stores.values_mut() {
             if let Err(e) = s.close() {
-                first_err.get_or_insert(e.into());
+                first_err.get_or_insert(e);
             }
         }
         first_err.map_or(Ok(()), Err)

@@ -30,7 +30,7 @@ fn downcast<K: 'static, V: 'static>(
 /// Why a consumed record could not be turned into a typed one.
 pub(crate) enum DecodeError {
     /// The key or value did not deserialize; the raw record is handed back for the handler.
-    Serde(ConsumedRecord, SerdeError),
+    Serde(Box<(ConsumedRecord, SerdeError)>),
     /// The timestamp extractor failed.
     Other(StreamsError),
 }
@@ -58,14 +58,14 @@ impl<K: Send + 'static, V: Send + 'static> SourceDecoder for TypedSourceDecoder<
     ) -> Result<(AnyRecord, i64, RecordMetadata), DecodeError> {
         let key = match self.key_serde.deserialize(&raw.topic, raw.key.as_deref()) {
             Ok(k) => k,
-            Err(e) => return Err(DecodeError::Serde(raw, e)),
+            Err(e) => return Err(DecodeError::Serde(Box::new((raw, e)))),
         };
         let value = match self
             .value_serde
             .deserialize(&raw.topic, raw.value.as_deref())
         {
             Ok(v) => v,
-            Err(e) => return Err(DecodeError::Serde(raw, e)),
+            Err(e) => return Err(DecodeError::Serde(Box::new((raw, e)))),
         };
         let mut record = Record {
             key,

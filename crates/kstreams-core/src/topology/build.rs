@@ -182,15 +182,15 @@ impl Topology {
                 if pi == i {
                     return Err(TopologyError::Cycle(vec![d.name.clone(), d.name.clone()]));
                 }
-                if let (Some(out), Some(inp)) = (pd.output, d.input) {
-                    if out != inp {
-                        return Err(TopologyError::TypeMismatch {
-                            parent: p.clone(),
-                            parent_type: out.name.into(),
-                            node: d.name.clone(),
-                            node_type: inp.name.into(),
-                        });
-                    }
+                if let (Some(out), Some(inp)) = (pd.output, d.input)
+                    && out != inp
+                {
+                    return Err(TopologyError::TypeMismatch {
+                        parent: p.clone(),
+                        parent_type: out.name.into(),
+                        node: d.name.clone(),
+                        node_type: inp.name.into(),
+                    });
                 }
                 if !parents[i].contains(&pi) {
                     parents[i].push(pi);

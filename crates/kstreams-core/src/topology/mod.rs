@@ -303,13 +303,13 @@ impl Topology {
         if parents.is_empty() {
             return Err(TopologyError::NoParents(name.into()));
         }
-        if let SinkTarget::Topic(t) = &target {
-            if t.is_empty() {
-                return Err(TopologyError::InvalidNode {
-                    node: name.into(),
-                    reason: "empty topic name".into(),
-                });
-            }
+        if let SinkTarget::Topic(t) = &target
+            && t.is_empty()
+        {
+            return Err(TopologyError::InvalidNode {
+                node: name.into(),
+                reason: "empty topic name".into(),
+            });
         }
         let make = Arc::new(move |resolved: Option<String>| -> NodeFactory {
             let topic = match (&resolved, &extractor) {
