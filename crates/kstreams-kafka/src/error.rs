@@ -253,3 +253,73 @@ pub fn error_name(code: i16) -> &'static str {
         _ => "UNKNOWN_ERROR_CODE",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_by_consequence() {
+        let io = KafkaError::Io {
+            broker: "b:1".into(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        };
+        assert_eq!(io.class(), ErrorClass::Retriable);
+        let timeout = KafkaError::Timeout { what: "x".into() };
+        assert!(timeout.is_retriable());
+        let protocol = KafkaError::Protocol {
+            broker: "b:1".into(),
+            message: "truncated".into(),
+        };
+        assert!(protocol.is_retriable());
+
+        // Fencing: another instance took over.
+        for code in [90, 47, 82, 22, 25, 110] {
+            let e = broker_error("X", code, None);
+            assert_eq!(e.class(), ErrorClass::Fenced, "{e}");
+            assert!(e.is_fenced() && !e.is_retriable());
+        }
+        // Retriable broker errors, incl. the transaction coordinator's.
+        for code in [3, 5, 6, 7, 13, 14, 15, 16, 27, 51, 74, 75, 89] {
+            let e = broker_error("X", code, None);
+            assert_eq!(e.class(), ErrorClass::Retriable, "{e}");
+        }
+        // Fatal: retrying cannot help.
+        for code in [10, 29, 30, 36, 40, 45, 48, 53, 59, -1] {
+            assert_eq!(
+                broker_error("X", code, None).class(),
+                ErrorClass::Fatal,
+                "{code}"
+            );
+        }
+        for e in [
+            KafkaError::Config("c".into()),
+            KafkaError::IllegalState("s".into()),
+            KafkaError::Closed,
+            KafkaError::NoOffsetForPartition {
+                topic: "t".into(),
+                partition: 0,
+            },
+            KafkaError::UnsupportedVersion {
+                broker: "b".into(),
+                api: "Fetch",
+                min: 4,
+                max: 12,
+            },
+        ] {
+            assert_eq!(e.class(), ErrorClass::Fatal, "{e}");
+        }
+    }
+
+    #[test]
+    fn names_and_messages() {
+        assert_eq!(error_name(51), "CONCURRENT_TRANSACTIONS");
+        assert_eq!(error_name(12345), "UNKNOWN_ERROR_CODE");
+        assert!(check_code("EndTxn", 0, None).is_ok());
+        let e = check_code("EndTxn", 90, Some("fenced by epoch 3".into())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "EndTxn failed with PRODUCER_FENCED (90): fenced by epoch 3"
+        );
+    }
+}

@@ -17,6 +17,10 @@ pub mod types;
 
 pub use admin::Admin;
 pub use client::{Client, ClientConfig, CoordinatorType};
+pub use consumer::{
+    Consumer, ConsumerConfig, ConsumerRebalanceListener, ConsumerRecord, NoOpRebalanceListener,
+    OffsetResetStrategy,
+};
 pub use error::{ErrorClass, KafkaError, Result};
 pub use producer::{DeliveryFuture, Producer, ProducerConfig};
 pub use types::{

@@ -68,6 +68,8 @@ impl ConsumerRebalanceListener for Recorder {
 const RUN: u8 = 0;
 const CLOSE: u8 = 1;
 const DIE: u8 = 2;
+/// Stop polling (a stuck application) without closing.
+const STALL: u8 = 3;
 
 /// A group member polling on its own task until told to close (leave) or die (drop without
 /// leaving).
@@ -104,6 +106,10 @@ impl Member {
                         return records;
                     }
                     DIE => return records,
+                    STALL => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
                     _ => {}
                 }
                 records += consumer
@@ -114,6 +120,10 @@ impl Member {
             }
         });
         Member { seen, stop, task }
+    }
+
+    fn set(&self, state: u8) {
+        self.stop.store(state, Ordering::SeqCst);
     }
 
     fn assigned(&self) -> Vec<TopicPartition> {
@@ -357,4 +367,53 @@ async fn sticky_assignor_moves_only_what_a_new_member_needs() {
     m3.close().await;
     m2.close().await;
     m1.close().await;
+}
+
+/// A member that stops polling for longer than `max.poll.interval.ms` leaves the group on its
+/// own (the heartbeat alone does not keep it in), the other member takes over its partitions,
+/// and when it polls again it finds its partitions lost and joins again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_that_stops_polling_leaves_after_max_poll_interval() {
+    let broker = TansuBroker::start().unwrap();
+    let bootstrap = broker.bootstrap();
+    let topic = random_topic("stall");
+    create_topic(&bootstrap, &topic, 2).await;
+    let group = random_topic("group");
+    let max_poll = Duration::from_secs(4);
+    let config =
+        || group_config(&bootstrap, &group).with_group_timeouts(Duration::from_secs(12), max_poll);
+
+    let m1 = Member::start(config(), vec![topic.clone()]).await;
+    let m2 = Member::start(config(), vec![topic.clone()]).await;
+    wait_until(Duration::from_secs(60), "split", || {
+        m1.assigned().len() == 1 && m2.assigned().len() == 1
+    })
+    .await;
+
+    // m1 stalls: its heartbeats (every 4 s) alone would keep it in the group for good, but
+    // after max.poll.interval it leaves and m2 gets everything.
+    m1.set(STALL);
+    let took = wait_until(
+        Duration::from_secs(25),
+        "take-over after poll timeout",
+        || m2.assigned().len() == 2,
+    )
+    .await;
+    eprintln!("m2 took over {took:?} after m1 stopped polling");
+    assert!(took >= max_poll, "left before max.poll.interval: {took:?}");
+    assert_eq!(
+        m1.seen.lock().unwrap().lost,
+        0,
+        "callbacks run only in poll"
+    );
+
+    // m1 polls again: its partitions are reported lost and it joins again.
+    m1.set(RUN);
+    wait_until(Duration::from_secs(60), "rejoin", || {
+        m1.assigned().len() == 1 && m2.assigned().len() == 1
+    })
+    .await;
+    assert_eq!(m1.seen.lock().unwrap().lost, 1);
+    m1.close().await;
+    m2.close().await;
 }

@@ -23,7 +23,9 @@ pub struct ConsumerConfig {
     pub session_timeout: Duration,
     /// `heartbeat.interval.ms` (3 s).
     pub heartbeat_interval: Duration,
-    /// `max.poll.interval.ms` (5 min), sent as the rebalance timeout.
+    /// `max.poll.interval.ms` (5 min), sent as the rebalance timeout. A member whose
+    /// application does not call `poll` within it leaves the group (LeaveGroup; a static
+    /// member just stops heartbeating) and its next `poll` reports the partitions lost.
     pub max_poll_interval: Duration,
     /// `auto.offset.reset` (latest).
     pub auto_offset_reset: OffsetResetStrategy,

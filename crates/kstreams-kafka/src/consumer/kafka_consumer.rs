@@ -219,6 +219,10 @@ impl Consumer {
         self.check_open()?;
         let deadline = Instant::now() + timeout;
         loop {
+            // A poll in progress counts as polling (max.poll.interval).
+            if let Some(c) = &self.coordinator {
+                c.record_poll();
+            }
             if let Some(e) = self.fetcher.take_error() {
                 return Err(e);
             }

@@ -10,6 +10,7 @@
 //!   invalidate the cached leader (the next fetch refreshes metadata), OFFSET_OUT_OF_RANGE
 //!   asks for a reset by the reset strategy; positions are reset with ListOffsets.
 
+pub mod decompress;
 pub mod partition_state;
 pub mod records;
 pub mod transaction_filter;
@@ -30,8 +31,9 @@ use tracing::{debug, warn};
 use crate::client::Client;
 use crate::error::{KafkaError, Result, broker_error};
 use crate::types::{IsolationLevel, TopicPartition};
+pub use decompress::DEFAULT_MAX_DECOMPRESSED_BYTES;
 use partition_state::{PartitionState, PositionState};
-use records::{DecodedBatch, decode_batches};
+use records::{DecodedBatch, decode_batches_with_limit};
 
 /// What to do when a partition has no valid position (`auto.offset.reset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -66,6 +68,17 @@ pub struct FetchConfig {
     pub request_timeout: Duration,
     /// `retry.backoff.ms`.
     pub retry_backoff: Duration,
+}
+
+impl FetchConfig {
+    /// The budget for the decompressed records of one partition in one fetch response:
+    /// `fetch.max.bytes`, but at least [`DEFAULT_MAX_DECOMPRESSED_BYTES`]. A response beyond it
+    /// is a protocol error (a decompression bomb), never an unbounded allocation.
+    pub fn max_decompressed_bytes(&self) -> usize {
+        usize::try_from(self.fetch_max_bytes)
+            .unwrap_or(0)
+            .max(DEFAULT_MAX_DECOMPRESSED_BYTES)
+    }
 }
 
 impl Default for FetchConfig {
@@ -351,10 +364,11 @@ impl Fetcher {
             self.brokers_in_flight.insert(leader);
             let request = self.fetch_request(&parts);
             let timeout = self.config.request_timeout + self.config.fetch_max_wait;
+            let max_decompressed = self.config.max_decompressed_bytes();
             let tx = self.tx.clone();
             tokio::spawn(async move {
                 let outcome = match conn.send_with_timeout(request, timeout).await {
-                    Ok(resp) => decode_response(leader, resp, &parts),
+                    Ok(resp) => decode_response(leader, resp, &parts, max_decompressed),
                     Err(e) => FetchOutcome {
                         broker: leader,
                         partitions: parts
@@ -684,6 +698,7 @@ fn decode_response(
     broker: i32,
     resp: kafka_protocol::messages::FetchResponse,
     requested: &[(TopicPartition, i64, u64)],
+    max_decompressed: usize,
 ) -> FetchOutcome {
     let epochs: HashMap<&TopicPartition, u64> =
         requested.iter().map(|(tp, _, e)| (tp, *e)).collect();
@@ -702,7 +717,12 @@ fn decode_response(
                 let result = if p.error_code != 0 {
                     Err(FetchError::Code(p.error_code))
                 } else {
-                    match decode_batches(&tp.topic, tp.partition, p.records.unwrap_or_default()) {
+                    match decode_batches_with_limit(
+                        &tp.topic,
+                        tp.partition,
+                        p.records.unwrap_or_default(),
+                        max_decompressed,
+                    ) {
                         Ok(batches) => Ok(FetchedData {
                             batches,
                             aborted: p.aborted_transactions.map(|list| {

@@ -1,15 +1,16 @@
 //! Decoding the record batches (magic v2) of a fetch response into [`ConsumerRecord`]s.
 //!
 //! The batch header and its CRC are checked with `kafka-protocol`'s `RecordBatchDecoder`, the
-//! records section is decompressed with its codecs (gzip, snappy, lz4, zstd) and the records
-//! themselves are parsed here with checked arithmetic, so a malformed or truncated batch is a
-//! [`KafkaError::Protocol`], never a panic or an unbounded allocation.
+//! records section is decompressed (gzip, snappy, lz4, zstd) with a bound on the output, and
+//! the records themselves are parsed here with checked arithmetic, so a malformed, truncated
+//! or decompression-bomb batch is a [`KafkaError::Protocol`], never a panic or an unbounded
+//! allocation.
 
 use bytes::{Buf, Bytes};
-use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
 use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::error::{KafkaError, Result};
+use crate::fetcher::decompress::{DEFAULT_MAX_DECOMPRESSED_BYTES, decompress_bounded};
 
 /// A record read from a topic partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +95,24 @@ fn protocol(message: impl Into<String>) -> KafkaError {
 /// A trailing partial batch (a broker may cut the last batch at the fetch size) is ignored, as
 /// the Java client does, unless no complete batch precedes it: then the data is truncated and
 /// that is an error. Batches of the legacy message formats (magic 0 and 1) are rejected.
+///
+/// The decompressed records of all batches together may take at most
+/// [`DEFAULT_MAX_DECOMPRESSED_BYTES`]; see [`decode_batches_with_limit`].
 pub fn decode_batches(topic: &str, partition: i32, data: Bytes) -> Result<Vec<DecodedBatch>> {
+    decode_batches_with_limit(topic, partition, data, DEFAULT_MAX_DECOMPRESSED_BYTES)
+}
+
+/// [`decode_batches`] with a budget: the decompressed records sections of the batches in
+/// `data` together may take at most `max_decompressed_bytes`, otherwise the data is a
+/// [`KafkaError::Protocol`] error (a compressed batch that would expand beyond any sane size
+/// is malformed or malicious).
+pub fn decode_batches_with_limit(
+    topic: &str,
+    partition: i32,
+    data: Bytes,
+    max_decompressed_bytes: usize,
+) -> Result<Vec<DecodedBatch>> {
+    let mut budget = max_decompressed_bytes;
     let mut batches = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
@@ -111,7 +129,7 @@ pub fn decode_batches(topic: &str, partition: i32, data: Bytes) -> Result<Vec<De
             break;
         }
         let batch = rest.split_to(total);
-        batches.push(decode_batch(topic, partition, batch)?);
+        batches.push(decode_batch(topic, partition, batch, &mut budget)?);
     }
     if batches.is_empty() && !rest.is_empty() {
         return Err(protocol(format!(
@@ -139,7 +157,12 @@ fn be_i16(b: &[u8], at: usize) -> i16 {
 }
 
 /// Decodes one complete batch (`batch` holds exactly the batch, length prefix included).
-fn decode_batch(topic: &str, partition: i32, batch: Bytes) -> Result<DecodedBatch> {
+fn decode_batch(
+    topic: &str,
+    partition: i32,
+    batch: Bytes,
+    budget: &mut usize,
+) -> Result<DecodedBatch> {
     let size_bytes = batch.len();
     if batch.len() < HEADER_LEN {
         // Long enough for the magic byte: report legacy formats as such.
@@ -185,13 +208,13 @@ fn decode_batch(topic: &str, partition: i32, batch: Bytes) -> Result<DecodedBatc
     let log_append_time = attributes & (1 << 3) != 0;
 
     let compressed = batch.slice(HEADER_LEN..);
-    let mut body = match attributes & 0x7 {
-        0 => compressed,
-        1 => decompress::<Gzip>(compressed)?,
-        2 => decompress::<Snappy>(compressed)?,
-        3 => decompress::<Lz4>(compressed)?,
-        4 => decompress::<Zstd>(compressed)?,
-        other => return Err(protocol(format!("unknown compression codec {other}"))),
+    let codec = attributes & 0x7;
+    let mut body = if codec == 0 {
+        compressed
+    } else {
+        let body = decompress_bounded(codec, compressed, *budget)?;
+        *budget -= body.len();
+        body
     };
     let record_count = record_count as usize;
     if record_count > body.len() / MIN_RECORD_LEN {
@@ -237,11 +260,6 @@ fn decode_batch(topic: &str, partition: i32, batch: Bytes) -> Result<DecodedBatc
         size_bytes,
         content,
     })
-}
-
-fn decompress<D: Decompressor<Bytes, Buf = Bytes>>(mut data: Bytes) -> Result<Bytes> {
-    D::decompress(&mut data, |out| Ok(std::mem::take(out)))
-        .map_err(|e| protocol(format!("cannot decompress record batch: {e}")))
 }
 
 fn control_marker(key: Option<&Bytes>) -> Result<ControlMarker> {
@@ -623,6 +641,53 @@ mod tests {
             let crc = crc32c(&batch[21..]);
             batch[17..21].copy_from_slice(&crc.to_be_bytes());
         }
+    }
+
+    /// A batch whose records section is `body` compressed with zstd (codec 4), re-signed.
+    fn zstd_bomb(uncompressed_len: usize) -> Vec<u8> {
+        let mut b = data(&Spec::plain(0, 1)).to_vec();
+        b.truncate(HEADER_LEN);
+        let body = zstd::bulk::compress(&vec![0u8; uncompressed_len], 3).unwrap();
+        b.extend_from_slice(&body);
+        let attributes = (be_i16(&b, 21) & !0x7) | 4;
+        b[21..23].copy_from_slice(&attributes.to_be_bytes());
+        let len = (b.len() - LOG_OVERHEAD) as i32;
+        b[8..12].copy_from_slice(&len.to_be_bytes());
+        resign(&mut b);
+        b
+    }
+
+    #[test]
+    fn decompression_is_bounded_per_fetched_partition() {
+        // 8 MiB of zeros in a few hundred bytes: beyond a 1 MiB budget it is an error.
+        let bomb = zstd_bomb(8 * 1024 * 1024);
+        assert!(bomb.len() < 4096, "{} bytes", bomb.len());
+        let err = decode_batches_with_limit("t", 0, Bytes::from(bomb), 1024 * 1024).unwrap_err();
+        assert!(
+            matches!(&err, KafkaError::Protocol { message, .. } if message.contains("limit")),
+            "{err}"
+        );
+
+        // The budget covers all batches of the partition together.
+        let mut spec = Spec::plain(0, 50);
+        spec.compression = Compression::Zstd;
+        let one = data(&spec);
+        let single = decode_batches_with_limit("t", 0, one.clone(), usize::MAX).unwrap();
+        assert_eq!(single.len(), 1);
+        spec.base_offset = 50;
+        let two = concat(&[one.clone(), data(&spec)]);
+        // Enough for one decompressed batch (the records of 50 small records) but not two.
+        let plain_len = data(&Spec::plain(0, 50)).len() - HEADER_LEN;
+        assert!(decode_batches_with_limit("t", 0, one, plain_len).is_ok());
+        assert!(decode_batches_with_limit("t", 0, two.clone(), plain_len).is_err());
+        let both_len = plain_len + data(&Spec::plain(50, 50)).len() - HEADER_LEN;
+        assert!(decode_batches_with_limit("t", 0, two.clone(), both_len - 1).is_err());
+        assert_eq!(
+            decode_batches_with_limit("t", 0, two, both_len)
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub enum GroupEvent {
 #[derive(Debug, Default)]
 struct Shared {
     events: Vec<GroupEvent>,
+    /// When the application last polled (or the member last joined): the heartbeat task
+    /// leaves the group when this is older than `max.poll.interval.ms`.
+    last_poll: Option<Instant>,
 }
 
 /// A member of a consumer group: the coordinator requests and the heartbeat task.
@@ -130,6 +133,15 @@ impl ConsumerCoordinator {
         match self.membership.lock() {
             Ok(m) => m.group_metadata(),
             Err(_) => ConsumerGroupMetadata::new(self.config.group_id.clone()),
+        }
+    }
+
+    /// Records that the application polled: the member stays in the group only while it
+    /// polls at least every `max.poll.interval.ms` (the rebalance timeout); otherwise the
+    /// heartbeat task leaves the group and the next poll finds the partitions lost.
+    pub fn record_poll(&self) {
+        if let Ok(mut s) = self.shared.lock() {
+            s.last_poll = Some(Instant::now());
         }
     }
 
@@ -208,6 +220,8 @@ impl ConsumerCoordinator {
                     };
                     match self.sync(assignments, &join).await? {
                         Some(assignment) => {
+                            // The poll interval restarts with the new generation.
+                            self.record_poll();
                             self.start_heartbeat();
                             info!(
                                 group = %self.config.group_id,
@@ -465,28 +479,7 @@ impl ConsumerCoordinator {
     }
 
     async fn send_leave(&self, member_id: &str) -> Result<()> {
-        let conn = self
-            .client
-            .coordinator_connection(CoordinatorType::Group, &self.config.group_id)
-            .await?;
-        let version = conn.version_of::<LeaveGroupRequest>()?;
-        let mut req =
-            LeaveGroupRequest::default().with_group_id(GroupId(name(&self.config.group_id)));
-        if version >= 3 {
-            req = req.with_members(vec![
-                MemberIdentity::default()
-                    .with_member_id(name(member_id))
-                    .with_group_instance_id(self.config.group_instance_id.as_deref().map(name)),
-            ]);
-        } else {
-            req = req.with_member_id(name(member_id));
-        }
-        let resp = conn.send(req).await?;
-        if resp.error_code != 0 && resp.error_code != 25 {
-            return Err(broker_error("LeaveGroup", resp.error_code, None));
-        }
-        info!(group = %self.config.group_id, member = %member_id, "left group");
-        Ok(())
+        send_leave(&self.client, &self.config, member_id).await
     }
 
     /// Commits offsets for the current generation (or as a simple consumer when the member
@@ -744,6 +737,30 @@ impl Drop for ConsumerCoordinator {
     }
 }
 
+/// Sends LeaveGroup for `member_id` (UNKNOWN_MEMBER_ID counts as left).
+async fn send_leave(client: &Client, config: &GroupConfig, member_id: &str) -> Result<()> {
+    let conn = client
+        .coordinator_connection(CoordinatorType::Group, &config.group_id)
+        .await?;
+    let version = conn.version_of::<LeaveGroupRequest>()?;
+    let mut req = LeaveGroupRequest::default().with_group_id(GroupId(name(&config.group_id)));
+    if version >= 3 {
+        req = req.with_members(vec![
+            MemberIdentity::default()
+                .with_member_id(name(member_id))
+                .with_group_instance_id(config.group_instance_id.as_deref().map(name)),
+        ]);
+    } else {
+        req = req.with_member_id(name(member_id));
+    }
+    let resp = conn.send(req).await?;
+    if resp.error_code != 0 && resp.error_code != 25 {
+        return Err(broker_error("LeaveGroup", resp.error_code, None));
+    }
+    info!(group = %config.group_id, member = %member_id, "left group");
+    Ok(())
+}
+
 fn millis(d: Duration) -> i32 {
     d.as_millis().min(i32::MAX as u128) as i32
 }
@@ -755,8 +772,18 @@ async fn heartbeat_loop(
     shared: Arc<Mutex<Shared>>,
 ) {
     let mut last_ok = Instant::now();
+    let mut next_heartbeat = Instant::now() + config.heartbeat_interval;
     loop {
-        tokio::time::sleep(config.heartbeat_interval).await;
+        // Wake for the next heartbeat, or earlier when max.poll.interval runs out.
+        let now = Instant::now();
+        let poll_deadline = shared
+            .lock()
+            .ok()
+            .and_then(|s| s.last_poll)
+            .map(|t| t + config.rebalance_timeout + Duration::from_millis(1))
+            .filter(|d| *d > now);
+        let wake = poll_deadline.map_or(next_heartbeat, |d| d.min(next_heartbeat));
+        tokio::time::sleep_until(wake.into()).await;
         let snapshot = match membership.lock() {
             Ok(m) if m.state() == MemberState::Dead => return,
             Ok(m) if m.should_heartbeat() => Some((
@@ -769,8 +796,38 @@ async fn heartbeat_loop(
         };
         let Some((member_id, generation, instance)) = snapshot else {
             last_ok = Instant::now();
+            next_heartbeat = last_ok + config.heartbeat_interval;
             continue;
         };
+        let poll_expired = shared
+            .lock()
+            .map(|s| {
+                s.last_poll
+                    .is_some_and(|t| t.elapsed() > config.rebalance_timeout)
+            })
+            .unwrap_or(false);
+        if poll_expired {
+            warn!(
+                group = %config.group_id,
+                member = %member_id,
+                "no poll within max.poll.interval: leaving the group"
+            );
+            let (leave, t) = match membership.lock() {
+                Ok(mut m) => m.on_poll_timeout(),
+                Err(_) => return,
+            };
+            if let Some(member) = leave
+                && let Err(e) = send_leave(&client, &config, &member).await
+            {
+                debug!(group = %config.group_id, error = %e, "LeaveGroup after poll timeout failed");
+            }
+            ConsumerCoordinator::push_transition(&shared, t);
+            continue;
+        }
+        if Instant::now() < next_heartbeat {
+            continue;
+        }
+        next_heartbeat = Instant::now() + config.heartbeat_interval;
         let result = async {
             let conn = client
                 .coordinator_connection(CoordinatorType::Group, &config.group_id)

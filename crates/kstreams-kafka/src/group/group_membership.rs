@@ -365,6 +365,29 @@ impl GroupMembership {
         }
     }
 
+    /// `max.poll.interval.ms` passed without a poll: the application is stuck, so the member
+    /// leaves the group proactively, as the Java client does, and the others take over its
+    /// partitions. Returns the member id to send LeaveGroup with (dynamic members only; a
+    /// static member just stops, and its session timeout decides) and the transition: the
+    /// partitions are lost and the next poll joins again as a new member.
+    pub fn on_poll_timeout(&mut self) -> (Option<String>, Transition) {
+        match self.state {
+            MemberState::Dead | MemberState::Leaving | MemberState::Unjoined => (
+                None,
+                Transition::new(GroupAction::None, PartitionFate::Keep),
+            ),
+            _ => {
+                let leave = (self.group_instance_id.is_none() && !self.member_id.is_empty())
+                    .then(|| self.member_id.clone());
+                self.reset();
+                (
+                    leave,
+                    Transition::new(GroupAction::Join, PartitionFate::Lose),
+                )
+            }
+        }
+    }
+
     /// The application asked for a rejoin (e.g. the subscription changed).
     pub fn request_rejoin(&mut self) -> Transition {
         match self.state {
@@ -584,6 +607,32 @@ mod tests {
         j.begin_join();
         let t = j.on_heartbeat_response(REBALANCE_IN_PROGRESS);
         assert!(matches!(t.action, GroupAction::None));
+    }
+
+    #[test]
+    fn poll_timeout_leaves_dynamic_members_and_loses_partitions() {
+        let mut m = stable("m1");
+        let member = m.member_id().to_owned();
+        let (leave, t) = m.on_poll_timeout();
+        assert_eq!(leave, Some(member));
+        assert!(matches!(t.action, GroupAction::Join));
+        assert_eq!(t.partitions, PartitionFate::Lose);
+        assert_eq!(m.state(), MemberState::Unjoined);
+        assert_eq!(m.generation_id(), -1);
+        // Once unjoined, nothing more happens until the next join.
+        let (leave, t) = m.on_poll_timeout();
+        assert_eq!(leave, None);
+        assert!(matches!(t.action, GroupAction::None));
+
+        // A static member does not send LeaveGroup but still loses its partitions.
+        let mut s = GroupMembership::new("g", Some("instance-1".into()));
+        assert!(s.begin_join());
+        s.on_join_response(&joined("m2", "m2", 3));
+        s.on_sync_response(NONE, Bytes::new(), Some("range"));
+        let (leave, t) = s.on_poll_timeout();
+        assert_eq!(leave, None);
+        assert_eq!(t.partitions, PartitionFate::Lose);
+        assert_eq!(s.group_instance_id(), Some("instance-1"));
     }
 
     #[test]

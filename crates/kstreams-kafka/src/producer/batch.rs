@@ -3,11 +3,8 @@
 use super::sequence::ProducerIdAndEpoch;
 use crate::error::{KafkaError, Result};
 use crate::types::{CompressionType, RecordMetadata, TopicPartition};
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
@@ -171,16 +168,6 @@ pub(crate) fn clone_error(e: &KafkaError) -> KafkaError {
     }
 }
 
-pub(crate) fn compression_of(c: CompressionType) -> Compression {
-    match c {
-        CompressionType::None => Compression::None,
-        CompressionType::Gzip => Compression::Gzip,
-        CompressionType::Snappy => Compression::Snappy,
-        CompressionType::Lz4 => Compression::Lz4,
-        CompressionType::Zstd => Compression::Zstd,
-    }
-}
-
 /// Encodes records as one v2 record batch.
 pub(crate) fn encode_records(
     records: &[PendingRecord],
@@ -189,43 +176,110 @@ pub(crate) fn encode_records(
     transactional: bool,
     compression: CompressionType,
 ) -> Result<Bytes> {
-    let wire: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Record {
-            transactional,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: ident.producer_id,
-            producer_epoch: ident.epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder derives the batch's base sequence from the first record and keeps
-            // records in one batch while offset - sequence is constant.
-            sequence: base_sequence.wrapping_add(i as i32),
-            timestamp: r.timestamp,
-            key: r.key.clone(),
-            value: r.value.clone(),
-            headers: r
-                .headers
-                .iter()
-                .map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone()))
-                .collect(),
-        })
-        .collect();
+    // Written by hand rather than with `kafka-protocol`'s encoder, whose records keep their
+    // headers in a map and so merge repeated header keys; Kafka allows (and Kafka Streams
+    // relies on) repeated keys in log order.
+    let count = i32::try_from(records.len())
+        .map_err(|_| KafkaError::IllegalState("too many records in one batch".into()))?;
+    if count == 0 {
+        return Err(KafkaError::IllegalState("empty record batch".into()));
+    }
+    let base_timestamp = records.iter().map(|r| r.timestamp).min().unwrap_or(0);
+    let max_timestamp = records.iter().map(|r| r.timestamp).max().unwrap_or(0);
     let size: usize = records.iter().map(|r| r.size).sum::<usize>() + BATCH_OVERHEAD;
-    let mut buf = BytesMut::with_capacity(size);
-    RecordBatchEncoder::encode(
-        &mut buf,
-        wire.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: compression_of(compression),
-        },
-    )
-    .map_err(|e| KafkaError::IllegalState(format!("encoding record batch: {e}")))?;
+
+    let mut plain = BytesMut::with_capacity(size);
+    for (i, r) in records.iter().enumerate() {
+        encode_record(&mut plain, r, i as i32, r.timestamp - base_timestamp);
+    }
+    let (codec, body): (i16, BytesMut) = match compression {
+        CompressionType::None => (0, plain),
+        CompressionType::Gzip => (1, compress_with::<Gzip>(plain)?),
+        CompressionType::Snappy => (2, compress_with::<Snappy>(plain)?),
+        CompressionType::Lz4 => (3, compress_with::<Lz4>(plain)?),
+        CompressionType::Zstd => (4, compress_with::<Zstd>(plain)?),
+    };
+
+    let mut attributes = codec;
+    if transactional {
+        attributes |= 1 << 4;
+    }
+    let mut buf = BytesMut::with_capacity(BATCH_OVERHEAD + body.len());
+    buf.put_i64(0); // base offset, assigned by the broker
+    let batch_length = i32::try_from(BATCH_OVERHEAD - 12 + body.len())
+        .map_err(|_| KafkaError::IllegalState("record batch larger than 2 GiB".into()))?;
+    buf.put_i32(batch_length);
+    buf.put_i32(-1); // partition leader epoch
+    buf.put_i8(2); // magic
+    buf.put_u32(0); // CRC, filled in below
+    buf.put_i16(attributes);
+    buf.put_i32(count - 1); // last offset delta
+    buf.put_i64(base_timestamp);
+    buf.put_i64(max_timestamp);
+    buf.put_i64(ident.producer_id);
+    buf.put_i16(ident.epoch);
+    buf.put_i32(base_sequence);
+    buf.put_i32(count);
+    buf.extend_from_slice(&body);
+    let crc = crc32c::crc32c(&buf[21..]);
+    buf[17..21].copy_from_slice(&crc.to_be_bytes());
     Ok(buf.freeze())
+}
+
+fn compress_with<C: Compressor<BytesMut, BufMut = BytesMut>>(
+    mut plain: BytesMut,
+) -> Result<BytesMut> {
+    let mut out = BytesMut::with_capacity(plain.len() / 2 + 64);
+    C::compress(&mut out, |buf: &mut BytesMut| {
+        std::mem::swap(buf, &mut plain);
+        Ok(())
+    })
+    .map_err(|e| KafkaError::IllegalState(format!("compressing record batch: {e}")))?;
+    Ok(out)
+}
+
+fn encode_record(buf: &mut BytesMut, r: &PendingRecord, offset_delta: i32, timestamp_delta: i64) {
+    let mut body = BytesMut::new();
+    body.put_i8(0); // attributes
+    put_varlong(&mut body, timestamp_delta);
+    put_varint(&mut body, offset_delta);
+    put_nullable(&mut body, r.key.as_deref());
+    put_nullable(&mut body, r.value.as_deref());
+    put_varint(&mut body, r.headers.len() as i32);
+    for (k, v) in &r.headers {
+        put_nullable(&mut body, Some(k.as_bytes()));
+        put_nullable(&mut body, v.as_deref());
+    }
+    put_varint(buf, body.len() as i32);
+    buf.extend_from_slice(&body);
+}
+
+fn put_nullable(buf: &mut BytesMut, data: Option<&[u8]>) {
+    match data {
+        None => put_varint(buf, -1),
+        Some(d) => {
+            put_varint(buf, d.len() as i32);
+            buf.extend_from_slice(d);
+        }
+    }
+}
+
+fn put_unsigned_varint(buf: &mut BytesMut, mut v: u64) {
+    while v >= 0x80 {
+        buf.put_u8((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.put_u8(v as u8);
+}
+
+/// A zig-zag encoded 32-bit varint.
+fn put_varint(buf: &mut BytesMut, v: i32) {
+    put_unsigned_varint(buf, u64::from(((v << 1) ^ (v >> 31)) as u32));
+}
+
+/// A zig-zag encoded 64-bit varint.
+fn put_varlong(buf: &mut BytesMut, v: i64) {
+    put_unsigned_varint(buf, ((v << 1) ^ (v >> 63)) as u64);
 }
 
 #[cfg(test)]
@@ -291,6 +345,48 @@ mod tests {
                 assert_eq!(set.records[4].timestamp, 1_004);
                 assert_eq!(set.records[0].headers.len(), 2);
             }
+        }
+    }
+
+    #[test]
+    fn repeated_header_keys_survive_in_order_for_every_codec() {
+        use crate::fetcher::records::{BatchContent, decode_batches};
+        for c in [
+            CompressionType::None,
+            CompressionType::Gzip,
+            CompressionType::Snappy,
+            CompressionType::Lz4,
+            CompressionType::Zstd,
+        ] {
+            let mut recs: Vec<PendingRecord> = (0..3).map(|i| rec(i).0).collect();
+            let headers = vec![
+                ("a".to_string(), Some(Bytes::from_static(b"1"))),
+                ("b".to_string(), None),
+                ("a".to_string(), Some(Bytes::from_static(b"2"))),
+                ("a".to_string(), Some(Bytes::new())),
+            ];
+            recs[1].headers = headers.clone();
+            // Timestamps out of order: deltas from the smallest stay valid.
+            recs[0].timestamp = 5_000;
+            let ident = ProducerIdAndEpoch {
+                producer_id: 9,
+                epoch: 3,
+            };
+            let bytes = encode_records(&recs, ident, 17, false, c).unwrap();
+            let info = RecordBatchDecoder::decode_batch_info(&mut bytes.clone()).unwrap();
+            assert_eq!(info[0].base_sequence, 17);
+            assert_eq!(info[0].producer_epoch, 3);
+            let batches = decode_batches("t", 0, bytes).unwrap();
+            assert_eq!(batches.len(), 1, "{c:?}");
+            assert_eq!((batches[0].base_offset, batches[0].last_offset), (0, 2));
+            let BatchContent::Records(got) = &batches[0].content else {
+                panic!("data batch expected");
+            };
+            assert_eq!(got[1].headers, headers, "{c:?}");
+            assert_eq!(got[0].timestamp, 5_000);
+            assert_eq!(got[2].timestamp, 1_002);
+            assert_eq!(got[2].value, None);
+            assert_eq!(got[1].key.as_deref(), Some(&b"k1"[..]));
         }
     }
 

@@ -71,7 +71,7 @@ impl ProducerShared {
         }
     }
 
-    fn set_ident(&self, ident: ProducerIdAndEpoch) {
+    pub(crate) fn set_ident(&self, ident: ProducerIdAndEpoch) {
         match self.ident.lock() {
             Ok(mut g) => *g = ident,
             Err(p) => *p.into_inner() = ident,
@@ -435,17 +435,29 @@ impl Producer {
 }
 
 async fn init_idempotent(shared: &ProducerShared) -> Result<ProducerIdAndEpoch> {
+    init_idempotent_from(shared, ProducerIdAndEpoch::NONE).await
+}
+
+/// InitProducerId without a transactional id: a new producer id, or (KIP-360) the epoch of
+/// `current` bumped where the broker supports it (InitProducerId v3+). Retriable errors are
+/// retried until `max.block`.
+pub(crate) async fn init_idempotent_from(
+    shared: &ProducerShared,
+    current: ProducerIdAndEpoch,
+) -> Result<ProducerIdAndEpoch> {
     let deadline = Instant::now() + shared.config.max_block;
     loop {
         let res: Result<ProducerIdAndEpoch> = async {
             let conn = shared.client.any_connection().await?;
+            let version = conn.version_of::<InitProducerIdRequest>()?;
+            let from = sequence::epoch_bump_request(current, version);
             let resp = conn
                 .send(
                     InitProducerIdRequest::default()
                         .with_transactional_id(None)
                         .with_transaction_timeout_ms(-1)
-                        .with_producer_id(ProducerId(-1))
-                        .with_producer_epoch(-1),
+                        .with_producer_id(ProducerId(from.producer_id))
+                        .with_producer_epoch(from.epoch),
                 )
                 .await?;
             crate::error::check_code("InitProducerId", resp.error_code, None)?;

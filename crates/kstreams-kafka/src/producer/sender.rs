@@ -2,10 +2,12 @@
 //! partition leaders (one Produce request per leader), handles acknowledgements and retries,
 //! adds partitions to the open transaction before their first batch, and answers flushes.
 
-use super::ProducerShared;
 use super::accumulator::RecordAccumulator;
 use super::batch::{PendingRecord, ProducerBatch, clone_error};
-use super::sequence::{BatchOutcome, ProducerIdAndEpoch, SequenceTracker, classify_produce_error};
+use super::sequence::{
+    BatchOutcome, ProducerIdAndEpoch, SequenceTracker, classify_produce_error, requires_epoch_bump,
+};
+use super::{ProducerShared, init_idempotent_from};
 use crate::error::{KafkaError, Result, broker_error};
 use crate::protocol_util::{topic_name, transactional_id};
 use crate::types::TopicPartition;
@@ -36,6 +38,16 @@ enum Event {
         result: Result<()>,
     },
     Refreshed,
+    /// The answer to a KIP-360 epoch bump of the idempotent producer.
+    Bumped(Result<ProducerIdAndEpoch>),
+}
+
+/// A pending KIP-360 epoch bump of the idempotent (non-transactional) producer. While one is
+/// pending nothing is sent; it starts once no batch is in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bump {
+    Required,
+    InFlight,
 }
 
 /// Error code, base offset, log append time and message of one partition's answer.
@@ -55,6 +67,7 @@ pub(crate) struct Sender {
     adding: bool,
     waiting_add: HashSet<TopicPartition>,
     refreshing: bool,
+    bump: Option<Bump>,
     closing: Option<Option<oneshot::Sender<()>>>,
 }
 
@@ -75,6 +88,7 @@ impl Sender {
             adding: false,
             waiting_add: HashSet::new(),
             refreshing: false,
+            bump: None,
             closing: None,
         }
     }
@@ -95,11 +109,15 @@ impl Sender {
                 }
                 return;
             }
-            let wake = self
-                .acc
-                .next_wake()
-                .unwrap_or_else(|| now + PARKED)
-                .max(now);
+            // While an epoch bump is pending nothing is sent: wait for its events.
+            let wake = if self.bump.is_some() {
+                now + PARKED
+            } else {
+                self.acc
+                    .next_wake()
+                    .unwrap_or_else(|| now + PARKED)
+                    .max(now)
+            };
             tokio::select! {
                 biased;
                 ev = self.events_rx.recv() => {
@@ -185,6 +203,13 @@ impl Sender {
     }
 
     fn dispatch(&mut self, now: Instant) {
+        if let Some(bump) = self.bump {
+            let in_flight = self.acc.queues.values().any(|q| q.in_flight);
+            if bump == Bump::Required && !in_flight && self.shared.fatal_error().is_none() {
+                self.spawn_bump();
+            }
+            return;
+        }
         let ready = self.acc.ready(now);
         if ready.is_empty() {
             return;
@@ -235,6 +260,45 @@ impl Sender {
         }
         for (leader, tps) in per_leader {
             self.send_to_leader(leader, tps);
+        }
+    }
+
+    /// Requests a KIP-360 epoch bump (idempotent, non-transactional producers only).
+    fn request_bump(&mut self) {
+        if self.shared.txn.is_none() && self.bump.is_none() {
+            tracing::info!(ident = ?self.seq_ident, "bumping the idempotent producer's epoch");
+            self.bump = Some(Bump::Required);
+        }
+    }
+
+    fn spawn_bump(&mut self) {
+        self.bump = Some(Bump::InFlight);
+        let shared = self.shared.clone();
+        let events = self.events_tx.clone();
+        let current = self.shared.ident();
+        tokio::spawn(async move {
+            let result = init_idempotent_from(&shared, current).await;
+            let _ = events.send(Event::Bumped(result));
+        });
+    }
+
+    fn on_bumped(&mut self, result: Result<ProducerIdAndEpoch>) {
+        self.bump = None;
+        match result {
+            Ok(ident) => {
+                tracing::info!(?ident, "idempotent producer epoch bumped");
+                self.shared.set_ident(ident);
+                // Batches waiting for a retry restart with the new epoch and fresh sequences.
+                for q in self.acc.queues.values_mut() {
+                    for b in q.batches.iter_mut() {
+                        if b.encoded.as_ref().is_some_and(|e| e.ident != ident) {
+                            b.encoded = None;
+                            b.maybe_written = false;
+                        }
+                    }
+                }
+            }
+            Err(e) => self.go_fatal(&e),
         }
     }
 
@@ -350,6 +414,7 @@ impl Sender {
     fn on_event(&mut self, ev: Event) {
         match ev {
             Event::Refreshed => self.refreshing = false,
+            Event::Bumped(result) => self.on_bumped(result),
             Event::Added { tps, result } => {
                 self.adding = false;
                 let waiting: Vec<TopicPartition> = self.waiting_add.drain().collect();
@@ -454,6 +519,14 @@ impl Sender {
         log_append_time: i64,
         message: Option<String>,
     ) {
+        if requires_epoch_bump(code) && self.shared.txn.is_none() && self.seq_ident.is_valid() {
+            // KIP-360: the broker lost this producer's sequence state for the partition. Fail
+            // the batch, then bump the epoch so every partition restarts at sequence 0.
+            let e = broker_error("Produce", code, message.or(Some(tp.to_string())));
+            self.finish_failed(tp, id, &e);
+            self.request_bump();
+            return;
+        }
         match classify_produce_error(code) {
             BatchOutcome::Success | BatchOutcome::Duplicate => {
                 let Some(q) = self.acc.queues.get_mut(tp) else {
@@ -538,7 +611,11 @@ impl Sender {
         if let Some(b) = q.batches.pop_front() {
             self.fail_batch(b, &e);
         }
-        if sent && self.seq_ident.is_valid() {
+        if sent && self.seq_ident.is_valid() && self.shared.txn.is_none() {
+            // The outcome of a sent batch is unknown, so is the partition's sequence state:
+            // bump the epoch (KIP-360) rather than give up on the producer.
+            self.request_bump();
+        } else if sent && self.seq_ident.is_valid() {
             // The outcome of a sent batch is unknown: the sequence state is lost.
             self.go_fatal(&KafkaError::IllegalState(format!(
                 "gave up on a sent batch to {tp} ({e}); idempotent sequence state is unknown"

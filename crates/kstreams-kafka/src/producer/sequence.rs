@@ -64,6 +64,31 @@ pub fn classify_produce_error(code: i16) -> BatchOutcome {
     }
 }
 
+/// Whether a Produce error code means the broker lost track of this producer's sequence
+/// numbers for the partition: OUT_OF_ORDER_SEQUENCE_NUMBER (45) or UNKNOWN_PRODUCER_ID (59).
+///
+/// For an idempotent, non-transactional producer the batch fails and the producer bumps its
+/// epoch (KIP-360) and restarts every partition's sequence at 0, so later records are
+/// delivered. A transactional producer instead aborts the transaction.
+pub fn requires_epoch_bump(code: i16) -> bool {
+    matches!(code, 45 | 59)
+}
+
+/// The producer id and epoch to send in InitProducerId to bump the epoch of an idempotent
+/// producer (KIP-360). Brokers with InitProducerId v3 or later bump the epoch of `current`
+/// (and hand out a new id if the epoch is exhausted); older brokers cannot, so the producer
+/// asks for a new producer id (`NONE`).
+pub fn epoch_bump_request(
+    current: ProducerIdAndEpoch,
+    init_producer_id_version: i16,
+) -> ProducerIdAndEpoch {
+    if init_producer_id_version >= 3 && current.is_valid() && current.epoch >= 0 {
+        current
+    } else {
+        ProducerIdAndEpoch::NONE
+    }
+}
+
 /// Next sequence number per partition for the current producer id and epoch.
 #[derive(Debug, Clone, Default)]
 pub struct SequenceTracker {
@@ -102,6 +127,26 @@ pub fn increment_sequence(base: i32, count: i32) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epoch_bump_decisions() {
+        assert!(requires_epoch_bump(45));
+        assert!(requires_epoch_bump(59));
+        for code in [0, 46, 47, 90, 6, 7, 10] {
+            assert!(!requires_epoch_bump(code), "{code}");
+        }
+        let cur = ProducerIdAndEpoch {
+            producer_id: 12,
+            epoch: 4,
+        };
+        assert_eq!(epoch_bump_request(cur, 3), cur);
+        assert_eq!(epoch_bump_request(cur, 5), cur);
+        assert_eq!(epoch_bump_request(cur, 2), ProducerIdAndEpoch::NONE);
+        assert_eq!(
+            epoch_bump_request(ProducerIdAndEpoch::NONE, 4),
+            ProducerIdAndEpoch::NONE
+        );
+    }
 
     fn tp(p: i32) -> TopicPartition {
         TopicPartition::new("t", p)
