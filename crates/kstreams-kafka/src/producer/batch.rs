@@ -239,19 +239,52 @@ fn compress_with<C: Compressor<BytesMut, BufMut = BytesMut>>(
 }
 
 fn encode_record(buf: &mut BytesMut, r: &PendingRecord, offset_delta: i32, timestamp_delta: i64) {
-    let mut body = BytesMut::new();
-    body.put_i8(0); // attributes
-    put_varlong(&mut body, timestamp_delta);
-    put_varint(&mut body, offset_delta);
-    put_nullable(&mut body, r.key.as_deref());
-    put_nullable(&mut body, r.value.as_deref());
-    put_varint(&mut body, r.headers.len() as i32);
+    // The length prefix comes first, so size the body before writing it (no temporary).
+    let body_len = 1
+        + varlong_size(timestamp_delta)
+        + varint_size(offset_delta)
+        + nullable_size(r.key.as_deref())
+        + nullable_size(r.value.as_deref())
+        + varint_size(r.headers.len() as i32)
+        + r.headers
+            .iter()
+            .map(|(k, v)| nullable_size(Some(k.as_bytes())) + nullable_size(v.as_deref()))
+            .sum::<usize>();
+    put_varint(buf, body_len as i32);
+    buf.put_i8(0); // attributes
+    put_varlong(buf, timestamp_delta);
+    put_varint(buf, offset_delta);
+    put_nullable(buf, r.key.as_deref());
+    put_nullable(buf, r.value.as_deref());
+    put_varint(buf, r.headers.len() as i32);
     for (k, v) in &r.headers {
-        put_nullable(&mut body, Some(k.as_bytes()));
-        put_nullable(&mut body, v.as_deref());
+        put_nullable(buf, Some(k.as_bytes()));
+        put_nullable(buf, v.as_deref());
     }
-    put_varint(buf, body.len() as i32);
-    buf.extend_from_slice(&body);
+}
+
+fn unsigned_varint_size(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+fn varint_size(v: i32) -> usize {
+    unsigned_varint_size(u64::from(((v << 1) ^ (v >> 31)) as u32))
+}
+
+fn varlong_size(v: i64) -> usize {
+    unsigned_varint_size(((v << 1) ^ (v >> 63)) as u64)
+}
+
+fn nullable_size(data: Option<&[u8]>) -> usize {
+    match data {
+        None => 1,
+        Some(d) => varint_size(d.len() as i32) + d.len(),
+    }
 }
 
 fn put_nullable(buf: &mut BytesMut, data: Option<&[u8]>) {
@@ -344,6 +377,33 @@ mod tests {
                 assert_eq!(set.records[1].key.as_deref(), Some(&b"k1"[..]));
                 assert_eq!(set.records[4].timestamp, 1_004);
                 assert_eq!(set.records[0].headers.len(), 2);
+            }
+        }
+    }
+
+    #[test]
+    fn varint_sizes_match_the_encoding() {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            8191,
+            -8192,
+            1 << 20,
+            i32::MAX as i64,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut b = BytesMut::new();
+            put_varlong(&mut b, v);
+            assert_eq!(b.len(), varlong_size(v), "{v}");
+            if let Ok(v32) = i32::try_from(v) {
+                let mut b = BytesMut::new();
+                put_varint(&mut b, v32);
+                assert_eq!(b.len(), varint_size(v32), "{v32}");
             }
         }
     }
