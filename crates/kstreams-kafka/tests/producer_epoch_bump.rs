@@ -29,6 +29,8 @@ const PRODUCER_ID: i64 = 1000;
 struct Script {
     /// Error code for the first Produce (then success).
     first_produce_error: i16,
+    /// Log start offset in the answer to the first Produce (-1: an old broker).
+    first_produce_log_start: i64,
     /// Highest InitProducerId version the broker announces.
     init_pid_max_version: i16,
     /// (producer id, epoch) of each InitProducerId request.
@@ -144,11 +146,17 @@ fn handle(script: &Mutex<Script>, port: u16, mut frame: Bytes) -> BytesMut {
                     } else {
                         0
                     };
+                    let log_start = if s.produced.len() == 1 {
+                        s.first_produce_log_start
+                    } else {
+                        0
+                    };
                     let mut resp = PartitionProduceResponse::default()
                         .with_index(p.index)
                         .with_error_code(code)
                         .with_base_offset(-1)
-                        .with_log_append_time_ms(-1);
+                        .with_log_append_time_ms(-1)
+                        .with_log_start_offset(log_start);
                     if code == 0 {
                         resp = resp.with_base_offset(s.next_offset);
                         s.next_offset += i64::from(count);
@@ -207,6 +215,7 @@ async fn start(script: Script) -> (String, Arc<Mutex<Script>>) {
 async fn run(first_produce_error: i16, init_pid_max_version: i16) -> Arc<Mutex<Script>> {
     let (bootstrap, script) = start(Script {
         first_produce_error,
+        first_produce_log_start: -1,
         init_pid_max_version,
         ..Script::default()
     })
@@ -296,4 +305,42 @@ async fn without_init_producer_id_v3_a_new_producer_id_is_taken() {
             .all(|p| (p.0, p.1) == (PRODUCER_ID + 1, 0))
     );
     assert_eq!(s.produced[1].2, 0);
+}
+
+/// UNKNOWN_PRODUCER_ID with a log start offset past the last acknowledged record: retention
+/// removed the producer's state, nothing was lost, so the batch is retried (not failed)
+/// under a bumped epoch from sequence 0.
+#[tokio::test]
+async fn unknown_producer_id_after_retention_retries_the_batch() {
+    let (bootstrap, script) = start(Script {
+        first_produce_error: 59,
+        first_produce_log_start: 0,
+        init_pid_max_version: 4,
+        ..Script::default()
+    })
+    .await;
+    let client = Client::connect(ClientConfig::new(&bootstrap))
+        .await
+        .unwrap();
+    let config = ProducerConfig {
+        linger: Duration::ZERO,
+        retry_backoff: Duration::from_millis(10),
+        ..Default::default()
+    };
+    let producer = Producer::new(client, config).await.unwrap();
+    let md = tokio::time::timeout(
+        Duration::from_secs(10),
+        producer.send_and_wait(ProducerRecord::new(TOPIC, "a").with_partition(0)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(md.offset, 0);
+    producer.close().await.unwrap();
+    let s = script.lock().unwrap();
+    assert_eq!(s.inits, vec![(-1, -1), (PRODUCER_ID, 0)]);
+    assert_eq!(
+        s.produced,
+        vec![(PRODUCER_ID, 0, 0, 1), (PRODUCER_ID, 1, 0, 1)]
+    );
 }

@@ -50,10 +50,18 @@ enum Bump {
     InFlight,
 }
 
-/// Error code, base offset, log append time and message of one partition's answer.
-type PartitionResult = (i16, i64, i64, Option<String>);
+/// One partition's answer in a Produce response.
+struct PartitionResult {
+    code: i16,
+    base_offset: i64,
+    log_append_time: i64,
+    /// The partition's log start offset (-1 from brokers before Produce v5).
+    log_start_offset: i64,
+    message: Option<String>,
+}
 
 const PARKED: Duration = Duration::from_secs(3600);
+const UNKNOWN_PRODUCER_ID: i16 = 59;
 
 pub(crate) struct Sender {
     shared: Arc<ProducerShared>,
@@ -68,6 +76,8 @@ pub(crate) struct Sender {
     waiting_add: HashSet<TopicPartition>,
     refreshing: bool,
     bump: Option<Bump>,
+    /// Offset of the last record acknowledged per partition (KIP-360 UNKNOWN_PRODUCER_ID).
+    last_acked: HashMap<TopicPartition, i64>,
     closing: Option<Option<oneshot::Sender<()>>>,
 }
 
@@ -89,6 +99,7 @@ impl Sender {
             waiting_add: HashSet::new(),
             refreshing: false,
             bump: None,
+            last_acked: HashMap::new(),
             closing: None,
         }
     }
@@ -455,20 +466,19 @@ impl Sender {
                         for p in t.partition_responses {
                             by_tp.insert(
                                 (topic.clone(), p.index),
-                                (
-                                    p.error_code,
-                                    p.base_offset,
-                                    p.log_append_time_ms,
-                                    p.error_message.map(|m| m.to_string()),
-                                ),
+                                PartitionResult {
+                                    code: p.error_code,
+                                    base_offset: p.base_offset,
+                                    log_append_time: p.log_append_time_ms,
+                                    log_start_offset: p.log_start_offset,
+                                    message: p.error_message.map(|m| m.to_string()),
+                                },
                             );
                         }
                     }
                     for (tp, id) in batches {
                         match by_tp.remove(&(tp.topic.clone(), tp.partition)) {
-                            Some((code, base, lat, msg)) => {
-                                self.on_partition_result(&tp, id, code, base, lat, msg)
-                            }
+                            Some(result) => self.on_partition_result(&tp, id, result),
                             None => {
                                 let e = KafkaError::Protocol {
                                     broker: "leader".into(),
@@ -510,16 +520,29 @@ impl Sender {
         }
     }
 
-    fn on_partition_result(
-        &mut self,
-        tp: &TopicPartition,
-        id: u64,
-        code: i16,
-        base_offset: i64,
-        log_append_time: i64,
-        message: Option<String>,
-    ) {
-        if requires_epoch_bump(code) && self.shared.txn.is_none() && self.seq_ident.is_valid() {
+    fn on_partition_result(&mut self, tp: &TopicPartition, id: u64, result: PartitionResult) {
+        let PartitionResult {
+            code,
+            base_offset,
+            log_append_time,
+            log_start_offset,
+            message,
+        } = result;
+        let idempotent_only = self.shared.txn.is_none() && self.seq_ident.is_valid();
+        if code == UNKNOWN_PRODUCER_ID
+            && idempotent_only
+            && log_start_offset >= 0
+            && self.last_acked.get(tp).copied().unwrap_or(-1) < log_start_offset
+        {
+            // KIP-360: the log's head (and with it this producer's state) was removed by
+            // retention after our last acknowledged write: nothing is lost, so bump the epoch
+            // and send the batch again from sequence 0 instead of failing it.
+            let e = broker_error("Produce", code, message.or(Some(tp.to_string())));
+            self.retry_or_fail(tp, id, false, e);
+            self.request_bump();
+            return;
+        }
+        if requires_epoch_bump(code) && idempotent_only {
             // KIP-360: the broker lost this producer's sequence state for the partition. Fail
             // the batch, then bump the epoch so every partition restarts at sequence 0.
             let e = broker_error("Produce", code, message.or(Some(tp.to_string())));
@@ -545,6 +568,10 @@ impl Sender {
                 {
                     self.seq
                         .acknowledge(tp, enc.base_sequence, batch.records.len() as i32);
+                }
+                if code == 0 && base_offset >= 0 {
+                    self.last_acked
+                        .insert(tp.clone(), base_offset + batch.records.len() as i64 - 1);
                 }
                 let base = if code == 0 { base_offset } else { -1 };
                 batch.complete(base, log_append_time);
