@@ -1,0 +1,163 @@
+//! `KTable`: a changelog stream seen as a table, and its operators (one per file).
+//!
+//! A table node forwards `Record<K, Change<V>>`: the new and the old value of a key. Tables
+//! also offer a *value getter*, which reads the current value of a key from the nearest
+//! materialized ancestor store and applies the operators in between (used by joins).
+
+mod filter;
+mod group_by;
+mod map_values;
+pub(crate) mod source;
+mod to_stream;
+
+use std::sync::Arc;
+
+use kstreams_core::{KeyValueStore, ProcessorContext, Result, SharedSerde, TaskStore};
+
+use crate::change::Change;
+use crate::stateless::Stateless;
+use crate::streams_builder::Shared;
+use crate::value_and_timestamp::ValueAndTimestamp;
+use crate::{Data, Named};
+
+/// Store access for value getters, independent of the processor's output types.
+pub(crate) trait StoreAccess {
+    fn store(&mut self, name: &str) -> Result<&mut dyn TaskStore>;
+}
+
+impl<K, V> StoreAccess for ProcessorContext<'_, K, V> {
+    fn store(&mut self, name: &str) -> Result<&mut dyn TaskStore> {
+        self.state_store(name)
+    }
+}
+
+type GetFn<K, V> =
+    dyn Fn(&mut dyn StoreAccess, &K) -> Result<Option<ValueAndTimestamp<V>>> + Send + Sync;
+
+/// Reads a table's current value of a key.
+pub(crate) struct ValueGetter<K, V> {
+    /// Stores the getter reads (to connect to the reading processor).
+    pub(crate) stores: Vec<String>,
+    pub(crate) get: Arc<GetFn<K, V>>,
+}
+
+impl<K, V> Clone for ValueGetter<K, V> {
+    fn clone(&self) -> Self {
+        ValueGetter {
+            stores: self.stores.clone(),
+            get: self.get.clone(),
+        }
+    }
+}
+
+impl<K: Data, V: Data> ValueGetter<K, V> {
+    /// Reads store `name`.
+    pub(crate) fn of_store(name: &str) -> Self {
+        let store = name.to_string();
+        ValueGetter {
+            stores: vec![store.clone()],
+            get: Arc::new(move |ctx: &mut dyn StoreAccess, k: &K| {
+                let s = ctx.store(&store)?;
+                let s = s
+                    .as_any_mut()
+                    .downcast_mut::<KeyValueStore<K, ValueAndTimestamp<V>>>()
+                    .ok_or_else(|| {
+                        kstreams_core::StreamsError::IllegalState(format!(
+                            "store '{store}' is not a table store of these types"
+                        ))
+                    })?;
+                s.get(k)
+            }),
+        }
+    }
+
+    /// The getter with `f` applied to what it reads.
+    pub(crate) fn then<W: Data>(
+        &self,
+        f: impl Fn(&K, ValueAndTimestamp<V>) -> Option<ValueAndTimestamp<W>> + Send + Sync + 'static,
+    ) -> ValueGetter<K, W> {
+        let inner = self.get.clone();
+        ValueGetter {
+            stores: self.stores.clone(),
+            get: Arc::new(move |ctx: &mut dyn StoreAccess, k: &K| {
+                Ok(inner(ctx, k)?.and_then(|v| f(k, v)))
+            }),
+        }
+    }
+}
+
+/// A table: the latest value per key.
+pub struct KTable<K, V> {
+    pub(crate) b: Shared,
+    pub(crate) node: String,
+    pub(crate) key_serde: Option<SharedSerde<K>>,
+    pub(crate) value_serde: Option<SharedSerde<V>>,
+    /// The store this node materializes, if any (queryable by this name).
+    pub(crate) store: Option<String>,
+    pub(crate) getter: ValueGetter<K, V>,
+    pub(crate) source_topics: Vec<String>,
+}
+
+impl<K, V> Clone for KTable<K, V> {
+    fn clone(&self) -> Self {
+        KTable {
+            b: self.b.clone(),
+            node: self.node.clone(),
+            key_serde: self.key_serde.clone(),
+            value_serde: self.value_serde.clone(),
+            store: self.store.clone(),
+            getter: self.getter.clone(),
+            source_topics: self.source_topics.clone(),
+        }
+    }
+}
+
+impl<K: Data, V: Data> KTable<K, V> {
+    /// The name of the node whose output this table is.
+    pub fn node_name(&self) -> &str {
+        &self.node
+    }
+
+    /// The name of the store materializing this table, when this node has one.
+    pub fn queryable_store_name(&self) -> Option<&str> {
+        self.store.as_deref()
+    }
+
+    /// Adds a stateless table node running `f` on each change.
+    pub(crate) fn stateless<VO: Data, F>(
+        &self,
+        named: &Named,
+        prefix: &str,
+        value_serde: Option<SharedSerde<VO>>,
+        getter: ValueGetter<K, VO>,
+        f: F,
+    ) -> KTable<K, VO>
+    where
+        F: Fn(
+                &mut ProcessorContext<'_, K, Change<VO>>,
+                kstreams_core::Record<K, Change<V>>,
+            ) -> Result<()>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let name = named.or_generate(&mut self.b.borrow_mut(), prefix);
+        {
+            let mut b = self.b.borrow_mut();
+            let r = b
+                .topology
+                .add_processor(&name, Stateless::supplier(f), &[&self.node])
+                .map(|_| ());
+            b.check(r);
+        }
+        KTable {
+            b: self.b.clone(),
+            node: name,
+            key_serde: self.key_serde.clone(),
+            value_serde,
+            store: None,
+            getter,
+            source_topics: self.source_topics.clone(),
+        }
+    }
+}

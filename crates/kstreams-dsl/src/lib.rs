@@ -1,0 +1,69 @@
+//! The kstreams DSL: [`StreamsBuilder`], [`KStream`], [`KTable`], grouped aggregations and
+//! joins, each operator a thin lowering to Processor API nodes of a
+//! [`Topology`](kstreams_core::Topology).
+//!
+//! Node names follow Kafka Streams (`KSTREAM-SOURCE-0000000000`,
+//! `KSTREAM-MAPVALUES-0000000001`, ...) and can be overridden with [`Named`]; internal topics
+//! (repartition topics, changelogs) are named from the operator names so that they stay stable.
+//!
+//! Nullability is part of the types: a KTable's tombstones are `None` values on the topic
+//! (read with an option serde), and a table's updates flow internally as [`Change`]s of
+//! `(new, old)` values.
+//!
+//! ```
+//! use kstreams_core::Serdes;
+//! use kstreams_dsl::{Consumed, Produced, StreamsBuilder};
+//! use kstreams_test_driver::TopologyTestDriver;
+//!
+//! let builder = StreamsBuilder::new();
+//! builder
+//!     .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+//!     .filter(|_k, v| !v.is_empty())
+//!     .map_values(|v| v.to_uppercase())
+//!     .to("out", Produced::default());
+//! let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+//! let input = driver.input_topic::<String, String>("in");
+//! let output = driver.output_topic::<String, String>("out");
+//! input.pipe_input_with_timestamp("k".into(), "hi".into(), 5);
+//! input.pipe_input_with_timestamp("k".into(), "".into(), 6);
+//! let r = output.read_record();
+//! assert_eq!((r.value.as_str(), r.timestamp), ("HI", 5));
+//! assert!(output.is_empty());
+//! ```
+
+mod branched;
+mod change;
+mod consumed;
+mod grouped;
+pub mod kgrouped_stream;
+pub mod kgrouped_table;
+pub mod kstream;
+pub mod ktable;
+mod materialized;
+mod named;
+mod produced;
+mod repartition_topic;
+mod repartitioned;
+mod stateless;
+mod streams_builder;
+mod value_and_timestamp;
+
+pub use branched::{Branched, BranchedKStream};
+pub use change::{Change, ChangeSerde};
+pub use consumed::Consumed;
+pub use grouped::Grouped;
+pub use kgrouped_stream::KGroupedStream;
+pub use kgrouped_table::KGroupedTable;
+pub use kstream::KStream;
+pub use ktable::KTable;
+pub use materialized::{Materialized, StoreType};
+pub use named::Named;
+pub use produced::Produced;
+pub use repartitioned::Repartitioned;
+pub use streams_builder::StreamsBuilder;
+pub use value_and_timestamp::{ValueAndTimestamp, ValueAndTimestampSerde};
+
+/// What keys and values flowing through the DSL must be: cloneable and shareable across
+/// threads.
+pub trait Data: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> Data for T {}

@@ -1,0 +1,48 @@
+//! The repartition step the DSL inserts before a grouping or join of a re-keyed stream, and
+//! that `KStream::repartition` adds explicitly: a sink to the internal topic
+//! `<base>-repartition` and a source reading it back.
+
+use kstreams_core::SharedSerde;
+
+use crate::{Data, KStream};
+
+/// Writes `stream` to `<application.id>-<base>-repartition` and reads it back; the result is
+/// partitioned by its key.
+pub(crate) fn through_repartition_topic<K: Data, V: Data>(
+    stream: &KStream<K, V>,
+    base: &str,
+    key_serde: SharedSerde<K>,
+    value_serde: SharedSerde<V>,
+) -> KStream<K, V> {
+    let topic = format!("{base}-repartition");
+    let sink = format!("{base}-repartition-sink");
+    let source = format!("{base}-repartition-source");
+    {
+        let mut b = stream.b.borrow_mut();
+        b.topology.add_internal_topic(&topic);
+        let r = b
+            .topology
+            .add_sink(
+                &sink,
+                &topic,
+                key_serde.clone(),
+                value_serde.clone(),
+                &[&stream.node],
+            )
+            .map(|_| ());
+        b.check(r);
+        let r = b
+            .topology
+            .add_source(&source, &[&topic], key_serde.clone(), value_serde.clone())
+            .map(|_| ());
+        b.check(r);
+    }
+    KStream::new(
+        stream.b.clone(),
+        source,
+        Some(key_serde),
+        Some(value_serde),
+        false,
+        vec![topic],
+    )
+}
