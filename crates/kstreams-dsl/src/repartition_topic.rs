@@ -2,9 +2,15 @@
 //! that `KStream::repartition` adds explicitly: a sink to the internal topic
 //! `<base>-repartition` and a source reading it back.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use kstreams_core::SharedSerde;
 
 use crate::{Data, KStream};
+
+/// The repartitioned input of a grouping, shared by its aggregations once created.
+pub(crate) type SharedRepartition<K, V> = Rc<RefCell<Option<KStream<K, V>>>>;
 
 /// Writes `stream` to `<application.id>-<base>-repartition` and reads it back; the result is
 /// partitioned by its key.

@@ -18,6 +18,9 @@ pub struct KGroupedStream<K, V> {
     pub(crate) name: Option<String>,
     pub(crate) key_serde: Option<SharedSerde<K>>,
     pub(crate) value_serde: Option<SharedSerde<V>>,
+    /// The repartitioned input, once an aggregation created it: later aggregations of the
+    /// same grouping share the topic.
+    pub(crate) repartitioned: crate::repartition_topic::SharedRepartition<K, V>,
 }
 
 impl<K: Data, V: Data> KGroupedStream<K, V> {
@@ -27,6 +30,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             value_serde: grouped.value_serde.or_else(|| stream.value_serde.clone()),
             name: grouped.name,
             stream,
+            repartitioned: Default::default(),
         }
     }
 
@@ -66,7 +70,10 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
                 .error(missing_serde(&store, "aggregate value"));
             return self.dead_table(store);
         };
-        let input = if self.stream.repartition_required {
+        let cached = self.repartitioned.borrow().clone();
+        let input = if let Some(r) = cached {
+            r
+        } else if self.stream.repartition_required {
             let Some(vs) = self
                 .value_serde
                 .clone()
@@ -76,7 +83,9 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
                 return self.dead_table(store);
             };
             let base = self.name.clone().unwrap_or_else(|| store.clone());
-            through_repartition_topic(&self.stream, &base, ks.clone(), vs)
+            let r = through_repartition_topic(&self.stream, &base, ks.clone(), vs);
+            *self.repartitioned.borrow_mut() = Some(r.clone());
+            r
         } else {
             self.stream.clone()
         };

@@ -21,6 +21,9 @@ pub struct KGroupedTable<K, V> {
     pub(crate) name: Option<String>,
     pub(crate) key_serde: Option<SharedSerde<K>>,
     pub(crate) value_serde: Option<SharedSerde<V>>,
+    /// The repartitioned input, once an aggregation created it: later aggregations of the
+    /// same grouping share the topic.
+    pub(crate) repartitioned: crate::repartition_topic::SharedRepartition<K, Change<V>>,
 }
 
 impl<K: Data + Eq, V: Data> KGroupedTable<K, V> {
@@ -70,13 +73,21 @@ impl<K: Data + Eq, V: Data> KGroupedTable<K, V> {
                 source_topics: vec![],
             };
         };
-        let base = self.name.clone().unwrap_or_else(|| store.clone());
-        let input = through_repartition_topic(
-            &self.stream,
-            &base,
-            ks.clone(),
-            Arc::new(ChangeSerde::new(vs)),
-        );
+        let cached = self.repartitioned.borrow().clone();
+        let input = match cached {
+            Some(r) => r,
+            None => {
+                let base = self.name.clone().unwrap_or_else(|| store.clone());
+                let r = through_repartition_topic(
+                    &self.stream,
+                    &base,
+                    ks.clone(),
+                    Arc::new(ChangeSerde::new(vs)),
+                );
+                *self.repartitioned.borrow_mut() = Some(r.clone());
+                r
+            }
+        };
         let node = b.borrow_mut().new_name(node_prefix);
         input.add_processor(&node, make(store.clone()));
         {

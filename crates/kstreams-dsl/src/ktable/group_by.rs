@@ -53,6 +53,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             name: grouped.name,
             key_serde: grouped.key_serde,
             value_serde: grouped.value_serde,
+            repartitioned: Default::default(),
         }
     }
 }
