@@ -46,7 +46,10 @@ mod repartition_topic;
 mod repartitioned;
 mod stateless;
 mod streams_builder;
+pub mod time_windowed_kstream;
+mod time_windows;
 mod value_and_timestamp;
+mod windowed;
 
 pub use branched::{Branched, BranchedKStream};
 pub use change::{Change, ChangeSerde};
@@ -61,7 +64,10 @@ pub use named::Named;
 pub use produced::Produced;
 pub use repartitioned::Repartitioned;
 pub use streams_builder::StreamsBuilder;
+pub use time_windowed_kstream::TimeWindowedKStream;
+pub use time_windows::TimeWindows;
 pub use value_and_timestamp::{ValueAndTimestamp, ValueAndTimestampSerde};
+pub use windowed::{Window, Windowed, WindowedSerde};
 
 /// What keys and values flowing through the DSL must be: cloneable and shareable across
 /// threads.

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use kstreams_core::{KeyValueStoreBuilder, SharedSerde, Stores};
+use std::time::Duration;
+
+use kstreams_core::{KeyValueStoreBuilder, SharedSerde, Stores, WindowStoreBuilder};
 
 use crate::Data;
 use crate::value_and_timestamp::{ValueAndTimestamp, ValueAndTimestampSerde};
@@ -30,6 +32,7 @@ pub struct Materialized<K, V> {
     pub(crate) store_type: StoreType,
     pub(crate) cache_bytes: Option<usize>,
     pub(crate) logging: bool,
+    pub(crate) retention: Option<Duration>,
 }
 
 impl<K, V> Default for Materialized<K, V> {
@@ -41,6 +44,7 @@ impl<K, V> Default for Materialized<K, V> {
             store_type: StoreType::RocksDb,
             cache_bytes: None,
             logging: true,
+            retention: None,
         }
     }
 }
@@ -92,6 +96,38 @@ impl<K: Data, V: Data> Materialized<K, V> {
     pub fn with_logging_enabled(mut self, enabled: bool) -> Self {
         self.logging = enabled;
         self
+    }
+
+    /// How long a windowed store keeps windows after they end (default: size + grace).
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// The window store builder for store `name` with windows of `size_ms`, retaining at
+    /// least `min_retention_ms`.
+    pub(crate) fn window_store_builder(
+        &self,
+        name: &str,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        size_ms: i64,
+        min_retention_ms: i64,
+    ) -> WindowStoreBuilder<K, ValueAndTimestamp<V>> {
+        let retention = self.retention.map_or(min_retention_ms, |r| {
+            i64::try_from(r.as_millis()).unwrap_or(i64::MAX)
+        });
+        let bytes = kstreams_state::WindowStoreBuilder::new(name, retention, size_ms, false);
+        let mut sb = WindowStoreBuilder::new(
+            bytes,
+            key_serde,
+            Arc::new(ValueAndTimestampSerde::new(value_serde)),
+        )
+        .with_logging_enabled(self.logging);
+        if self.store_type == StoreType::InMemory {
+            sb = sb.in_memory();
+        }
+        sb
     }
 
     /// The store builder for store `name` with these serdes.

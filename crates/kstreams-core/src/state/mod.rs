@@ -4,9 +4,11 @@
 mod key_value_store;
 mod store_builder;
 mod task_store;
+mod window_store;
 
 pub use key_value_store::KeyValueStore;
 pub use store_builder::{KeyValueStoreBuilder, StoreBuilder, Stores};
 pub use task_store::TaskStore;
+pub use window_store::{WindowStore, WindowStoreBuilder};
 
 pub use kstreams_state::{RocksDbConfig, StoreContext};

@@ -71,6 +71,26 @@ impl<K: Data, V: Data> ValueGetter<K, V> {
         }
     }
 
+    /// Reads the window store `name` (the table of a windowed aggregation).
+    pub(crate) fn of_window_store<KW: Data>(name: &str) -> ValueGetter<crate::Windowed<KW>, V> {
+        let store = name.to_string();
+        ValueGetter {
+            stores: vec![store.clone()],
+            get: Arc::new(move |ctx: &mut dyn StoreAccess, k: &crate::Windowed<KW>| {
+                let s = ctx.store(&store)?;
+                let s = s
+                    .as_any_mut()
+                    .downcast_mut::<kstreams_core::WindowStore<KW, ValueAndTimestamp<V>>>()
+                    .ok_or_else(|| {
+                        kstreams_core::StreamsError::IllegalState(format!(
+                            "store '{store}' is not a window store of these types"
+                        ))
+                    })?;
+                s.fetch(&k.key, k.window.start)
+            }),
+        }
+    }
+
     /// The getter with `f` applied to what it reads.
     pub(crate) fn then<W: Data>(
         &self,
