@@ -20,12 +20,26 @@ pub(crate) fn through_repartition_topic<K: Data, V: Data>(
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
 ) -> KStream<K, V> {
+    through_repartition_topic_with(stream, base, key_serde, value_serde, None)
+}
+
+/// As [`through_repartition_topic`], with a fixed partition count.
+pub(crate) fn through_repartition_topic_with<K: Data, V: Data>(
+    stream: &KStream<K, V>,
+    base: &str,
+    key_serde: SharedSerde<K>,
+    value_serde: SharedSerde<V>,
+    partitions: Option<i32>,
+) -> KStream<K, V> {
     let topic = format!("{base}-repartition");
     let sink = format!("{base}-repartition-sink");
     let source = format!("{base}-repartition-source");
     {
         let mut b = stream.b.borrow_mut();
-        b.topology.add_internal_topic(&topic);
+        match partitions {
+            Some(n) => b.topology.add_internal_topic_with_partitions(&topic, n),
+            None => b.topology.add_internal_topic(&topic),
+        };
         let r = b
             .topology
             .add_sink(

@@ -1,15 +1,14 @@
 //! `repartition`: explicitly write the stream through an internal topic, partitioned by key.
 
-use crate::repartition_topic::through_repartition_topic;
+use crate::repartition_topic::through_repartition_topic_with;
 use crate::{Data, KStream, Repartitioned};
 
 impl<K: Data, V: Data> KStream<K, V> {
     /// Writes the stream to `<application.id>-<name>-repartition` and reads it back (a
     /// generated `KSTREAM-REPARTITION-<n>` name without one). A later grouping needs no
-    /// further repartition.
-    ///
-    /// Known limitation: the partition count of `Repartitioned` is recorded but the topology
-    /// does not yet carry it to topic creation.
+    /// further repartition. A partition count in `repartitioned` is recorded on the topology
+    /// (`ProcessorTopology::internal_topic_partitions`) for the runtime to create the topic
+    /// with.
     pub fn repartition(&self, repartitioned: Repartitioned<K, V>) -> KStream<K, V> {
         let base = match &repartitioned.name {
             Some(n) => n.clone(),
@@ -21,6 +20,6 @@ impl<K: Data, V: Data> KStream<K, V> {
         ) else {
             return self.clone();
         };
-        through_repartition_topic(self, &base, ks, vs)
+        through_repartition_topic_with(self, &base, ks, vs, repartitioned.partitions)
     }
 }

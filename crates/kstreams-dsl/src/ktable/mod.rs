@@ -6,6 +6,7 @@
 
 mod filter;
 mod group_by;
+mod join;
 mod map_values;
 pub(crate) mod source;
 mod to_stream;
