@@ -209,3 +209,51 @@ fn windowed_serde_keys_compare_by_key_and_window() {
     let b = Windowed::new("k".to_string(), Window::new(10, 20));
     assert!(a < b);
 }
+
+#[test]
+fn suppress_until_window_closes_emits_one_final_result_per_window() {
+    let b = StreamsBuilder::new();
+    b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::default())
+        .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(5)))
+        .count(Materialized::as_("win-counts"))
+        .suppress(kstreams_dsl::Suppressed::until_window_closes().with_name("final"))
+        .to_stream()
+        .to("out", Produced::default());
+    let t = b.build().unwrap();
+    let desc = format!("{}", t.describe().unwrap());
+    assert!(
+        desc.contains("Processor: final (stores: [final-store])"),
+        "{desc}"
+    );
+    let d = TopologyTestDriver::new(t).unwrap();
+    pipe(&d, &[("a", 1), ("a", 4), ("b", 12)]);
+    assert!(read(&d).is_empty(), "nothing closed yet");
+    pipe(&d, &[("a", 16)]); // stream time 16 - grace 5 = 11 >= 10: [0,10) closes
+    assert_eq!(read(&d), vec![row("a", 0, 10, 2, 4)]);
+    pipe(&d, &[("a", 3)]); // late: dropped upstream, nothing emitted
+    assert!(read(&d).is_empty());
+    pipe(&d, &[("b", 24)]); // close 19 < 20: [10,20) still open
+    assert!(read(&d).is_empty());
+    pipe(&d, &[("c", 30)]); // close 25: [10,20) windows close, in buffer order
+    assert_eq!(
+        read(&d),
+        vec![row("b", 10, 20, 1, 12), row("a", 10, 20, 1, 16)]
+    );
+}
+
+#[test]
+fn suppress_needs_a_windowed_aggregation() {
+    let b = StreamsBuilder::new();
+    let counts = b
+        .stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .map(|k, v| (Windowed::new(k.clone(), Window::new(0, 1)), v.clone()))
+        .group_by_key(Grouped::with(
+            Arc::new(WindowedSerde::new(Serdes::string())),
+            Serdes::string(),
+        ))
+        .count(Materialized::as_("c"));
+    counts.suppress(kstreams_dsl::Suppressed::until_window_closes());
+    let err = b.build().err().expect("must fail").to_string();
+    assert!(err.contains("windowed aggregation"), "{err}");
+}

@@ -9,6 +9,7 @@ mod group_by;
 mod join;
 mod map_values;
 pub(crate) mod source;
+mod suppress;
 mod to_stream;
 
 use std::sync::Arc;
@@ -117,6 +118,9 @@ pub struct KTable<K, V> {
     pub(crate) store: Option<String>,
     pub(crate) getter: ValueGetter<K, V>,
     pub(crate) source_topics: Vec<String>,
+    /// The grace period of the windowed aggregation this table comes from (for
+    /// `suppress(until_window_closes)`).
+    pub(crate) window_grace_ms: Option<i64>,
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -129,6 +133,7 @@ impl<K, V> Clone for KTable<K, V> {
             store: self.store.clone(),
             getter: self.getter.clone(),
             source_topics: self.source_topics.clone(),
+            window_grace_ms: self.window_grace_ms,
         }
     }
 }
@@ -179,6 +184,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             store: None,
             getter,
             source_topics: self.source_topics.clone(),
+            window_grace_ms: self.window_grace_ms,
         }
     }
 }

@@ -64,6 +64,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
             store: Some(p.store.clone()),
             getter: ValueGetter::<K, VA>::of_window_store(&p.store),
             source_topics: p.input.source_topics,
+            window_grace_ms: Some(self.windows.grace_ms),
         }
     }
 }
