@@ -14,6 +14,7 @@ mod process;
 mod repartition;
 mod select_key;
 mod split;
+mod stream_join;
 mod to;
 
 use kstreams_core::{ProcessorContext, ProcessorSupplier, Record, SharedSerde, TopologyError};
