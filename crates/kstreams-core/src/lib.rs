@@ -21,8 +21,8 @@ pub use processor::{
 pub use record::{ConsumedRecord, Header, Headers, ProducedRecord, Record, RecordMetadata};
 pub use serde::{DefaultSerde, Serde, SerdeError, Serdes, SharedSerde};
 pub use state::{
-    KeyValueStore, KeyValueStoreBuilder, StoreBuilder, Stores, TaskStore, WindowStore,
-    WindowStoreBuilder,
+    KeyValueStore, KeyValueStoreBuilder, SessionStore, SessionStoreBuilder, StoreBuilder, Stores,
+    TaskStore, WindowStore, WindowStoreBuilder,
 };
 pub use task::{StreamTask, TaskState, TopicPartition};
 pub use time::{Clock, MockClock, SharedClock, SystemClock};

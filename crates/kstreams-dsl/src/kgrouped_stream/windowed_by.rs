@@ -24,3 +24,16 @@ impl<K, V> Clone for KGroupedStream<K, V> {
         }
     }
 }
+
+impl<K: Data, V: Data> KGroupedStream<K, V> {
+    /// Aggregations of this grouping per session.
+    pub fn windowed_by_session(
+        &self,
+        windows: crate::SessionWindows,
+    ) -> crate::SessionWindowedKStream<K, V> {
+        crate::SessionWindowedKStream {
+            grouped: self.clone(),
+            windows,
+        }
+    }
+}

@@ -93,6 +93,32 @@ impl<K: Data, V: Data> ValueGetter<K, V> {
         }
     }
 
+    /// Reads the session store `name` (the table of a session aggregation); the timestamp
+    /// is the session end.
+    pub(crate) fn of_session_store<KW: Data>(name: &str) -> ValueGetter<crate::Windowed<KW>, V> {
+        let store = name.to_string();
+        ValueGetter {
+            stores: vec![store.clone()],
+            get: Arc::new(move |ctx: &mut dyn StoreAccess, k: &crate::Windowed<KW>| {
+                let s = ctx.store(&store)?;
+                let s = s
+                    .as_any_mut()
+                    .downcast_mut::<kstreams_core::SessionStore<KW, V>>()
+                    .ok_or_else(|| {
+                        kstreams_core::StreamsError::IllegalState(format!(
+                            "store '{store}' is not a session store of these types"
+                        ))
+                    })?;
+                let w = kstreams_state::TimeWindow {
+                    start: k.window.start,
+                    end: k.window.end,
+                };
+                Ok(s.fetch_session(&k.key, w)?
+                    .map(|v| ValueAndTimestamp::make(v, k.window.end)))
+            }),
+        }
+    }
+
     /// The getter with `f` applied to what it reads.
     pub(crate) fn then<W: Data>(
         &self,

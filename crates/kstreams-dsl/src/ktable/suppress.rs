@@ -15,7 +15,8 @@ use crate::{Data, Suppressed};
 
 /// Buffers the latest value of each window (in a change-logged store, indexed in memory by
 /// window end) and emits it, with the timestamp of its last update, once observed stream
-/// time minus grace reaches the window end. Deletes pass through at once.
+/// time minus grace reaches the window end. A delete drops a buffered window silently and
+/// passes through for one already emitted.
 struct SuppressUntilWindowCloses<K, V> {
     store: String,
     grace_ms: i64,
@@ -54,8 +55,11 @@ impl<K: Data, V: Data> Processor<Windowed<K>, Change<V>, Windowed<K>, Change<V>>
                     .push(r.key.clone());
             }
             None => {
-                buffer.delete(&r.key)?;
-                ctx.forward(r)?;
+                // A buffered (never emitted) window just disappears; an emitted one is
+                // deleted downstream.
+                if buffer.delete(&r.key)?.is_none() {
+                    ctx.forward(r)?;
+                }
             }
         }
         let close = self.observed_stream_time.saturating_sub(self.grace_ms);
@@ -85,8 +89,8 @@ impl<K: Data, V: Data> Processor<Windowed<K>, Change<V>, Windowed<K>, Change<V>>
 
 impl<K: Data, V: Data> KTable<Windowed<K>, V> {
     /// Holds back a windowed aggregation's updates and emits one final result per window when
-    /// it closes (stream time ≥ window end + grace). Stream time here advances only with the
-    /// updates reaching this node.
+    /// it closes: stream time ≥ window end + grace (+ the inactivity gap for sessions). Stream
+    /// time here advances only with the updates reaching this node.
     pub fn suppress(&self, suppressed: Suppressed) -> KTable<Windowed<K>, V> {
         let b = self.b.clone();
         let name = match &suppressed.name {
