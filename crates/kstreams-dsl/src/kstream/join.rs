@@ -15,6 +15,32 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// dropped. Table updates do not emit (the table side is a lookup). A re-keyed stream is
     /// repartitioned first (topic `<join name>-repartition`); the stream's and the table's
     /// topics form a co-partition group.
+    ///
+    /// ```
+    /// use kstreams_core::Serdes;
+    /// use kstreams_dsl::*;
+    /// use kstreams_test_driver::TopologyTestDriver;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let users = builder.table::<String, String>(
+    ///     "users",
+    ///     Consumed::with(Serdes::string(), Serdes::string()),
+    ///     Materialized::as_("users"),
+    /// );
+    /// builder
+    ///     .stream::<String, String>("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .join(&users, |click, region| format!("{click}@{region}"), Named::generated())
+    ///     .to("out", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// driver
+    ///     .create_input_topic("users", Serdes::string(), Serdes::option(Serdes::string()))
+    ///     .pipe_input_with_timestamp("alice".to_string(), Some("eu".to_string()), 1);
+    /// driver
+    ///     .input_topic::<String, String>("clicks")
+    ///     .pipe_input_with_timestamp("alice".into(), "home".into(), 5);
+    /// let r = driver.output_topic::<String, String>("out").read_record();
+    /// assert_eq!((r.value.as_str(), r.timestamp), ("home@eu", 5));
+    /// ```
     pub fn join<VT: Data, VR: Data>(
         &self,
         table: &KTable<K, VT>,

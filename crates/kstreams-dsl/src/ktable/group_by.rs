@@ -12,6 +12,35 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// Maps each entry to a new `(key, value)`; the grouped table's aggregations subtract an
     /// entry's old mapping and add its new one. When old and new map to the same key, one
     /// change carries both; otherwise the subtraction goes first.
+    ///
+    /// ```
+    /// use kstreams_core::Serdes;
+    /// use kstreams_dsl::*;
+    /// use kstreams_test_driver::TopologyTestDriver;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// // Users per region, kept right as users move.
+    /// builder
+    ///     .table::<String, String>(
+    ///         "user-region",
+    ///         Consumed::with(Serdes::string(), Serdes::string()),
+    ///         Materialized::as_("users"),
+    ///     )
+    ///     .group_by(|_user, region| (region.clone(), 1i64), Grouped::default())
+    ///     .count(Materialized::as_("per-region"))
+    ///     .to_stream()
+    ///     .to("out", Produced::default());
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// let input =
+    ///     driver.create_input_topic("user-region", Serdes::string(), Serdes::option(Serdes::string()));
+    /// input.pipe_input_with_timestamp("u".to_string(), Some("eu".to_string()), 1);
+    /// input.pipe_input_with_timestamp("u".to_string(), Some("us".to_string()), 2);
+    /// let out = driver.output_topic::<String, Option<i64>>("out").read_key_values_to_list();
+    /// assert_eq!(
+    ///     out,
+    ///     vec![("eu".into(), Some(1)), ("eu".into(), Some(0)), ("us".into(), Some(1))]
+    /// );
+    /// ```
     pub fn group_by<KR: Data + PartialEq, VR: Data>(
         &self,
         selector: impl Fn(&K, &V) -> (KR, VR) + Send + Sync + 'static,
