@@ -247,3 +247,56 @@ fn stream_aggregation_table_feeds_a_table_re_aggregation() {
         ]
     );
 }
+
+#[test]
+fn filter_and_map_values_materialized_are_queryable() {
+    let b = StreamsBuilder::new();
+    let big = table(&b, "s").filter_materialized(|_k, v| *v >= 10, Materialized::as_("big"));
+    assert_eq!(big.queryable_store_name(), Some("big"));
+    let labels = big.map_values_materialized(
+        |v| format!("#{v}"),
+        Materialized::as_("labels").with_store_type(kstreams_dsl::StoreType::InMemory),
+    );
+    labels.to_stream().to("out", Produced::default());
+    let d = TopologyTestDriver::new(b.build().unwrap()).unwrap();
+    pipe(
+        &d,
+        &[
+            ("a", Some(15), 1),
+            ("b", Some(3), 2),
+            ("a", Some(4), 3),
+            ("c", Some(20), 4),
+        ],
+    );
+    let big = d
+        .key_value_store::<String, ValueAndTimestamp<i64>>("big")
+        .unwrap();
+    assert_eq!(
+        big.get(&"a".to_string()).unwrap(),
+        None,
+        "a stopped matching"
+    );
+    assert_eq!(big.get(&"b".to_string()).unwrap(), None);
+    assert_eq!(
+        big.get(&"c".to_string()).unwrap(),
+        Some(ValueAndTimestamp::make(20, 4))
+    );
+    let labels = d
+        .key_value_store::<String, ValueAndTimestamp<String>>("labels")
+        .unwrap();
+    assert_eq!(
+        labels.all().unwrap(),
+        vec![(
+            "c".to_string(),
+            ValueAndTimestamp::make("#20".to_string(), 4)
+        )]
+    );
+    assert_eq!(
+        read::<String>(&d, "out"),
+        vec![
+            ("a".into(), Some("#15".into()), 1),
+            ("a".into(), None, 3),
+            ("c".into(), Some("#20".into()), 4),
+        ]
+    );
+}

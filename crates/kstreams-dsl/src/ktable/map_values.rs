@@ -1,10 +1,12 @@
 //! `KTable::map_values`: a table of transformed values.
 
-use kstreams_core::Record;
+use std::sync::Arc;
 
 use crate::change::Change;
 use crate::value_and_timestamp::ValueAndTimestamp;
-use crate::{Data, KTable, Named};
+use crate::{Data, KTable, Materialized, Named};
+
+type Mapper<K, V, VO> = Arc<dyn Fn(&K, &V) -> VO + Send + Sync>;
 
 impl<K: Data, V: Data> KTable<K, V> {
     /// Each value replaced by `mapper` of it; deletes stay deletes.
@@ -12,7 +14,11 @@ impl<K: Data, V: Data> KTable<K, V> {
         &self,
         mapper: impl Fn(&V) -> VO + Send + Sync + 'static,
     ) -> KTable<K, VO> {
-        self.map_values_named(move |_k, v| mapper(v), Named::generated())
+        self.map_values_inner(
+            Arc::new(move |_k: &K, v: &V| mapper(v)),
+            Named::generated(),
+            None,
+        )
     }
 
     /// Values from key and value, with a node name.
@@ -21,23 +27,39 @@ impl<K: Data, V: Data> KTable<K, V> {
         mapper: impl Fn(&K, &V) -> VO + Send + Sync + 'static,
         named: Named,
     ) -> KTable<K, VO> {
-        let mapper = std::sync::Arc::new(mapper);
+        self.map_values_inner(Arc::new(mapper), named, None)
+    }
+
+    /// [`map_values`](Self::map_values) into a queryable store.
+    pub fn map_values_materialized<VO: Data>(
+        &self,
+        mapper: impl Fn(&V) -> VO + Send + Sync + 'static,
+        materialized: Materialized<K, VO>,
+    ) -> KTable<K, VO> {
+        self.map_values_inner(
+            Arc::new(move |_k: &K, v: &V| mapper(v)),
+            Named::generated(),
+            Some(materialized),
+        )
+    }
+
+    fn map_values_inner<VO: Data>(
+        &self,
+        mapper: Mapper<K, V, VO>,
+        named: Named,
+        materialized: Option<Materialized<K, VO>>,
+    ) -> KTable<K, VO> {
         let m = mapper.clone();
         let getter = self
             .getter
             .then(move |k, v| Some(ValueAndTimestamp::make(m(k, &v.value), v.timestamp)));
-        self.stateless(
+        self.mapped(
             &named,
             "KTABLE-MAPVALUES-",
             None,
             getter,
-            move |ctx, r: Record<K, Change<V>>| {
-                let c = Change::new(
-                    r.value.new.as_ref().map(|v| mapper(&r.key, v)),
-                    r.value.old.as_ref().map(|v| mapper(&r.key, v)),
-                );
-                ctx.forward(r.with_value(c))
-            },
+            materialized,
+            move |k, c: Change<V>| Some(c.map(|v| mapper(k, &v))),
         )
     }
 }

@@ -8,6 +8,7 @@ mod filter;
 mod group_by;
 mod join;
 mod map_values;
+mod mapper;
 pub(crate) mod source;
 mod suppress;
 mod to_stream;
@@ -17,10 +18,9 @@ use std::sync::Arc;
 use kstreams_core::{KeyValueStore, ProcessorContext, Result, SharedSerde, TaskStore};
 
 use crate::change::Change;
-use crate::stateless::Stateless;
 use crate::streams_builder::Shared;
 use crate::value_and_timestamp::ValueAndTimestamp;
-use crate::{Data, Named};
+use crate::{Data, Materialized, Named};
 
 /// Store access for value getters, independent of the processor's output types.
 pub(crate) trait StoreAccess {
@@ -175,42 +175,71 @@ impl<K: Data, V: Data> KTable<K, V> {
         self.store.as_deref()
     }
 
-    /// Adds a stateless table node running `f` on each change.
-    pub(crate) fn stateless<VO: Data, F>(
+    /// Adds a table node mapping each change with `f` (`None`: nothing to forward),
+    /// optionally materializing the result into a queryable store (whose getter then
+    /// replaces `getter`).
+    pub(crate) fn mapped<VO: Data>(
         &self,
         named: &Named,
         prefix: &str,
         value_serde: Option<SharedSerde<VO>>,
         getter: ValueGetter<K, VO>,
-        f: F,
-    ) -> KTable<K, VO>
-    where
-        F: Fn(
-                &mut ProcessorContext<'_, K, Change<VO>>,
-                kstreams_core::Record<K, Change<V>>,
-            ) -> Result<()>
-            + Send
-            + Sync
-            + 'static,
-    {
+        materialized: Option<Materialized<K, VO>>,
+        f: impl Fn(&K, Change<V>) -> Option<Change<VO>> + Send + Sync + 'static,
+    ) -> KTable<K, VO> {
         let name = named.or_generate(&mut self.b.borrow_mut(), prefix);
-        {
-            let mut b = self.b.borrow_mut();
-            let r = b
-                .topology
-                .add_processor(&name, Stateless::supplier(f), &[&self.node])
-                .map(|_| ());
-            b.check(r);
-        }
-        KTable {
+        let mut table = KTable {
             b: self.b.clone(),
-            node: name,
+            node: name.clone(),
             key_serde: self.key_serde.clone(),
             value_serde,
             store: None,
             getter,
             source_topics: self.source_topics.clone(),
             window_grace_ms: self.window_grace_ms,
+        };
+        let store = materialized.and_then(|m| {
+            let mut b = self.b.borrow_mut();
+            let store = match &m.name {
+                Some(n) => n.clone(),
+                None => b.new_name(&format!("{name}-STATE-STORE-")),
+            };
+            let ks = m
+                .key_serde
+                .clone()
+                .or_else(|| table.key_serde.clone())
+                .or_else(|| b.serde_of::<K>());
+            let vs = m
+                .value_serde
+                .clone()
+                .or_else(|| table.value_serde.clone())
+                .or_else(|| b.serde_of::<VO>());
+            let (Some(ks), Some(vs)) = (ks, vs) else {
+                b.error(crate::kstream::missing_serde(&store, "key or value"));
+                return None;
+            };
+            table.key_serde = Some(ks.clone());
+            table.value_serde = Some(vs.clone());
+            let builder = m.store_builder(&store, ks, vs);
+            Some((store, builder))
+        });
+        let mut b = self.b.borrow_mut();
+        let store_name = store.as_ref().map(|(n, _)| n.clone());
+        let r = b
+            .topology
+            .add_processor(
+                &name,
+                mapper::supplier(store_name.clone(), f),
+                &[&self.node],
+            )
+            .map(|_| ());
+        b.check(r);
+        if let Some((n, builder)) = store {
+            let r = b.topology.add_state_store(builder, &[&name]).map(|_| ());
+            b.check(r);
+            table.getter = ValueGetter::of_store(&n);
+            table.store = Some(n);
         }
+        table
     }
 }
