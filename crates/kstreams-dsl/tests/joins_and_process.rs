@@ -159,3 +159,24 @@ fn process_runs_a_processor_api_node_with_a_store() {
     i.pipe_input_with_timestamp("k".into(), "b".into(), 1);
     assert_eq!(read(&d, "out"), vec![e("k", "a#1", 3), e("k", "b#2", 1)]);
 }
+
+#[test]
+fn co_partitioning_of_joined_topics_is_validated_with_their_names() {
+    let t = join_topology(false).build(Some("app")).unwrap();
+    let err = t
+        .validate_copartitioning(|topic| match topic {
+            "clicks" => Some(6),
+            "users" => Some(4),
+            _ => None,
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("clicks has 6") && err.contains("users has 4"),
+        "{err}"
+    );
+    assert!(
+        t.validate_copartitioning(|topic| (topic == "clicks" || topic == "users").then_some(4))
+            .is_ok()
+    );
+}

@@ -6,6 +6,7 @@
 //! repartition topics) connect sub-topologies through the broker, not directly.
 
 mod build;
+mod copartition;
 mod describe;
 #[cfg(test)]
 mod tests;
