@@ -60,3 +60,16 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         }
     }
 }
+
+impl<K: Data, V: Data> KGroupedStream<K, V> {
+    /// Aggregations of this grouping per sliding window.
+    pub fn windowed_by_sliding(
+        &self,
+        windows: crate::SlidingWindows,
+    ) -> crate::SlidingWindowedKStream<K, V> {
+        crate::SlidingWindowedKStream {
+            grouped: self.clone(),
+            windows,
+        }
+    }
+}
