@@ -300,3 +300,44 @@ fn filter_and_map_values_materialized_are_queryable() {
         ]
     );
 }
+
+#[test]
+fn a_stream_to_table_keeps_the_latest_value_and_repartitions_a_rekeyed_stream() {
+    let b = StreamsBuilder::new();
+    let t = b
+        .stream::<String, String>("events", Consumed::with(Serdes::string(), Serdes::string()))
+        .select_key(|_k, v| v[..1].to_string())
+        .to_table(
+            kstreams_dsl::Named::as_("latest"),
+            Materialized::as_("latest-store"),
+        );
+    assert_eq!(t.queryable_store_name(), Some("latest-store"));
+    t.filter(|_k, v| v.len() > 1)
+        .to_stream()
+        .to("out", Produced::default());
+    let topo = b.build().unwrap();
+    assert_eq!(
+        topo.build(Some("app")).unwrap().internal_topics(),
+        &["app-latest-repartition".to_string()]
+    );
+    let d = TopologyTestDriver::new(topo).unwrap();
+    let i = d.input_topic::<String, String>("events");
+    i.pipe_input_with_timestamp("1".into(), "ab".into(), 1);
+    i.pipe_input_with_timestamp("2".into(), "a".into(), 2);
+    i.pipe_input_with_timestamp("3".into(), "xyz".into(), 3);
+    assert_eq!(
+        read::<String>(&d, "out"),
+        vec![
+            ("a".into(), Some("ab".into()), 1),
+            ("a".into(), None, 2),
+            ("x".into(), Some("xyz".into()), 3),
+        ]
+    );
+    let store = d
+        .key_value_store::<String, ValueAndTimestamp<String>>("latest-store")
+        .unwrap();
+    assert_eq!(
+        store.get(&"a".to_string()).unwrap(),
+        Some(ValueAndTimestamp::make("a".to_string(), 2))
+    );
+}

@@ -16,6 +16,7 @@ mod select_key;
 mod split;
 mod stream_join;
 mod to;
+mod to_table;
 
 use kstreams_core::{ProcessorContext, ProcessorSupplier, Record, SharedSerde, TopologyError};
 
