@@ -8,7 +8,28 @@
 //!
 //! Nullability is part of the types: a KTable's tombstones are `None` values on the topic
 //! (read with an option serde), and a table's updates flow internally as [`Change`]s of
-//! `(new, old)` values.
+//! `(new, old)` values. Where an operator changes a key or value type and no serde is passed,
+//! the serde registered for the type is used ([`StreamsBuilder::with_serde`]; strings,
+//! numbers, bytes and their options are registered from the start); otherwise `build`
+//! reports which node lacks one.
+//!
+//! Operators (one file each):
+//! - [`KStream`]: `filter`, `filter_not`, `map`, `map_values`, `flat_map`,
+//!   `flat_map_values`, `select_key`, `peek`, `foreach`, `split` ([`BranchedKStream`]),
+//!   `merge`, `to`, `to_dynamic`, `process`, `repartition`, `to_table`, `group_by_key`,
+//!   `group_by`, `join`/`left_join` (with a table), `join_stream`/`left_join_stream`/
+//!   `outer_join_stream` (windowed, [`JoinWindows`]).
+//! - [`KGroupedStream`]: `count`, `reduce`, `aggregate`, `windowed_by` ([`TimeWindows`],
+//!   tumbling or hopping), `windowed_by_session` ([`SessionWindows`]),
+//!   `windowed_by_sliding` ([`SlidingWindows`]).
+//! - [`KTable`]: `filter`, `filter_not`, `map_values` (optionally materialized), `to_stream`,
+//!   `group_by` ([`KGroupedTable`]: `count`, `reduce`, `aggregate` with adder/subtractor),
+//!   `join`/`left_join`/`outer_join` (table-table), `suppress` ([`Suppressed`]) of windowed
+//!   tables.
+//!
+//! A key-changing operator followed by a grouping or a join inserts a repartition topic
+//! `<application.id>-<name>-repartition`, named after the `Grouped`/`StreamJoined`/`Named`
+//! name or the aggregation's store name, so that adding operators does not rename it.
 //!
 //! ```
 //! use kstreams_core::Serdes;
