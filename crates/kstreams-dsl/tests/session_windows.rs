@@ -108,6 +108,7 @@ fn sessions_grow_merge_and_drop_late_records() {
             .unwrap();
         // [0,5] is past the store's retention (gap + grace = 20 behind stream time 30).
         assert_eq!(sessions, vec![(18, 30, 3)]);
+        assert_eq!(d.dropped_records(), 1, "b@1 is counted");
     }
 }
 

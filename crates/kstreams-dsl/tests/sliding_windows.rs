@@ -77,6 +77,7 @@ fn windows_follow_the_records() {
     assert_eq!(pipe(&d, "a", 50), vec![row(40, 50, 1, 50)]);
     // Late: 8 + 10 < 50 - 20, every window holding it closed.
     assert!(pipe(&d, "a", 8).is_empty());
+    assert_eq!(d.dropped_records(), 1);
     // Accepted (25 + 10 >= 50 - 20) but every window holding it ends before 30: nothing.
     assert!(pipe(&d, "a", 25).is_empty());
     // Within grace: its own window, 50's window now holding it, and its window after it.

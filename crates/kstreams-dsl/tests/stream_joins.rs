@@ -46,6 +46,7 @@ fn run(t: kstreams_core::Topology) -> Vec<Row> {
         let topic = if *side == "left" { &l } else { &r };
         topic.pipe_input_with_timestamp(k.to_string(), v.to_string(), *ts);
     }
+    assert_eq!(d.dropped_records(), 1, "Lx is late");
     d.output_topic::<String, String>("out")
         .read_records_to_list()
         .into_iter()

@@ -93,6 +93,7 @@ fn tumbling_counts_with_grace_drop_late_records() {
             ],
             "{store_type:?}"
         );
+        assert_eq!(d.dropped_records(), 2, "the two late records are counted");
         let counts = d
             .with_state_store("win-counts", |s| {
                 let w = s
@@ -121,6 +122,7 @@ fn no_grace_closes_a_window_at_its_end() {
         read(&d),
         vec![row("a", 0, 10, 1, 5), row("a", 10, 20, 1, 10)]
     );
+    assert_eq!(d.dropped_records(), 1);
 }
 
 #[test]

@@ -177,6 +177,7 @@ impl<K: Data, V: Data, VO: Data, VR: Data> JoinSpec<K, V, VO, VR> {
         let st = ctx.current_stream_time_ms().max(r.timestamp);
         if self.closed(Side::Left, r.timestamp, st) {
             tracing::warn!(store = %self.left_store, record_ts = r.timestamp, stream_time = st, "skipping a record for a closed join window");
+            ctx.record_dropped();
             return Ok(());
         }
         let w = self.windows;
@@ -216,6 +217,7 @@ impl<K: Data, V: Data, VO: Data, VR: Data> JoinSpec<K, V, VO, VR> {
         let st = ctx.current_stream_time_ms().max(r.timestamp);
         if self.closed(Side::Right, r.timestamp, st) {
             tracing::warn!(store = %self.right_store, record_ts = r.timestamp, stream_time = st, "skipping a record for a closed join window");
+            ctx.record_dropped();
             return Ok(());
         }
         let w = self.windows;

@@ -89,6 +89,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                 close_time = close,
                 "skipping a record for a closed session"
             );
+            ctx.record_dropped();
             return Ok(());
         }
         let mut out = Vec::new();

@@ -60,6 +60,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             .saturating_sub(self.windows.grace_ms);
         if t.saturating_add(diff) < close {
             tracing::warn!(store = %self.store, record_ts = t, close_time = close, "skipping a record for closed sliding windows");
+            ctx.record_dropped();
             return Ok(());
         }
         let raw = ctx.typed_store::<WindowStore<K, V>>(&self.records)?;

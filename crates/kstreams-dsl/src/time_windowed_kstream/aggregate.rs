@@ -14,7 +14,8 @@ type Fold<K, V, VA> = Arc<dyn Fn(&K, &V, Option<VA>) -> VA + Send + Sync>;
 
 /// Folds a record into every window containing it that is still open (end > observed stream
 /// time - grace), forwarding `(new, old)` per window at the window's highest record
-/// timestamp; records only for closed windows are dropped and logged.
+/// timestamp; a record is dropped (logged, and counted in the task's dropped records) for
+/// each closed window it belongs to.
 pub(crate) struct WindowAggregate<K, V, VA> {
     store: String,
     windows: TimeWindows,
@@ -53,11 +54,13 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             .observed_stream_time
             .saturating_sub(self.windows.grace_ms);
         let mut out = Vec::new();
+        let mut dropped_now = 0;
         {
             let store = ctx.typed_store::<WindowStore<K, ValueAndTimestamp<VA>>>(&self.store)?;
             for window in self.windows.windows_for(r.timestamp) {
                 if window.end <= close_time {
                     self.dropped += 1;
+                    dropped_now += 1;
                     tracing::warn!(
                         store = %self.store,
                         window_start = window.start,
@@ -82,6 +85,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                 )?;
                 out.push((window, Change::new(Some(new), old_value), ts));
             }
+        }
+        for _ in 0..dropped_now {
+            ctx.record_dropped();
         }
         for (window, change, ts) in out {
             let key = Windowed::new(r.key.clone(), window);
