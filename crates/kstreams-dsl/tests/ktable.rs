@@ -341,3 +341,29 @@ fn a_stream_to_table_keeps_the_latest_value_and_repartitions_a_rekeyed_stream() 
         Some(ValueAndTimestamp::make("a".to_string(), 2))
     );
 }
+
+#[test]
+fn an_unnamed_source_table_is_named_as_in_kafka_streams() {
+    let b = StreamsBuilder::new();
+    let t = b.table::<String, i64>(
+        "users",
+        Consumed::with(Serdes::string(), Serdes::i64()),
+        Materialized::default(),
+    );
+    assert_eq!(t.node_name(), "KTABLE-SOURCE-0000000002");
+    assert_eq!(
+        t.queryable_store_name(),
+        Some("users-STATE-STORE-0000000000")
+    );
+    let desc = format!("{}", b.build().unwrap().describe().unwrap());
+    assert!(
+        desc.contains("Source: KSTREAM-SOURCE-0000000001 (topics: [users])"),
+        "{desc}"
+    );
+    assert!(
+        desc.contains(
+            "Processor: KTABLE-SOURCE-0000000002 (stores: [users-STATE-STORE-0000000000])"
+        ),
+        "{desc}"
+    );
+}

@@ -45,13 +45,14 @@ pub(crate) fn table<K: Data, V: Data>(
 ) -> KTable<K, V> {
     let (source, node, store) = {
         let mut s = b.borrow_mut();
-        let source = match &consumed.name {
-            Some(n) => n.clone(),
-            None => s.new_name("KSTREAM-SOURCE-"),
-        };
+        // Kafka Streams' order: the store name, then the source, then the table source.
         let store = match &materialized.name {
             Some(n) => n.clone(),
             None => s.new_name(&format!("{topic}-STATE-STORE-")),
+        };
+        let source = match &consumed.name {
+            Some(n) => n.clone(),
+            None => s.new_name("KSTREAM-SOURCE-"),
         };
         let node = s.new_name("KTABLE-SOURCE-");
         (source, node, store)
