@@ -20,7 +20,10 @@ pub use processor::{
 };
 pub use record::{ConsumedRecord, Header, Headers, ProducedRecord, Record, RecordMetadata};
 pub use serde::{DefaultSerde, Serde, SerdeError, Serdes, SharedSerde};
-pub use state::{KeyValueStore, KeyValueStoreBuilder, StoreBuilder, Stores, TaskStore};
+pub use state::{
+    KeyValueStore, KeyValueStoreBuilder, SessionStore, SessionStoreBuilder, StoreBuilder, Stores,
+    TaskStore, WindowStore, WindowStoreBuilder,
+};
 pub use task::{StreamTask, TaskState, TopicPartition};
 pub use time::{Clock, MockClock, SharedClock, SystemClock};
 pub use topology::{ProcessorTopology, Topology, TopologyDescription};

@@ -400,6 +400,17 @@ impl TopologyTestDriver {
         inner.store(name).map(f)
     }
 
+    /// Records the topology's processors dropped on purpose (late records for closed
+    /// windows, ...), over every task.
+    pub fn dropped_records(&self) -> u64 {
+        let inner = self.inner.borrow();
+        inner
+            .tasks
+            .iter()
+            .map(|t| t.graph().dropped_records())
+            .sum()
+    }
+
     /// The names of every store of the topology.
     pub fn state_store_names(&self) -> Vec<String> {
         let inner = self.inner.borrow();

@@ -84,6 +84,12 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
         self.g.clock.now_ms()
     }
 
+    /// Counts a record this processor drops on purpose (a late record for a closed window,
+    /// for instance) in the task's dropped-records total.
+    pub fn record_dropped(&mut self) {
+        self.g.dropped_records += 1;
+    }
+
     /// Asks the runtime to commit the task soon.
     pub fn commit(&mut self) {
         self.g.commit_requested = true;

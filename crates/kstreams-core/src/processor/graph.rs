@@ -51,6 +51,8 @@ pub(crate) struct GraphState {
     pub(crate) stream_puncts: PunctuationQueue<Punct>,
     pub(crate) wall_puncts: PunctuationQueue<Punct>,
     pub(crate) commit_requested: bool,
+    /// Records processors dropped on purpose (late for a closed window, ...).
+    pub(crate) dropped_records: u64,
 }
 
 impl GraphState {
@@ -239,6 +241,7 @@ impl ProcessorGraph {
                 stream_puncts: PunctuationQueue::default(),
                 wall_puncts: PunctuationQueue::default(),
                 commit_requested: false,
+                dropped_records: 0,
             },
             handler: env.deserialization_handler,
             initialized: false,
@@ -350,6 +353,12 @@ impl ProcessorGraph {
     /// Sets stream time (after restoring a task's committed time).
     pub fn set_stream_time(&mut self, t: i64) {
         self.g.stream_time = self.g.stream_time.max(t);
+    }
+
+    /// Records the processors of this task dropped on purpose (Kafka Streams'
+    /// `dropped-records-total`): late records for closed windows and the like.
+    pub fn dropped_records(&self) -> u64 {
+        self.g.dropped_records
     }
 
     /// Whether a processor asked for a commit since the last call; resets the flag.

@@ -2,11 +2,15 @@
 //! uses to create one store per task.
 
 mod key_value_store;
+mod session_store;
 mod store_builder;
 mod task_store;
+mod window_store;
 
 pub use key_value_store::KeyValueStore;
+pub use session_store::{SessionStore, SessionStoreBuilder};
 pub use store_builder::{KeyValueStoreBuilder, StoreBuilder, Stores};
 pub use task_store::TaskStore;
+pub use window_store::{WindowStore, WindowStoreBuilder};
 
 pub use kstreams_state::{RocksDbConfig, StoreContext};

@@ -1,6 +1,6 @@
 //! Validation of a [`Topology`] and its split into per-sub-topology plans.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::describe::{
@@ -40,6 +40,7 @@ pub struct ProcessorTopology {
     subtopologies: Vec<Arc<SubtopologyPlan>>,
     description: TopologyDescription,
     internal_topics: Vec<String>,
+    internal_topic_partitions: BTreeMap<String, i32>,
     changelogs: Vec<ChangelogTopic>,
     copartition_groups: Vec<Vec<String>>,
 }
@@ -82,6 +83,11 @@ impl ProcessorTopology {
     /// Internal topics (repartition topics), resolved with the application id.
     pub fn internal_topics(&self) -> &[String] {
         &self.internal_topics
+    }
+
+    /// The partition count requested for internal topic `topic` (resolved name), if any.
+    pub fn internal_topic_partitions(&self, topic: &str) -> Option<i32> {
+        self.internal_topic_partitions.get(topic).copied()
     }
 
     /// Changelog topics of the change-logged stores.
@@ -374,6 +380,11 @@ impl Topology {
         }
 
         let internal_topics = self.internal_topics.iter().map(|t| resolve(t)).collect();
+        let internal_topic_partitions = self
+            .internal_topic_partitions
+            .iter()
+            .map(|(t, n)| (resolve(t), *n))
+            .collect();
         let copartition_groups = self
             .copartition_groups
             .iter()
@@ -385,6 +396,7 @@ impl Topology {
                 subtopologies: descriptions,
             },
             internal_topics,
+            internal_topic_partitions,
             changelogs,
             copartition_groups,
         })

@@ -6,12 +6,13 @@
 //! repartition topics) connect sub-topologies through the broker, not directly.
 
 mod build;
+mod copartition;
 mod describe;
 #[cfg(test)]
 mod tests;
 
 use std::any::TypeId;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub(crate) use build::SubtopologyPlan;
@@ -87,6 +88,8 @@ pub struct Topology {
     pub(crate) nodes: Vec<NodeDef>,
     pub(crate) stores: Vec<StoreDef>,
     pub(crate) internal_topics: BTreeSet<String>,
+    /// Requested partition counts of internal topics (by unresolved name).
+    pub(crate) internal_topic_partitions: BTreeMap<String, i32>,
     pub(crate) copartition_groups: Vec<BTreeSet<String>>,
 }
 
@@ -378,6 +381,18 @@ impl Topology {
     pub fn add_internal_topic(&mut self, topic: &str) -> &mut Self {
         self.internal_topics.insert(topic.into());
         self
+    }
+
+    /// Marks `topic` as internal (as [`Topology::add_internal_topic`]) with a fixed number of
+    /// partitions, instead of as many as the sub-topology's input topics.
+    pub fn add_internal_topic_with_partitions(
+        &mut self,
+        topic: &str,
+        partitions: i32,
+    ) -> &mut Self {
+        self.internal_topic_partitions
+            .insert(topic.into(), partitions);
+        self.add_internal_topic(topic)
     }
 
     /// Declares topics that must have the same number of partitions (joined inputs).

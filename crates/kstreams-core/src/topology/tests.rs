@@ -249,3 +249,20 @@ Topologies:
 ";
     assert_eq!(text, expected, "got:\n{text}");
 }
+
+#[test]
+fn internal_topic_partition_counts_are_resolved_with_the_application_id() {
+    let mut t = two_subtopologies();
+    t.add_internal_topic_with_partitions("through-repartition", 6);
+    let built = t.build(Some("app")).unwrap();
+    assert_eq!(
+        built.internal_topic_partitions("app-through-repartition"),
+        Some(6)
+    );
+    assert_eq!(built.internal_topic_partitions("through-repartition"), None);
+    let unset = two_subtopologies().build(Some("app")).unwrap();
+    assert_eq!(
+        unset.internal_topic_partitions("app-through-repartition"),
+        None
+    );
+}
