@@ -145,6 +145,8 @@ impl StreamThread {
         consumer_cfg.client_id = format!("{client_id}-consumer");
         consumer_cfg.request_timeout = cfg.request_timeout;
         let mut consumer = Consumer::with_client(client.clone(), consumer_cfg)?;
+        // Commit before a rebalance revokes the partitions (see `step`).
+        consumer.set_return_before_rejoin(true);
         let mut restore_cfg = ConsumerConfig::new(cfg.bootstrap_servers.clone())
             .with_auto_commit(false)
             .with_auto_offset_reset(OffsetResetStrategy::Earliest)
@@ -252,6 +254,13 @@ impl StreamThread {
     }
 
     async fn step(&mut self, poll: Duration, commit_interval: Duration) -> Result<()> {
+        if !self.tasks.is_empty() && self.consumer.rejoin_pending() {
+            // The next poll revokes every partition (eager protocol): commit first, so the
+            // tasks close clean and the next owner starts where they stopped.
+            debug!("rebalance pending: committing before the partitions are revoked");
+            self.commit().await?;
+            self.last_commit = Instant::now();
+        }
         let records = self.consumer.poll(poll).await?;
         self.handle_rebalance().await?;
         self.add_records(records)?;
@@ -454,11 +463,16 @@ impl StreamThread {
         };
         if revoked {
             // Eager protocol: every partition was revoked and positions restart from the
-            // committed offsets, so the uncommitted work is dropped and the tasks closed dirty
-            // (their local state is wiped and restored when they reopen).
+            // committed offsets. Normally the thread committed just before (see `step`) and the
+            // tasks close clean with a checkpoint; otherwise the uncommitted work is dropped and
+            // the tasks close dirty (their state is wiped and restored when they reopen).
             info!(tasks = self.tasks.len(), "partitions revoked");
             self.shared.state.thread_running(self.index, false);
-            self.abort_and_close_dirty().await;
+            if self.has_uncommitted_work() {
+                self.abort_and_close_dirty().await;
+            } else {
+                self.close_all_clean()?;
+            }
         }
         if let Some(partitions) = assigned {
             self.shared.state.thread_running(self.index, false);
@@ -697,47 +711,61 @@ impl StreamThread {
         Ok(())
     }
 
+    /// Whether anything was processed or written since the last commit.
+    fn has_uncommitted_work(&mut self) -> bool {
+        self.in_txn
+            || !self.pending.is_empty()
+            || self.tasks.values_mut().any(|t| t.commit_needed())
+    }
+
+    /// Closes every task clean (after a commit): stores flushed and closed, a checkpoint of
+    /// their changelog offsets written.
+    fn close_all_clean(&mut self) -> Result<()> {
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            let dir = self.task_dir(id);
+            let Some(mut task) = self.tasks.remove(&id) else {
+                continue;
+            };
+            if task.state() != TaskState::Running {
+                task.close_dirty();
+                continue;
+            }
+            let r = task.flush_state().and_then(|_| task.close_clean());
+            if let Err(e) = r {
+                warn!(task = %id, error = %e, "closing task failed");
+                continue;
+            }
+            let offsets: Offsets = self
+                .changelog_offsets
+                .iter()
+                .filter(|((_, p), o)| *p == id.partition && **o >= 0)
+                .filter(|((t, _), _)| {
+                    self.shared
+                        .topology
+                        .changelog_topics()
+                        .iter()
+                        .any(|c| &c.topic == t && c.subtopology == id.subtopology)
+                })
+                .map(|(k, o)| (k.clone(), *o))
+                .collect();
+            checkpoint::write(&dir, &offsets)?;
+        }
+        if !drain(&self.outbox).is_empty() {
+            warn!("records written while closing tasks were dropped");
+        }
+        self.task_of.clear();
+        self.changelog_offsets.clear();
+        Ok(())
+    }
+
     /// Clean shutdown: a last commit, checkpoints of the changelog offsets, tasks closed,
     /// the group left.
     async fn shutdown(&mut self) -> Result<()> {
         info!("stream thread shutting down");
         let committed = self.commit().await;
         match &committed {
-            Ok(()) => {
-                let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
-                for id in ids {
-                    let dir = self.task_dir(id);
-                    let Some(mut task) = self.tasks.remove(&id) else {
-                        continue;
-                    };
-                    if task.state() != TaskState::Running {
-                        task.close_dirty();
-                        continue;
-                    }
-                    let r = task.flush_state().and_then(|_| task.close_clean());
-                    if let Err(e) = r {
-                        warn!(task = %id, error = %e, "closing task failed");
-                        continue;
-                    }
-                    let offsets: Offsets = self
-                        .changelog_offsets
-                        .iter()
-                        .filter(|((_, p), o)| *p == id.partition && **o >= 0)
-                        .filter(|((t, _), _)| {
-                            self.shared
-                                .topology
-                                .changelog_topics()
-                                .iter()
-                                .any(|c| &c.topic == t && c.subtopology == id.subtopology)
-                        })
-                        .map(|(k, o)| (k.clone(), *o))
-                        .collect();
-                    checkpoint::write(&dir, &offsets)?;
-                }
-                if !drain(&self.outbox).is_empty() {
-                    warn!("records written while closing tasks were dropped");
-                }
-            }
+            Ok(()) => self.close_all_clean()?,
             Err(e) => {
                 warn!(error = %e, "final commit failed: closing tasks dirty");
                 self.abort_and_close_dirty().await;
