@@ -33,6 +33,7 @@ pub struct KafkaStreams {
     topology: Arc<ProcessorTopology>,
     state: SharedState,
     shutdown: Arc<AtomicBool>,
+    crash: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Result<()>>>,
     metrics: Arc<Metrics>,
     partition_counts: Option<PartitionCounts>,
@@ -57,6 +58,7 @@ impl KafkaStreams {
             topology: Arc::new(built),
             state: SharedState::new(),
             shutdown: Arc::new(AtomicBool::new(false)),
+            crash: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
             metrics: Arc::default(),
             partition_counts: None,
@@ -134,6 +136,7 @@ impl KafkaStreams {
             topology: self.topology.clone(),
             process_id,
             shutdown: self.shutdown.clone(),
+            crash: self.crash.clone(),
             state: self.state.clone(),
             metrics: self.metrics.clone(),
             partitions: Arc::new(partitions),
@@ -209,6 +212,22 @@ impl KafkaStreams {
             self.state.transition(State::NotRunning);
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+impl KafkaStreams {
+    /// Stops the stream threads at once, as a crash (`SIGKILL`) would: nothing is committed,
+    /// no checkpoint is written (local state is wiped and restored on restart), the group is
+    /// not left (the coordinator evicts the members after the session timeout) and open
+    /// transactions stay open until the next instance with the same transactional ids fences
+    /// them or they time out. For failover tests.
+    pub fn kill(&mut self) {
+        self.state.transition(State::PendingShutdown);
+        self.crash.store(true, Ordering::SeqCst);
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
+        self.state.transition(State::NotRunning);
     }
 }
 

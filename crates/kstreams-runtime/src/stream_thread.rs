@@ -40,6 +40,8 @@ pub(crate) struct ThreadShared {
     pub(crate) topology: Arc<ProcessorTopology>,
     pub(crate) process_id: String,
     pub(crate) shutdown: Arc<AtomicBool>,
+    /// Stop at once as in a crash: no commit, no checkpoint, no LeaveGroup.
+    pub(crate) crash: Arc<AtomicBool>,
     pub(crate) state: SharedState,
     pub(crate) metrics: Arc<Metrics>,
     /// Partition counts of the topics tasks write (for partitioners).
@@ -223,7 +225,11 @@ impl StreamThread {
     }
 
     fn shutting_down(&self) -> bool {
-        self.shared.shutdown.load(Ordering::SeqCst)
+        self.shared.shutdown.load(Ordering::SeqCst) || self.crashing()
+    }
+
+    fn crashing(&self) -> bool {
+        self.shared.crash.load(Ordering::SeqCst)
     }
 
     async fn run(&mut self) -> Result<()> {
@@ -239,6 +245,10 @@ impl StreamThread {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if self.crashing() {
+            warn!("stream thread killed: nothing committed, no checkpoint, the group not left");
+            return Ok(());
         }
         self.shutdown().await
     }
