@@ -80,6 +80,10 @@ pub struct StreamsConfig {
     pub poll_interval: Duration,
     /// `replication.factor` of internal topics (1; -1 uses the broker default).
     pub replication_factor: i16,
+    /// `group.instance.id` (none): makes each stream thread a static member
+    /// (`<group.instance.id>-<thread>`), so a restart within the session timeout gets its
+    /// tasks back without a rebalance.
+    pub group_instance_id: Option<String>,
 }
 
 impl StreamsConfig {
@@ -101,6 +105,7 @@ impl StreamsConfig {
             buffered_records_per_partition: 1000,
             poll_interval: Duration::from_millis(100),
             replication_factor: 1,
+            group_instance_id: None,
         }
     }
 
@@ -221,6 +226,16 @@ impl StreamsConfig {
             return Err(ConfigError::Invalid {
                 key: "buffered.records.per.partition",
                 message: "must be at least 1".into(),
+            });
+        }
+        if self
+            .group_instance_id
+            .as_ref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "group.instance.id",
+                message: "must not be empty".into(),
             });
         }
         if self.replication_factor == 0 || self.replication_factor < -1 {

@@ -145,6 +145,9 @@ impl StreamThread {
             .with_isolation_level(isolation)
             .with_group_timeouts(cfg.session_timeout, cfg.max_poll_interval);
         consumer_cfg.client_id = format!("{client_id}-consumer");
+        if let Some(id) = &cfg.group_instance_id {
+            consumer_cfg.group_instance_id = Some(format!("{id}-{index}"));
+        }
         consumer_cfg.request_timeout = cfg.request_timeout;
         let mut consumer = Consumer::with_client(client.clone(), consumer_cfg)?;
         // Commit before a rebalance revokes the partitions (see `step`).
@@ -341,7 +344,8 @@ impl StreamThread {
         let mut n = 0;
         loop {
             let mut any = false;
-            for task in self.tasks.values_mut() {
+            for (id, task) in self.tasks.iter_mut() {
+                let _span = tracing::trace_span!("task", task = %id).entered();
                 for _ in 0..100 {
                     if !task.process()? {
                         break;

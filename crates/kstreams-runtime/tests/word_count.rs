@@ -205,3 +205,27 @@ fn co_partitioning_violation_is_a_clear_error() {
     );
     assert_eq!(streams.state(), State::Created);
 }
+
+#[test]
+fn full_input_buffers_pause_fetching_and_everything_is_processed() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let input = random_topic("bp-in");
+    let output = random_topic("bp-out");
+    let app = random_topic("bp");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
+    let text = lines("x", 400);
+    rt.block_on(produce_lines(&bs, &input, &text));
+    let mut cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir.path());
+    cfg.buffered_records_per_partition = 4;
+    let mut streams = KafkaStreams::new(word_count(&input, &output), cfg).unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(60));
+    let expected = count_words(&text);
+    let out = rt.block_on(read_output(&bs, &output, 2, total(&expected), READ_TIMEOUT));
+    assert_eq!(final_counts(&out), expected);
+    assert!(streams.metrics().paused > 0, "{:?}", streams.metrics());
+    streams.close().unwrap();
+}
