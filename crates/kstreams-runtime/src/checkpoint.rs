@@ -1,6 +1,7 @@
 //! The checkpoint file of a task: the changelog offsets its local stores reflect, written on
-//! clean close and consumed (deleted) when the task opens, so a crash leaves no checkpoint and
-//! the state is wiped and restored from the changelog.
+//! clean close (and, under at-least-once, after every commit) and consumed (deleted) when the
+//! task opens, so a crash under exactly-once leaves no checkpoint and the state is wiped and
+//! restored from the changelog.
 
 use std::collections::BTreeMap;
 use std::io;

@@ -456,9 +456,24 @@ impl StreamThread {
                 self.consumer.commit_offsets_sync(&offsets).await?;
             }
         }
-        for id in committed {
-            if let Some(t) = self.tasks.get_mut(&id) {
+        for id in &committed {
+            if let Some(t) = self.tasks.get_mut(id) {
                 t.post_commit();
+            }
+        }
+        if !self.eos {
+            // At-least-once keeps a checkpoint of every commit, so a crash restores only the
+            // changelog's tail (replaying it over newer local writes is idempotent). Under
+            // EOS the local state may hold uncommitted writes, so a crash wipes it instead.
+            for id in committed {
+                let Some(t) = self.tasks.get_mut(&id) else {
+                    continue;
+                };
+                t.flush_state()?;
+                let offsets = self.checkpoint_offsets(id);
+                if !offsets.is_empty() {
+                    checkpoint::write(&self.task_dir(id), &offsets)?;
+                }
             }
         }
         let m = &self.shared.metrics;
@@ -725,6 +740,22 @@ impl StreamThread {
         Ok(())
     }
 
+    /// The changelog offsets task `id`'s stores reflect.
+    fn checkpoint_offsets(&self, id: TaskId) -> Offsets {
+        self.changelog_offsets
+            .iter()
+            .filter(|((_, p), o)| *p == id.partition && **o >= 0)
+            .filter(|((t, _), _)| {
+                self.shared
+                    .topology
+                    .changelog_topics()
+                    .iter()
+                    .any(|c| &c.topic == t && c.subtopology == id.subtopology)
+            })
+            .map(|(k, o)| (k.clone(), *o))
+            .collect()
+    }
+
     /// Whether anything was processed or written since the last commit.
     fn has_uncommitted_work(&mut self) -> bool {
         self.in_txn
@@ -750,20 +781,7 @@ impl StreamThread {
                 warn!(task = %id, error = %e, "closing task failed");
                 continue;
             }
-            let offsets: Offsets = self
-                .changelog_offsets
-                .iter()
-                .filter(|((_, p), o)| *p == id.partition && **o >= 0)
-                .filter(|((t, _), _)| {
-                    self.shared
-                        .topology
-                        .changelog_topics()
-                        .iter()
-                        .any(|c| &c.topic == t && c.subtopology == id.subtopology)
-                })
-                .map(|(k, o)| (k.clone(), *o))
-                .collect();
-            checkpoint::write(&dir, &offsets)?;
+            checkpoint::write(&dir, &self.checkpoint_offsets(id))?;
         }
         if !drain(&self.outbox).is_empty() {
             warn!("records written while closing tasks were dropped");
