@@ -347,9 +347,13 @@ impl StreamThread {
             for (id, task) in self.tasks.iter_mut() {
                 let _span = tracing::trace_span!("task", task = %id).entered();
                 for _ in 0..100 {
+                    let started = Instant::now();
                     if !task.process()? {
                         break;
                     }
+                    self.shared
+                        .metrics
+                        .record_process_latency(started.elapsed());
                     any = true;
                     n += 1;
                 }
@@ -479,7 +483,31 @@ impl StreamThread {
         let m = &self.shared.metrics;
         m.commits.fetch_add(1, Ordering::Relaxed);
         m.record_commit_latency(started.elapsed());
+        self.update_lag();
         Ok(())
+    }
+
+    /// Lag per input partition: the high watermark minus the next offset to process.
+    fn update_lag(&mut self) {
+        for (tp, id) in &self.task_of {
+            let Some(task) = self.tasks.get(id) else {
+                continue;
+            };
+            let Ok((hw, _)) = self.consumer.watermarks(tp) else {
+                continue;
+            };
+            if hw < 0 {
+                continue;
+            }
+            let ctp = kstreams_core::TopicPartition::new(tp.topic.clone(), tp.partition);
+            // Records returned by the consumer but still queued in the task count as lag.
+            let buffered = task.buffered_in(&ctp) as i64;
+            let Some(pos) = self.consumer.current_position(tp) else {
+                continue;
+            };
+            let lag = (hw - pos + buffered).max(0);
+            self.shared.metrics.set_lag(tp.to_string(), lag);
+        }
     }
 
     async fn handle_rebalance(&mut self) -> Result<()> {
@@ -530,7 +558,14 @@ impl StreamThread {
         self.close_dirty_all();
     }
 
+    fn forget_lag(&self) {
+        for tp in self.task_of.keys() {
+            self.shared.metrics.remove_lag(&tp.to_string());
+        }
+    }
+
     fn close_dirty_all(&mut self) {
+        self.forget_lag();
         for (_, mut t) in std::mem::take(&mut self.tasks) {
             t.close_dirty();
         }
@@ -678,6 +713,8 @@ impl StreamThread {
             }
         }
         let mut remaining: HashSet<TopicPartition> = tps.iter().cloned().collect();
+        let restoring = &self.shared.metrics.restoring_partitions;
+        restoring.fetch_add(tps.len() as u64, Ordering::Relaxed);
         let mut restored = 0u64;
         let mut idle_polls = 0;
         while !remaining.is_empty() && !self.shutting_down() {
@@ -715,12 +752,21 @@ impl StreamThread {
             }
             for tp in done {
                 remaining.remove(&tp);
+                self.shared
+                    .metrics
+                    .restoring_partitions
+                    .fetch_sub(1, Ordering::Relaxed);
             }
             if idle_polls >= 50 {
                 warn!(partitions = ?remaining, "restoration made no progress for 10 s: giving up on the end offset");
                 break;
             }
         }
+        let left = remaining.len() as u64;
+        self.shared
+            .metrics
+            .restoring_partitions
+            .fetch_sub(left, Ordering::Relaxed);
         for tp in &tps {
             let pos = self.restore_consumer.position(tp).await?;
             self.changelog_offsets
@@ -766,6 +812,7 @@ impl StreamThread {
     /// Closes every task clean (after a commit): stores flushed and closed, a checkpoint of
     /// their changelog offsets written.
     fn close_all_clean(&mut self) -> Result<()> {
+        self.forget_lag();
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
         for id in ids {
             let dir = self.task_dir(id);

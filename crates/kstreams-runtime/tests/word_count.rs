@@ -67,6 +67,14 @@ fn word_count_at_least_once_restart_resumes_from_checkpoint() {
     let expected = count_words(&first);
     let out = rt.block_on(read_output(&bs, &output, 2, total(&expected), READ_TIMEOUT));
     assert_eq!(final_counts(&out), expected);
+    // Let a commit update the lag.
+    std::thread::sleep(Duration::from_millis(500));
+    let m = streams.metrics();
+    assert!(m.process_latency.count > 0, "{m:?}");
+    assert!(m.commit_latency.count > 0, "{m:?}");
+    assert_eq!(m.restoring_partitions, 0);
+    assert_eq!(m.lag.len(), 4, "input and repartition partitions: {m:?}");
+    assert!(m.lag.values().all(|l| *l == 0), "{m:?}");
     streams.close().unwrap();
     assert_eq!(streams.state(), State::NotRunning);
     assert_eq!(

@@ -430,6 +430,11 @@ impl Consumer {
             .ok_or_else(|| KafkaError::IllegalState(format!("no position for {tp}")))
     }
 
+    /// The next offset `poll` returns for a partition, if known (no look-up).
+    pub fn current_position(&self, tp: &TopicPartition) -> Option<i64> {
+        self.fetcher.position(tp).ok().flatten()
+    }
+
     /// Makes the next `poll` return records of `tp` from `offset`.
     pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
         self.check_open()?;
