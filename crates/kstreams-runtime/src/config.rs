@@ -62,7 +62,7 @@ pub struct StreamsConfig {
     pub commit_interval: Option<Duration>,
     /// `state.dir` (`<tmp>/kstreams`).
     pub state_dir: PathBuf,
-    /// `num.standby.replicas` (0). Standbys are not implemented yet: must be 0.
+    /// `num.standby.replicas` (0): warm copies of each task's stores on other instances.
     pub num_standby_replicas: usize,
     /// `statestore.cache.max.bytes` (10 MiB).
     pub cache_max_bytes: usize,
@@ -198,10 +198,10 @@ impl StreamsConfig {
                 message: "must be positive".into(),
             });
         }
-        if self.num_standby_replicas > 0 {
+        if self.num_standby_replicas > 8 {
             return Err(ConfigError::Invalid {
                 key: "num.standby.replicas",
-                message: "standby replicas are not supported yet; use 0".into(),
+                message: format!("{} is more than the supported 8", self.num_standby_replicas),
             });
         }
         if self.session_timeout.is_zero() || self.max_poll_interval.is_zero() {
@@ -291,6 +291,8 @@ mod tests {
         ));
         let mut c = StreamsConfig::new("a", "h:1");
         c.num_standby_replicas = 1;
+        assert!(c.validate().is_ok());
+        c.num_standby_replicas = 9;
         assert!(c.validate().is_err());
     }
 

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub restoring_partitions: AtomicU64,
     /// Times a partition was paused because its task's buffer was full.
     pub paused: AtomicU64,
+    /// Changelog records applied to standby tasks.
+    pub standby_updates: AtomicU64,
     process_latency_us: Mutex<Option<Histogram<u64>>>,
     commit_latency_us: Mutex<Option<Histogram<u64>>>,
     lag: Mutex<BTreeMap<String, i64>>,
@@ -34,6 +36,7 @@ impl Default for Metrics {
             restored: AtomicU64::new(0),
             restoring_partitions: AtomicU64::new(0),
             paused: AtomicU64::new(0),
+            standby_updates: AtomicU64::new(0),
             process_latency_us: Mutex::new(Histogram::new(3).ok()),
             commit_latency_us: Mutex::new(Histogram::new(3).ok()),
             lag: Mutex::new(BTreeMap::new()),
@@ -95,6 +98,7 @@ impl Metrics {
             restored: self.restored.load(Ordering::Relaxed),
             restoring_partitions: self.restoring_partitions.load(Ordering::Relaxed),
             paused: self.paused.load(Ordering::Relaxed),
+            standby_updates: self.standby_updates.load(Ordering::Relaxed),
             process_latency: quantiles(&self.process_latency_us),
             commit_latency: quantiles(&self.commit_latency_us),
             lag: self.lag.lock().map(|m| m.clone()).unwrap_or_default(),
@@ -128,6 +132,8 @@ pub struct MetricsSnapshot {
     pub restoring_partitions: u64,
     /// Times a partition was paused (backpressure).
     pub paused: u64,
+    /// Changelog records applied to standby tasks.
+    pub standby_updates: u64,
     /// Latency of processing one record (through the task's processors).
     pub process_latency: LatencySummary,
     /// Latency of a commit (flush + offsets, or the transaction commit).

@@ -106,6 +106,12 @@ struct StreamThread {
     restore_consumer: Consumer,
     events: Arc<Mutex<RebalanceEvents>>,
     tasks: BTreeMap<TaskId, StreamTask>,
+    /// Standby tasks assigned by the latest rebalance (written by the assignor).
+    standby_assignment: Arc<Mutex<Vec<TaskId>>>,
+    /// Standby tasks: their stores, kept warm by tailing the changelogs.
+    standbys: BTreeMap<TaskId, ProcessorGraph>,
+    standby_consumer: Consumer,
+    standby_targets: HashMap<TopicPartition, ChangelogTarget>,
     task_of: HashMap<TopicPartition, TaskId>,
     outbox: Outbox,
     /// Sent records not yet acknowledged; changelog ones carry their partition.
@@ -170,12 +176,25 @@ impl StreamThread {
         topics.sort();
         topics.dedup();
         let events = Arc::new(Mutex::new(RebalanceEvents::default()));
+        let standby_assignment = Arc::new(Mutex::new(Vec::new()));
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(
             &topic_refs,
             Box::new(Listener(events.clone())),
-            vec![Arc::new(StreamsPartitionAssignor::new(sources))],
+            vec![Arc::new(StreamsPartitionAssignor::with_standbys(
+                sources,
+                shared.process_id.clone(),
+                cfg.num_standby_replicas,
+                standby_assignment.clone(),
+            ))],
         )?;
+        let mut standby_cfg = ConsumerConfig::new(cfg.bootstrap_servers.clone())
+            .with_auto_commit(false)
+            .with_auto_offset_reset(OffsetResetStrategy::Earliest)
+            .with_isolation_level(isolation);
+        standby_cfg.client_id = format!("{client_id}-standby-consumer");
+        standby_cfg.fetch_max_wait = Duration::from_millis(100);
+        let standby_consumer = Consumer::with_client(client.clone(), standby_cfg)?;
         let changelog_topics = topology
             .changelog_topics()
             .iter()
@@ -191,6 +210,10 @@ impl StreamThread {
             restore_consumer,
             events,
             tasks: BTreeMap::new(),
+            standby_assignment,
+            standbys: BTreeMap::new(),
+            standby_consumer,
+            standby_targets: HashMap::new(),
             task_of: HashMap::new(),
             outbox: Outbox::default(),
             pending: Vec::new(),
@@ -279,6 +302,7 @@ impl StreamThread {
         self.add_records(records)?;
         self.backpressure()?;
         self.process()?;
+        self.poll_standbys().await?;
         self.send_outbox().await?;
         if self.last_commit.elapsed() >= commit_interval {
             self.commit().await?;
@@ -525,6 +549,7 @@ impl StreamThread {
             // the tasks close dirty (their state is wiped and restored when they reopen).
             info!(tasks = self.tasks.len(), "partitions revoked");
             self.shared.state.thread_running(self.index, false);
+            self.close_standbys()?;
             if self.has_uncommitted_work() {
                 self.abort_and_close_dirty().await;
             } else {
@@ -541,6 +566,8 @@ impl StreamThread {
             for task in self.tasks.values_mut() {
                 task.initialize()?;
             }
+            self.close_standbys()?;
+            self.create_standbys().await?;
             info!(tasks = ?self.tasks.keys().map(ToString::to_string).collect::<Vec<_>>(), "tasks running");
             self.shared.state.thread_running(self.index, true);
             self.last_commit = Instant::now();
@@ -566,6 +593,11 @@ impl StreamThread {
 
     fn close_dirty_all(&mut self) {
         self.forget_lag();
+        for (_, mut g) in std::mem::take(&mut self.standbys) {
+            let _ = g.close();
+        }
+        self.standby_targets.clear();
+        let _ = self.standby_consumer.assign(&[]);
         for (_, mut t) in std::mem::take(&mut self.tasks) {
             t.close_dirty();
         }
@@ -597,8 +629,134 @@ impl StreamThread {
         self.consumer.subscribe(
             &refs,
             Box::new(Listener(self.events.clone())),
-            vec![Arc::new(StreamsPartitionAssignor::new(sources))],
+            vec![Arc::new(StreamsPartitionAssignor::with_standbys(
+                sources,
+                self.shared.process_id.clone(),
+                self.shared.config.num_standby_replicas,
+                self.standby_assignment.clone(),
+            ))],
         )?;
+        Ok(())
+    }
+
+    /// Opens the standby tasks of the latest assignment (those not active here): their stores
+    /// are restored from the checkpoint or from scratch, then kept up to date by tailing the
+    /// changelogs (read_committed under EOS), so a failover restores only the tail.
+    async fn create_standbys(&mut self) -> Result<()> {
+        let ids: Vec<TaskId> = self
+            .standby_assignment
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|id| !self.tasks.contains_key(id))
+            .collect();
+        let topology = self.shared.topology.clone();
+        let mut starts: Vec<(TopicPartition, i64)> = Vec::new();
+        for id in ids {
+            let changelogs: Vec<_> = topology
+                .changelog_topics()
+                .iter()
+                .filter(|c| c.subtopology == id.subtopology)
+                .cloned()
+                .collect();
+            if changelogs.is_empty() {
+                continue;
+            }
+            let task_dir = self.task_dir(id);
+            let checkpoint = checkpoint::take_or_wipe(&task_dir)?;
+            let env = TaskEnv {
+                application_id: self.shared.config.application_id.as_str().into(),
+                task_dir: Some(task_dir),
+                changelog: None,
+                clock: self.clock.clone(),
+                collector: Box::new(KafkaRecordCollector::new(
+                    Outbox::default(),
+                    self.shared.partitions.clone(),
+                )),
+                deserialization_handler: Arc::new(LogAndFailExceptionHandler),
+            };
+            let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
+            for c in changelogs {
+                let tp = TopicPartition::new(c.topic.clone(), id.partition);
+                let start = checkpoint
+                    .as_ref()
+                    .and_then(|o| o.get(&(c.topic.clone(), id.partition)).copied())
+                    .unwrap_or(-2);
+                starts.push((tp.clone(), start));
+                self.standby_targets.insert(
+                    tp,
+                    ChangelogTarget {
+                        task: id,
+                        store: c.store.clone(),
+                    },
+                );
+            }
+            self.standbys.insert(id, graph);
+        }
+        if starts.is_empty() {
+            return Ok(());
+        }
+        let tps: Vec<TopicPartition> = starts.iter().map(|(tp, _)| tp.clone()).collect();
+        self.standby_consumer.assign(&tps)?;
+        for (tp, start) in starts {
+            if start >= 0 {
+                self.standby_consumer.seek(&tp, start)?;
+            } else {
+                self.standby_consumer
+                    .seek_to_beginning(std::slice::from_ref(&tp))
+                    .await?;
+            }
+        }
+        info!(standbys = ?self.standbys.keys().map(ToString::to_string).collect::<Vec<_>>(), "standby tasks running");
+        Ok(())
+    }
+
+    /// Applies what the standby consumer has fetched.
+    async fn poll_standbys(&mut self) -> Result<()> {
+        if self.standbys.is_empty() {
+            return Ok(());
+        }
+        for r in self.standby_consumer.poll(Duration::ZERO).await? {
+            let tp = TopicPartition::new(r.topic.clone(), r.partition);
+            let (Some(target), Some(key)) = (self.standby_targets.get(&tp), r.key.as_ref()) else {
+                continue;
+            };
+            let Some(graph) = self.standbys.get_mut(&target.task) else {
+                continue;
+            };
+            if let Some(store) = graph.store_mut(&target.store) {
+                store.restore(key, r.value.as_deref())?;
+                self.shared
+                    .metrics
+                    .standby_updates
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the standby tasks with a checkpoint of their changelog positions.
+    fn close_standbys(&mut self) -> Result<()> {
+        for (id, mut graph) in std::mem::take(&mut self.standbys) {
+            let mut offsets = Offsets::new();
+            for (tp, target) in &self.standby_targets {
+                if target.task != id {
+                    continue;
+                }
+                if let Some(pos) = self.standby_consumer.current_position(tp) {
+                    offsets.insert((tp.topic.clone(), tp.partition), pos);
+                }
+            }
+            let r = graph.flush().and_then(|_| graph.close());
+            match r {
+                Ok(()) if !offsets.is_empty() => checkpoint::write(&self.task_dir(id), &offsets)?,
+                Ok(()) => {}
+                Err(e) => warn!(task = %id, error = %e, "closing standby task failed"),
+            }
+        }
+        self.standby_targets.clear();
+        self.standby_consumer.assign(&[])?;
         Ok(())
     }
 
@@ -843,6 +1001,7 @@ impl StreamThread {
     async fn shutdown(&mut self) -> Result<()> {
         info!("stream thread shutting down");
         let committed = self.commit().await;
+        self.close_standbys()?;
         match &committed {
             Ok(()) => self.close_all_clean()?,
             Err(e) => {

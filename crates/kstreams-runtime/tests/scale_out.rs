@@ -223,3 +223,71 @@ fn at_least_once_hand_over_between_instances_with_two_threads() {
     // Hand-overs commit first, so even at-least-once reprocesses nothing here.
     assert_eq!(final_counts(&out), expected);
 }
+
+#[test]
+fn standby_replica_makes_failover_restore_only_the_tail() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let input = random_topic("sb-in");
+    let output = random_topic("sb-out");
+    let app = random_topic("sb-app");
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(create_topics(&bs, &[(&input, 4), (&output, 4)]));
+    let mut cfg_a = config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, dir_a.path());
+    cfg_a.num_standby_replicas = 1;
+    let mut cfg_b = config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, dir_b.path());
+    cfg_b.num_standby_replicas = 1;
+    let mut a = KafkaStreams::new(word_count(&input, &output), cfg_a).unwrap();
+    let mut b = KafkaStreams::new(word_count(&input, &output), cfg_b).unwrap();
+    a.start().unwrap();
+    b.start().unwrap();
+    wait_running(&a, Duration::from_secs(90));
+    wait_running(&b, Duration::from_secs(90));
+    wait_state(&a, State::Running, Duration::from_secs(90));
+
+    let mut all = lines("a", 120);
+    rt.block_on(produce_lines(&bs, &input, &all));
+    let first_total = total(&count_words(&all));
+    let out = rt.block_on(read_output(
+        &bs,
+        &output,
+        4,
+        first_total,
+        Duration::from_secs(60),
+    ));
+    assert_eq!(final_counts(&out), count_words(&all));
+    // Let the standbys catch up with the changelogs.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(a.metrics().standby_updates > 0, "{:?}", a.metrics());
+    assert!(b.metrics().standby_updates > 0, "{:?}", b.metrics());
+    let restored_before = a.metrics().restored;
+
+    // B leaves: A takes its tasks over from its warm standbys.
+    b.close().unwrap();
+    let batch = lines("b", 20);
+    rt.block_on(produce_lines(&bs, &input, &batch));
+    all.extend(batch);
+    let expected = count_words(&all);
+    let out = rt.block_on(read_output(
+        &bs,
+        &output,
+        4,
+        total(&expected),
+        Duration::from_secs(90),
+    ));
+    let restored = a.metrics().restored - restored_before;
+    a.close().unwrap();
+    assert_eq!(final_counts(&out), expected);
+    // Without a standby, A would restore B's share of the changelog (about half of
+    // `first_total` records).
+    assert!(
+        (restored as usize) < first_total / 10,
+        "restored {restored} changelog records of {first_total}"
+    );
+}
