@@ -8,6 +8,15 @@
 //! them records, sends their output and changelog writes through its producer and commits
 //! every `commit.interval.ms`: at-least-once flushes then commits offsets; exactly-once v2
 //! commits output, changelogs and offsets in one transaction of the thread's producer.
+//!
+//! The group uses the eager protocol: before a rebalance a thread commits and closes its tasks
+//! clean (checkpointing their changelog offsets), then reopens its new tasks, restoring only
+//! the changelog tail past the checkpoint. Standby tasks (`num.standby.replicas`) keep warm
+//! copies of other instances' stores by tailing their changelogs. A task dir without a
+//! checkpoint (a crash) is wiped and restored from the changelog.
+//!
+//! Each instance needs its own `state.dir`: the instance's process id, which names the
+//! transactional ids under exactly-once, is kept there.
 
 pub mod assignor;
 pub mod checkpoint;

@@ -290,12 +290,18 @@ impl StreamThread {
     }
 
     async fn step(&mut self, poll: Duration, commit_interval: Duration) -> Result<()> {
-        if !self.tasks.is_empty() && self.consumer.rejoin_pending() {
-            // The next poll revokes every partition (eager protocol): commit first, so the
-            // tasks close clean and the next owner starts where they stopped.
-            debug!("rebalance pending: committing before the partitions are revoked");
+        if (!self.tasks.is_empty() || !self.standbys.is_empty()) && self.consumer.rejoin_pending() {
+            // The next poll revokes every partition (eager protocol): commit first and close
+            // every task clean (with checkpoints) before joining, so the next owner starts
+            // where they stopped and no store is still open here when another thread of this
+            // instance opens it in the next generation (the join completes only once every
+            // member, this thread included, has rejoined).
+            debug!("rebalance pending: committing and closing tasks before the join");
             self.commit().await?;
             self.last_commit = Instant::now();
+            self.shared.state.thread_running(self.index, false);
+            self.close_standbys()?;
+            self.close_all_clean()?;
         }
         let records = self.consumer.poll(poll).await?;
         self.handle_rebalance().await?;
