@@ -37,8 +37,8 @@ impl Default for Metrics {
             restoring_partitions: AtomicU64::new(0),
             paused: AtomicU64::new(0),
             standby_updates: AtomicU64::new(0),
-            process_latency_us: Mutex::new(Histogram::new(3).ok()),
-            commit_latency_us: Mutex::new(Histogram::new(3).ok()),
+            process_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
+            commit_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             lag: Mutex::new(BTreeMap::new()),
         }
     }
@@ -151,12 +151,14 @@ mod tests {
         let m = Metrics::default();
         m.record_process_latency(Duration::from_micros(10));
         m.record_process_latency(Duration::from_micros(30));
+        m.record_commit_latency(Duration::from_micros(1));
         m.record_commit_latency(Duration::from_millis(2));
         m.set_lag("t-0".into(), 5);
         let s = m.snapshot();
         assert_eq!(s.process_latency.count, 2);
         assert!(s.process_latency.max_us >= 30);
-        assert_eq!(s.commit_latency.count, 1);
+        assert_eq!(s.commit_latency.count, 2);
+        assert!(s.commit_latency.max_us >= 1990, "{s:?}");
         assert_eq!(s.lag["t-0"], 5);
         m.remove_lag("t-0");
         assert!(m.snapshot().lag.is_empty());

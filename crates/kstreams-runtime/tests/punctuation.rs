@@ -73,6 +73,7 @@ fn wall_clock_punctuators_fire_and_commit_under_eos() {
     streams.start().unwrap();
     wait_running(&streams, Duration::from_secs(60));
     let out = rt.block_on(read_output(&bs, &output, 2, 10, Duration::from_secs(30)));
+    assert!(streams.metrics().commit_latency.count > 0);
     streams.close().unwrap();
     assert!(out.len() >= 10, "{out:?}");
     for p in 0..2 {
