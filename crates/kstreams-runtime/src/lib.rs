@@ -1,1 +1,36 @@
-//! kstreams-runtime
+//! The kstreams runtime: [`KafkaStreams`] runs a topology against Kafka.
+//!
+//! An instance creates the internal topics (repartition, compacted changelogs) and starts
+//! `num.stream.threads` stream threads. Each thread is a member of the consumer group
+//! `application.id`; the [`assignor::StreamsPartitionAssignor`] hands out tasks (a
+//! sub-topology × a partition) so co-partitioned partitions stay together. A thread restores
+//! its tasks' stores from their changelogs (from a checkpoint after a clean shutdown), feeds
+//! them records, sends their output and changelog writes through its producer and commits
+//! every `commit.interval.ms`: at-least-once flushes then commits offsets; exactly-once v2
+//! commits output, changelogs and offsets in one transaction of the thread's producer.
+//!
+//! The group uses the eager protocol: before a rebalance a thread commits and closes its tasks
+//! clean (checkpointing their changelog offsets), then reopens its new tasks, restoring only
+//! the changelog tail past the checkpoint. Standby tasks (`num.standby.replicas`) keep warm
+//! copies of other instances' stores by tailing their changelogs. A task dir without a
+//! checkpoint (a crash) is wiped and restored from the changelog.
+//!
+//! Each instance needs its own `state.dir`: the instance's process id, which names the
+//! transactional ids under exactly-once, is kept there.
+
+pub mod assignor;
+pub mod checkpoint;
+pub mod collector;
+pub mod config;
+pub mod error;
+pub mod internal_topics;
+pub mod kafka_streams;
+pub mod metrics;
+pub mod state;
+mod stream_thread;
+
+pub use config::{ConfigError, ProcessingGuarantee, StreamsConfig};
+pub use error::{Result, RuntimeError};
+pub use kafka_streams::KafkaStreams;
+pub use metrics::MetricsSnapshot;
+pub use state::{State, StateListener};

@@ -13,6 +13,16 @@ pub use kstreams_core::{
 };
 pub use kstreams_core::{error, processor, record, serde, state, task, time, topology};
 
+/// The runtime: run a topology against Kafka.
+pub use kstreams_runtime::{
+    KafkaStreams, ProcessingGuarantee, RuntimeError, State as KafkaStreamsState, StreamsConfig,
+};
+
+/// The runtime's modules (config, assignor, internal topics, metrics).
+pub mod runtime {
+    pub use kstreams_runtime::*;
+}
+
 /// The byte-level state stores, their wrappers and builders.
 pub mod stores {
     pub use kstreams_state::*;

@@ -59,6 +59,10 @@ pub struct Consumer {
     previous_owned: (Vec<TopicPartition>, i32),
     next_auto_commit: Instant,
     closed: bool,
+    /// Group events taken from the coordinator by [`Consumer::rejoin_pending`], not yet acted on.
+    stashed_events: Vec<GroupEvent>,
+    /// Whether `poll` returns early (empty) when a rejoin becomes due while it waits.
+    return_before_rejoin: bool,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -98,6 +102,8 @@ impl Consumer {
             rejoin_requested: false,
             previous_owned: (Vec::new(), -1),
             closed: false,
+            stashed_events: Vec::new(),
+            return_before_rejoin: false,
         })
     }
 
@@ -196,6 +202,7 @@ impl Consumer {
         };
         self.fetcher.assign(&[]);
         self.mode = Mode::None;
+        self.stashed_events.clear();
         result
     }
 
@@ -212,12 +219,34 @@ impl Consumer {
         }
     }
 
+    /// Whether the next [`Consumer::poll`] will (re)join the group, revoking the owned
+    /// partitions first: an application that commits its own offsets commits before calling
+    /// `poll` again. Only for subscribed consumers.
+    pub fn rejoin_pending(&mut self) -> bool {
+        if !matches!(self.mode, Mode::Subscribed { .. }) {
+            return false;
+        }
+        let Some(c) = self.coordinator.as_ref() else {
+            return false;
+        };
+        self.stashed_events.extend(c.take_events());
+        self.rejoin_requested || !self.stashed_events.is_empty() || c.state() != MemberState::Stable
+    }
+
+    /// Makes [`Consumer::poll`] return early, without records, when a rejoin becomes due while
+    /// it waits (the first round of a `poll` always joins), so that the caller can commit
+    /// before its partitions are revoked (see [`Consumer::rejoin_pending`]).
+    pub fn set_return_before_rejoin(&mut self, enabled: bool) {
+        self.return_before_rejoin = enabled;
+    }
+
     /// Fetches records, waiting up to `timeout` when none are buffered. Joins or rejoins the
     /// group first when needed (which can take up to the rebalance timeout), resolves missing
     /// positions (committed offset, else `auto.offset.reset`) and surfaces fetch errors.
     pub async fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         self.check_open()?;
         let deadline = Instant::now() + timeout;
+        let mut first_round = true;
         loop {
             // A poll in progress counts as polling (max.poll.interval).
             if let Some(c) = &self.coordinator {
@@ -226,6 +255,14 @@ impl Consumer {
             if let Some(e) = self.fetcher.take_error() {
                 return Err(e);
             }
+            if !first_round
+                && self.return_before_rejoin
+                && !self.fetcher.assignment().is_empty()
+                && self.rejoin_pending()
+            {
+                return Ok(Vec::new());
+            }
+            first_round = false;
             self.ensure_group().await?;
             self.update_positions().await?;
             self.maybe_auto_commit().await;
@@ -262,7 +299,9 @@ impl Consumer {
             return Ok(());
         };
         let mut fate: Option<PartitionFate> = None;
-        for event in coordinator.take_events() {
+        let mut events = std::mem::take(&mut self.stashed_events);
+        events.extend(coordinator.take_events());
+        for event in events {
             match event {
                 GroupEvent::Fatal(e) => return Err(e),
                 GroupEvent::Rejoin(f) => {
@@ -393,6 +432,11 @@ impl Consumer {
         self.fetcher
             .position(tp)?
             .ok_or_else(|| KafkaError::IllegalState(format!("no position for {tp}")))
+    }
+
+    /// The next offset `poll` returns for a partition, if known (no look-up).
+    pub fn current_position(&self, tp: &TopicPartition) -> Option<i64> {
+        self.fetcher.position(tp).ok().flatten()
     }
 
     /// Makes the next `poll` return records of `tp` from `offset`.

@@ -1,0 +1,117 @@
+//! What tasks write, gathered in a per-thread outbox that the stream thread sends through its
+//! producer: sink output ([`KafkaRecordCollector`]) and store changes
+//! ([`TaskChangelogWriter`], to the changelog partition of the task).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kstreams_core::{ProducedRecord, RecordCollector, Result, SharedClock, StreamsError};
+use kstreams_state::ChangelogWriter;
+
+/// Records waiting to be sent by the stream thread, in the order tasks wrote them.
+pub type Outbox = Arc<Mutex<Vec<ProducedRecord>>>;
+
+/// Takes everything out of an outbox.
+pub fn drain(outbox: &Outbox) -> Vec<ProducedRecord> {
+    outbox
+        .lock()
+        .map(|mut o| std::mem::take(&mut *o))
+        .unwrap_or_default()
+}
+
+/// A task's record collector: appends to the thread's outbox.
+pub struct KafkaRecordCollector {
+    outbox: Outbox,
+    partitions: Arc<HashMap<String, i32>>,
+}
+
+impl KafkaRecordCollector {
+    /// A collector over `outbox`, reporting the partition counts in `partitions`.
+    pub fn new(outbox: Outbox, partitions: Arc<HashMap<String, i32>>) -> Self {
+        KafkaRecordCollector { outbox, partitions }
+    }
+}
+
+impl RecordCollector for KafkaRecordCollector {
+    fn send(&mut self, record: ProducedRecord) -> Result<()> {
+        self.outbox
+            .lock()
+            .map_err(|_| StreamsError::Fatal("outbox poisoned".into()))?
+            .push(record);
+        Ok(())
+    }
+
+    fn partitions_for(&self, topic: &str) -> Option<i32> {
+        self.partitions.get(topic).copied()
+    }
+}
+
+/// A task's changelog writer: store changes go to `<store's changelog topic>` at the task's
+/// partition.
+pub struct TaskChangelogWriter {
+    outbox: Outbox,
+    /// store name → changelog topic.
+    topics: HashMap<String, String>,
+    partition: i32,
+    clock: SharedClock,
+}
+
+impl TaskChangelogWriter {
+    /// A writer for the task on `partition`.
+    pub fn new(
+        outbox: Outbox,
+        topics: HashMap<String, String>,
+        partition: i32,
+        clock: SharedClock,
+    ) -> Self {
+        TaskChangelogWriter {
+            outbox,
+            topics,
+            partition,
+            clock,
+        }
+    }
+}
+
+impl ChangelogWriter for TaskChangelogWriter {
+    fn log_change(&self, store: &str, key: &[u8], value: Option<&[u8]>) {
+        let Some(topic) = self.topics.get(store) else {
+            return;
+        };
+        if let Ok(mut o) = self.outbox.lock() {
+            o.push(ProducedRecord {
+                topic: topic.clone(),
+                partition: Some(self.partition),
+                key: Some(key.to_vec()),
+                value: value.map(<[u8]>::to_vec),
+                timestamp: self.clock.now_ms(),
+                headers: Default::default(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kstreams_core::MockClock;
+
+    #[test]
+    fn changelog_writes_go_to_the_task_partition() {
+        let outbox = Outbox::default();
+        let w = TaskChangelogWriter::new(
+            outbox.clone(),
+            HashMap::from([("s".to_string(), "app-s-changelog".to_string())]),
+            3,
+            Arc::new(MockClock::new(7)),
+        );
+        w.log_change("s", b"k", Some(b"v"));
+        w.log_change("other", b"k", None);
+        let out = drain(&outbox);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].partition, Some(3));
+        assert_eq!(out[0].topic, "app-s-changelog");
+        assert_eq!(out[0].timestamp, 7);
+        assert!(drain(&outbox).is_empty());
+    }
+}

@@ -1,0 +1,311 @@
+//! [`StreamsConfig`]: the settings of a [`crate::KafkaStreams`] instance, validated up front.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The processing guarantee (`processing.guarantee`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProcessingGuarantee {
+    /// `at_least_once`: flush the producer, then commit the input offsets.
+    #[default]
+    AtLeastOnce,
+    /// `exactly_once_v2`: one transactional producer per stream thread; output, changelog
+    /// writes and input offsets commit atomically.
+    ExactlyOnceV2,
+}
+
+impl std::str::FromStr for ProcessingGuarantee {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "at_least_once" => Ok(ProcessingGuarantee::AtLeastOnce),
+            "exactly_once_v2" | "exactly_once" => Ok(ProcessingGuarantee::ExactlyOnceV2),
+            _ => Err(ConfigError::Invalid {
+                key: "processing.guarantee",
+                message: format!("'{s}' is not at_least_once or exactly_once_v2"),
+            }),
+        }
+    }
+}
+
+/// A configuration error, naming the offending setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required setting is missing or empty.
+    #[error("{0} is required")]
+    Missing(&'static str),
+    /// A setting has an invalid value.
+    #[error("invalid {key}: {message}")]
+    Invalid {
+        /// The setting (Kafka Streams property name).
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Settings of a Kafka Streams application instance. Names follow the Kafka Streams
+/// properties (`application.id` → `application_id`).
+#[derive(Debug, Clone)]
+pub struct StreamsConfig {
+    /// `application.id`: the consumer group, the prefix of internal topics and of the state
+    /// directory.
+    pub application_id: String,
+    /// `bootstrap.servers`: comma-separated `host:port` list.
+    pub bootstrap_servers: String,
+    /// `num.stream.threads` (1).
+    pub num_stream_threads: usize,
+    /// `processing.guarantee` (at_least_once).
+    pub processing_guarantee: ProcessingGuarantee,
+    /// `commit.interval.ms`; `None` means the Kafka Streams default: 30 s under
+    /// at_least_once, 100 ms under exactly_once_v2.
+    pub commit_interval: Option<Duration>,
+    /// `state.dir` (`<tmp>/kstreams`).
+    pub state_dir: PathBuf,
+    /// `num.standby.replicas` (0): warm copies of each task's stores on other instances.
+    pub num_standby_replicas: usize,
+    /// `statestore.cache.max.bytes` (10 MiB).
+    pub cache_max_bytes: usize,
+    /// `session.timeout.ms` of the group (45 s).
+    pub session_timeout: Duration,
+    /// `max.poll.interval.ms`, also the rebalance timeout (300 s).
+    pub max_poll_interval: Duration,
+    /// `request.timeout.ms` of client requests (30 s).
+    pub request_timeout: Duration,
+    /// `transaction.timeout.ms` under exactly_once_v2 (10 s, as Kafka Streams).
+    pub transaction_timeout: Duration,
+    /// `buffered.records.per.partition` (1000): above it, a partition's fetch is paused.
+    pub buffered_records_per_partition: usize,
+    /// `poll.ms` (100 ms): how long a stream thread waits for records.
+    pub poll_interval: Duration,
+    /// `replication.factor` of internal topics (1; -1 uses the broker default).
+    pub replication_factor: i16,
+    /// `group.instance.id` (none): makes each stream thread a static member
+    /// (`<group.instance.id>-<thread>`), so a restart within the session timeout gets its
+    /// tasks back without a rebalance.
+    pub group_instance_id: Option<String>,
+}
+
+impl StreamsConfig {
+    /// Defaults with the two required settings.
+    pub fn new(application_id: impl Into<String>, bootstrap_servers: impl Into<String>) -> Self {
+        StreamsConfig {
+            application_id: application_id.into(),
+            bootstrap_servers: bootstrap_servers.into(),
+            num_stream_threads: 1,
+            processing_guarantee: ProcessingGuarantee::AtLeastOnce,
+            commit_interval: None,
+            state_dir: std::env::temp_dir().join("kstreams"),
+            num_standby_replicas: 0,
+            cache_max_bytes: 10 * 1024 * 1024,
+            session_timeout: Duration::from_secs(45),
+            max_poll_interval: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
+            transaction_timeout: Duration::from_secs(10),
+            buffered_records_per_partition: 1000,
+            poll_interval: Duration::from_millis(100),
+            replication_factor: 1,
+            group_instance_id: None,
+        }
+    }
+
+    /// Sets `processing.guarantee`.
+    pub fn with_guarantee(mut self, g: ProcessingGuarantee) -> Self {
+        self.processing_guarantee = g;
+        self
+    }
+
+    /// Sets `num.stream.threads`.
+    pub fn with_threads(mut self, n: usize) -> Self {
+        self.num_stream_threads = n;
+        self
+    }
+
+    /// Sets `state.dir`.
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = dir.into();
+        self
+    }
+
+    /// Sets `commit.interval.ms`.
+    pub fn with_commit_interval(mut self, d: Duration) -> Self {
+        self.commit_interval = Some(d);
+        self
+    }
+
+    /// Sets the group's session timeout and rebalance timeout (`max.poll.interval.ms`).
+    pub fn with_group_timeouts(mut self, session: Duration, rebalance: Duration) -> Self {
+        self.session_timeout = session;
+        self.max_poll_interval = rebalance;
+        self
+    }
+
+    /// The effective commit interval.
+    pub fn effective_commit_interval(&self) -> Duration {
+        self.commit_interval
+            .unwrap_or(match self.processing_guarantee {
+                ProcessingGuarantee::AtLeastOnce => Duration::from_secs(30),
+                ProcessingGuarantee::ExactlyOnceV2 => Duration::from_millis(100),
+            })
+    }
+
+    /// Whether the guarantee is exactly-once.
+    pub fn is_exactly_once(&self) -> bool {
+        self.processing_guarantee == ProcessingGuarantee::ExactlyOnceV2
+    }
+
+    /// Checks every setting; the error names the first invalid one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let app = self.application_id.trim();
+        if app.is_empty() {
+            return Err(ConfigError::Missing("application.id"));
+        }
+        if !app
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(ConfigError::Invalid {
+                key: "application.id",
+                message: format!(
+                    "'{app}' may only contain ASCII alphanumerics, '.', '_' and '-' (it prefixes topic names)"
+                ),
+            });
+        }
+        if self.bootstrap_servers.trim().is_empty() {
+            return Err(ConfigError::Missing("bootstrap.servers"));
+        }
+        for server in self.bootstrap_servers.split(',') {
+            let server = server.trim();
+            let ok = server
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "bootstrap.servers",
+                    message: format!("'{server}' is not host:port"),
+                });
+            }
+        }
+        if self.num_stream_threads == 0 {
+            return Err(ConfigError::Invalid {
+                key: "num.stream.threads",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.effective_commit_interval().is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "commit.interval.ms",
+                message: "must be positive".into(),
+            });
+        }
+        if self.num_standby_replicas > 8 {
+            return Err(ConfigError::Invalid {
+                key: "num.standby.replicas",
+                message: format!("{} is more than the supported 8", self.num_standby_replicas),
+            });
+        }
+        if self.session_timeout.is_zero() || self.max_poll_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "session.timeout.ms",
+                message: "session timeout and max.poll.interval.ms must be positive".into(),
+            });
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "request.timeout.ms",
+                message: "must be positive".into(),
+            });
+        }
+        if self.is_exactly_once() && self.transaction_timeout < self.effective_commit_interval() {
+            return Err(ConfigError::Invalid {
+                key: "transaction.timeout.ms",
+                message: "must not be shorter than commit.interval.ms".into(),
+            });
+        }
+        if self.buffered_records_per_partition == 0 {
+            return Err(ConfigError::Invalid {
+                key: "buffered.records.per.partition",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self
+            .group_instance_id
+            .as_ref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "group.instance.id",
+                message: "must not be empty".into(),
+            });
+        }
+        if self.replication_factor == 0 || self.replication_factor < -1 {
+            return Err(ConfigError::Invalid {
+                key: "replication.factor",
+                message: "must be positive or -1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_kafka_streams() {
+        let c = StreamsConfig::new("app", "localhost:9092");
+        assert!(c.validate().is_ok());
+        assert_eq!(c.effective_commit_interval(), Duration::from_secs(30));
+        let c = c.with_guarantee(ProcessingGuarantee::ExactlyOnceV2);
+        assert_eq!(c.effective_commit_interval(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let c = StreamsConfig::new("", "localhost:9092");
+        assert_eq!(c.validate(), Err(ConfigError::Missing("application.id")));
+        let c = StreamsConfig::new("a b", "localhost:9092");
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                key: "application.id",
+                ..
+            })
+        ));
+        let c = StreamsConfig::new("a", "localhost");
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                key: "bootstrap.servers",
+                ..
+            })
+        ));
+        let c = StreamsConfig::new("a", "h:1").with_threads(0);
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                key: "num.stream.threads",
+                ..
+            })
+        ));
+        let mut c = StreamsConfig::new("a", "h:1");
+        c.num_standby_replicas = 1;
+        assert!(c.validate().is_ok());
+        c.num_standby_replicas = 9;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn guarantee_parses() {
+        assert_eq!(
+            "exactly-once".parse::<ProcessingGuarantee>().unwrap(),
+            ProcessingGuarantee::ExactlyOnceV2
+        );
+        assert_eq!(
+            "at_least_once".parse::<ProcessingGuarantee>().unwrap(),
+            ProcessingGuarantee::AtLeastOnce
+        );
+        assert!("maybe".parse::<ProcessingGuarantee>().is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! [`KafkaStreams`]: one instance of a streams application.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use kstreams_core::{ProcessorTopology, Topology};
+use kstreams_kafka::{Admin, ClientConfig};
+use tracing::{error, info};
+
+use crate::config::StreamsConfig;
+use crate::error::{Result, RuntimeError};
+use crate::internal_topics::{PartitionCounts, TopicLayout, create_internal_topics};
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::state::{SharedState, State, StateListener};
+use crate::stream_thread::{self, ThreadShared};
+
+/// Runs a topology against Kafka as one instance of the application `application.id`;
+/// instances with the same id share the tasks through the consumer group.
+///
+/// ```no_run
+/// # fn topology() -> kstreams_core::Topology { unimplemented!() }
+/// use kstreams_runtime::{KafkaStreams, StreamsConfig};
+/// let mut streams = KafkaStreams::new(topology(), StreamsConfig::new("app", "localhost:9092"))?;
+/// streams.start()?;
+/// // ... until shutdown is requested:
+/// streams.close()?;
+/// # Ok::<(), kstreams_runtime::RuntimeError>(())
+/// ```
+pub struct KafkaStreams {
+    config: StreamsConfig,
+    topology: Arc<ProcessorTopology>,
+    state: SharedState,
+    shutdown: Arc<AtomicBool>,
+    crash: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<Result<()>>>,
+    metrics: Arc<Metrics>,
+    partition_counts: Option<PartitionCounts>,
+}
+
+impl std::fmt::Debug for KafkaStreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaStreams")
+            .field("application_id", &self.config.application_id)
+            .field("state", &self.state.get())
+            .finish()
+    }
+}
+
+impl KafkaStreams {
+    /// Validates the configuration and the topology (resolved with the application id).
+    pub fn new(topology: Topology, config: StreamsConfig) -> Result<Self> {
+        config.validate()?;
+        let built = topology.build(Some(&config.application_id))?;
+        Ok(KafkaStreams {
+            config,
+            topology: Arc::new(built),
+            state: SharedState::new(),
+            shutdown: Arc::new(AtomicBool::new(false)),
+            crash: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+            metrics: Arc::default(),
+            partition_counts: None,
+        })
+    }
+
+    /// The instance's state.
+    pub fn state(&self) -> State {
+        self.state.get()
+    }
+
+    /// Sets the listener called with `(new, old)` on every state change.
+    pub fn set_state_listener(&mut self, listener: StateListener) {
+        self.state.set_listener(listener);
+    }
+
+    /// The instance's counters.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.metrics.snapshot()
+    }
+
+    /// The partition counts of the topology's topics, known after [`KafkaStreams::start`].
+    pub fn partition_counts(&self) -> Option<&PartitionCounts> {
+        self.partition_counts.as_ref()
+    }
+
+    /// Creates the internal topics (checking co-partitioning) and starts the stream threads.
+    /// Returns once the threads run; the instance is Rebalancing until every thread has its
+    /// tasks restored, then Running.
+    pub fn start(&mut self) -> Result<()> {
+        if self.state.get() != State::Created {
+            return Err(RuntimeError::IllegalState(format!(
+                "start() in state {:?}",
+                self.state.get()
+            )));
+        }
+        let layout = TopicLayout::of(&self.topology);
+        let config = self.config.clone();
+        let sinks: Vec<String> = layout.sinks.iter().flatten().cloned().collect();
+        let setup =
+            std::thread::spawn(move || -> Result<(PartitionCounts, HashMap<String, i32>)> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async {
+                    let admin = Admin::connect(
+                        ClientConfig::new(&config.bootstrap_servers)
+                            .with_client_id(format!("{}-admin", config.application_id))
+                            .with_request_timeout(config.request_timeout),
+                    )
+                    .await?;
+                    let counts =
+                        create_internal_topics(&admin, &layout, config.replication_factor).await?;
+                    let mut partitions: HashMap<String, i32> = counts
+                        .topics
+                        .iter()
+                        .map(|(t, c)| (t.clone(), *c as i32))
+                        .collect();
+                    let sink_counts = admin.describe_partition_counts(&sinks).await?;
+                    for (t, c) in sink_counts {
+                        partitions.insert(t, c as i32);
+                    }
+                    Ok((counts, partitions))
+                })
+            });
+        let (counts, partitions) = setup
+            .join()
+            .map_err(|_| RuntimeError::IllegalState("start-up thread panicked".into()))??;
+        self.partition_counts = Some(counts);
+        std::fs::create_dir_all(self.config.state_dir.join(&self.config.application_id))?;
+        let process_id = self.process_id()?;
+        info!(application_id = %self.config.application_id, %process_id, "starting");
+        let shared = ThreadShared {
+            config: self.config.clone(),
+            topology: self.topology.clone(),
+            process_id,
+            shutdown: self.shutdown.clone(),
+            crash: self.crash.clone(),
+            state: self.state.clone(),
+            metrics: self.metrics.clone(),
+            partitions: Arc::new(partitions),
+        };
+        self.state.set_threads(self.config.num_stream_threads);
+        self.state.transition(State::Rebalancing);
+        for i in 0..self.config.num_stream_threads {
+            let shared = shared.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("{}-StreamThread-{i}", self.config.application_id))
+                .spawn(move || {
+                    let state = shared.state.clone();
+                    let r = stream_thread::run(i, shared);
+                    if let Err(e) = &r {
+                        error!(thread = i, error = %e, "stream thread died");
+                        state.transition(State::Error);
+                    }
+                    r
+                })?;
+            self.threads.push(handle);
+        }
+        Ok(())
+    }
+
+    /// The instance's process id, kept in the state directory so a restarted instance uses the
+    /// same transactional ids (fencing its previous incarnation).
+    fn process_id(&self) -> Result<String> {
+        let path = self
+            .config
+            .state_dir
+            .join(&self.config.application_id)
+            .join("kstreams.process-id");
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            let s = s.trim();
+            if !s.is_empty() {
+                return Ok(s.to_string());
+            }
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let id = format!("{:x}{:x}", nanos, std::process::id());
+        std::fs::write(&path, &id)?;
+        Ok(id)
+    }
+
+    /// Stops the stream threads: each commits, checkpoints its stores and leaves the group.
+    /// Returns the first error a thread ended with.
+    pub fn close(&mut self) -> Result<()> {
+        let before = self.state.get();
+        if matches!(before, State::NotRunning) {
+            return Ok(());
+        }
+        self.state.transition(State::PendingShutdown);
+        self.shutdown.store(true, Ordering::SeqCst);
+        let mut first = None;
+        for h in self.threads.drain(..) {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first.get_or_insert(e);
+                }
+                Err(_) => {
+                    first
+                        .get_or_insert(RuntimeError::IllegalState("stream thread panicked".into()));
+                }
+            }
+        }
+        if first.is_some() || before == State::Error {
+            self.state.transition(State::Error);
+        } else {
+            self.state.transition(State::NotRunning);
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl KafkaStreams {
+    /// Stops the stream threads at once, as a crash (`SIGKILL`) would: nothing is committed,
+    /// no checkpoint is written (local state is wiped and restored on restart), the group is
+    /// not left (the coordinator evicts the members after the session timeout) and open
+    /// transactions stay open until the next instance with the same transactional ids fences
+    /// them or they time out. For failover tests.
+    pub fn kill(&mut self) {
+        self.state.transition(State::PendingShutdown);
+        self.crash.store(true, Ordering::SeqCst);
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
+        self.state.transition(State::NotRunning);
+    }
+}
+
+impl Drop for KafkaStreams {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            let _ = self.close();
+        }
+    }
+}

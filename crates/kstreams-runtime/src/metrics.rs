@@ -1,0 +1,166 @@
+//! Instance-wide metrics, shared by the stream threads: counters, process and commit latency
+//! histograms (hdrhistogram), consumer lag per partition and restoration progress.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Metrics of one [`crate::KafkaStreams`] instance.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Records processed.
+    pub processed: AtomicU64,
+    /// Commits done.
+    pub commits: AtomicU64,
+    /// Changelog records applied during restoration.
+    pub restored: AtomicU64,
+    /// Changelog partitions still restoring.
+    pub restoring_partitions: AtomicU64,
+    /// Times a partition was paused because its task's buffer was full.
+    pub paused: AtomicU64,
+    /// Changelog records applied to standby tasks.
+    pub standby_updates: AtomicU64,
+    process_latency_us: Mutex<Option<Histogram<u64>>>,
+    commit_latency_us: Mutex<Option<Histogram<u64>>>,
+    lag: Mutex<BTreeMap<String, i64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            processed: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            restored: AtomicU64::new(0),
+            restoring_partitions: AtomicU64::new(0),
+            paused: AtomicU64::new(0),
+            standby_updates: AtomicU64::new(0),
+            process_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
+            commit_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
+            lag: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+fn record(h: &Mutex<Option<Histogram<u64>>>, d: Duration) {
+    let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+    if let Ok(mut h) = h.lock()
+        && let Some(h) = h.as_mut()
+    {
+        h.saturating_record(us);
+    }
+}
+
+fn quantiles(h: &Mutex<Option<Histogram<u64>>>) -> LatencySummary {
+    match h.lock() {
+        Ok(h) => match h.as_ref() {
+            Some(h) if !h.is_empty() => LatencySummary {
+                count: h.len(),
+                p50_us: h.value_at_quantile(0.5),
+                p99_us: h.value_at_quantile(0.99),
+                max_us: h.max(),
+            },
+            _ => LatencySummary::default(),
+        },
+        Err(_) => LatencySummary::default(),
+    }
+}
+
+impl Metrics {
+    pub(crate) fn record_process_latency(&self, d: Duration) {
+        record(&self.process_latency_us, d);
+    }
+
+    pub(crate) fn record_commit_latency(&self, d: Duration) {
+        record(&self.commit_latency_us, d);
+    }
+
+    /// Sets the lag (high watermark minus the next offset to process) of `topic-partition`.
+    pub(crate) fn set_lag(&self, tp: String, lag: i64) {
+        if let Ok(mut m) = self.lag.lock() {
+            m.insert(tp, lag);
+        }
+    }
+
+    pub(crate) fn remove_lag(&self, tp: &str) {
+        if let Ok(mut m) = self.lag.lock() {
+            m.remove(tp);
+        }
+    }
+
+    /// A copy of the metrics.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            processed: self.processed.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+            restored: self.restored.load(Ordering::Relaxed),
+            restoring_partitions: self.restoring_partitions.load(Ordering::Relaxed),
+            paused: self.paused.load(Ordering::Relaxed),
+            standby_updates: self.standby_updates.load(Ordering::Relaxed),
+            process_latency: quantiles(&self.process_latency_us),
+            commit_latency: quantiles(&self.commit_latency_us),
+            lag: self.lag.lock().map(|m| m.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Quantiles of a latency histogram (microseconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencySummary {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// Maximum.
+    pub max_us: u64,
+}
+
+/// A point-in-time copy of [`Metrics`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// Records processed.
+    pub processed: u64,
+    /// Commits done.
+    pub commits: u64,
+    /// Changelog records applied during restoration.
+    pub restored: u64,
+    /// Changelog partitions still restoring.
+    pub restoring_partitions: u64,
+    /// Times a partition was paused (backpressure).
+    pub paused: u64,
+    /// Changelog records applied to standby tasks.
+    pub standby_updates: u64,
+    /// Latency of processing one record (through the task's processors).
+    pub process_latency: LatencySummary,
+    /// Latency of a commit (flush + offsets, or the transaction commit).
+    pub commit_latency: LatencySummary,
+    /// Lag per input partition (`topic-partition`), updated at each commit.
+    pub lag: BTreeMap<String, i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_and_lag_show_in_snapshots() {
+        let m = Metrics::default();
+        m.record_process_latency(Duration::from_micros(10));
+        m.record_process_latency(Duration::from_micros(30));
+        m.record_commit_latency(Duration::from_micros(1));
+        m.record_commit_latency(Duration::from_millis(2));
+        m.set_lag("t-0".into(), 5);
+        let s = m.snapshot();
+        assert_eq!(s.process_latency.count, 2);
+        assert!(s.process_latency.max_us >= 30);
+        assert_eq!(s.commit_latency.count, 2);
+        assert!(s.commit_latency.max_us >= 1990, "{s:?}");
+        assert_eq!(s.lag["t-0"], 5);
+        m.remove_lag("t-0");
+        assert!(m.snapshot().lag.is_empty());
+    }
+}

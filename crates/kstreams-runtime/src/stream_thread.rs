@@ -1,0 +1,1050 @@
+//! A stream thread: one consumer in the application's group, the tasks of its assignment, one
+//! producer (transactional under exactly_once_v2), and the poll → process → send → commit loop.
+//!
+//! Each stream thread is an OS thread driving a current-thread tokio runtime, so tasks (which
+//! are not `Send`) never leave it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kstreams_core::processor::{LogAndFailExceptionHandler, ProcessorGraph, TaskEnv};
+use kstreams_core::{
+    ConsumedRecord, Headers, ProcessorTopology, SharedClock, StreamTask, SystemClock, TaskId,
+    TaskState,
+};
+use kstreams_kafka::consumer::{Consumer, ConsumerConfig, ConsumerRebalanceListener};
+use kstreams_kafka::fetcher::{ConsumerRecord, OffsetResetStrategy};
+use kstreams_kafka::producer::{Producer, ProducerConfig};
+use kstreams_kafka::{
+    Client, ClientConfig, DeliveryFuture, IsolationLevel, OffsetAndMetadata, ProducerRecord,
+    TopicPartition,
+};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::assignor::StreamsPartitionAssignor;
+use crate::checkpoint::{self, Offsets};
+use crate::collector::{KafkaRecordCollector, Outbox, TaskChangelogWriter, drain};
+use crate::config::StreamsConfig;
+use crate::error::{Result, RuntimeError};
+use crate::metrics::Metrics;
+use crate::state::SharedState;
+
+/// What every stream thread of an instance shares.
+#[derive(Clone)]
+pub(crate) struct ThreadShared {
+    pub(crate) config: StreamsConfig,
+    pub(crate) topology: Arc<ProcessorTopology>,
+    pub(crate) process_id: String,
+    pub(crate) shutdown: Arc<AtomicBool>,
+    /// Stop at once as in a crash: no commit, no checkpoint, no LeaveGroup.
+    pub(crate) crash: Arc<AtomicBool>,
+    pub(crate) state: SharedState,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Partition counts of the topics tasks write (for partitioners).
+    pub(crate) partitions: Arc<HashMap<String, i32>>,
+}
+
+/// Runs stream thread `index` until shutdown or a fatal error.
+pub(crate) fn run(index: usize, shared: ThreadShared) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let span = info_span!("stream_thread", thread = index);
+    rt.block_on(
+        async move {
+            let mut t = StreamThread::start(index, shared).await?;
+            let r = t.run().await;
+            if let Err(e) = &r {
+                warn!(error = %e, "stream thread failed");
+                t.close_dirty_all();
+            }
+            r
+        }
+        .instrument(span),
+    )
+}
+
+#[derive(Default)]
+struct RebalanceEvents {
+    revoked: bool,
+    assigned: Option<Vec<TopicPartition>>,
+}
+
+struct Listener(Arc<Mutex<RebalanceEvents>>);
+
+impl ConsumerRebalanceListener for Listener {
+    fn on_partitions_revoked(&mut self, _partitions: &[TopicPartition]) {
+        if let Ok(mut e) = self.0.lock() {
+            e.revoked = true;
+        }
+    }
+    fn on_partitions_assigned(&mut self, partitions: &[TopicPartition]) {
+        if let Ok(mut e) = self.0.lock() {
+            e.assigned = Some(partitions.to_vec());
+        }
+    }
+}
+
+/// Where a changelog partition's records go during restoration.
+#[derive(Clone)]
+struct ChangelogTarget {
+    task: TaskId,
+    store: String,
+}
+
+struct StreamThread {
+    index: usize,
+    shared: ThreadShared,
+    eos: bool,
+    client: Client,
+    producer: Producer,
+    consumer: Consumer,
+    restore_consumer: Consumer,
+    events: Arc<Mutex<RebalanceEvents>>,
+    tasks: BTreeMap<TaskId, StreamTask>,
+    /// Standby tasks assigned by the latest rebalance (written by the assignor).
+    standby_assignment: Arc<Mutex<Vec<TaskId>>>,
+    /// Standby tasks: their stores, kept warm by tailing the changelogs.
+    standbys: BTreeMap<TaskId, ProcessorGraph>,
+    standby_consumer: Consumer,
+    standby_targets: HashMap<TopicPartition, ChangelogTarget>,
+    task_of: HashMap<TopicPartition, TaskId>,
+    outbox: Outbox,
+    /// Sent records not yet acknowledged; changelog ones carry their partition.
+    pending: Vec<(Option<(String, i32)>, DeliveryFuture)>,
+    /// Next offset of each changelog partition the local stores reflect.
+    changelog_offsets: HashMap<(String, i32), i64>,
+    changelog_topics: HashSet<String>,
+    in_txn: bool,
+    clock: SharedClock,
+    last_commit: Instant,
+}
+
+impl StreamThread {
+    async fn start(index: usize, shared: ThreadShared) -> Result<Self> {
+        let cfg = &shared.config;
+        let eos = cfg.is_exactly_once();
+        let client_id = format!(
+            "{}-{}-StreamThread-{index}",
+            cfg.application_id, shared.process_id
+        );
+        let client = Client::connect(
+            ClientConfig::new(&cfg.bootstrap_servers)
+                .with_client_id(client_id.clone())
+                .with_request_timeout(cfg.request_timeout),
+        )
+        .await?;
+        let producer = Self::new_producer(&client, &shared, index).await?;
+        let isolation = if eos {
+            IsolationLevel::ReadCommitted
+        } else {
+            IsolationLevel::ReadUncommitted
+        };
+        let mut consumer_cfg = ConsumerConfig::new(cfg.bootstrap_servers.clone())
+            .with_group_id(cfg.application_id.clone())
+            .with_auto_commit(false)
+            .with_auto_offset_reset(OffsetResetStrategy::Earliest)
+            .with_isolation_level(isolation)
+            .with_group_timeouts(cfg.session_timeout, cfg.max_poll_interval);
+        consumer_cfg.client_id = format!("{client_id}-consumer");
+        if let Some(id) = &cfg.group_instance_id {
+            consumer_cfg.group_instance_id = Some(format!("{id}-{index}"));
+        }
+        consumer_cfg.request_timeout = cfg.request_timeout;
+        let mut consumer = Consumer::with_client(client.clone(), consumer_cfg)?;
+        // Commit before a rebalance revokes the partitions (see `step`).
+        consumer.set_return_before_rejoin(true);
+        let mut restore_cfg = ConsumerConfig::new(cfg.bootstrap_servers.clone())
+            .with_auto_commit(false)
+            .with_auto_offset_reset(OffsetResetStrategy::Earliest)
+            .with_isolation_level(isolation);
+        restore_cfg.client_id = format!("{client_id}-restore-consumer");
+        restore_cfg.fetch_max_wait = Duration::from_millis(100);
+        restore_cfg.max_poll_records = 10_000;
+        let restore_consumer = Consumer::with_client(client.clone(), restore_cfg)?;
+
+        let topology = &shared.topology;
+        let sources: Vec<Vec<String>> = topology
+            .subtopology_ids()
+            .map(|s| topology.source_topics(s))
+            .collect();
+        let mut topics: Vec<String> = sources.iter().flatten().cloned().collect();
+        topics.sort();
+        topics.dedup();
+        let events = Arc::new(Mutex::new(RebalanceEvents::default()));
+        let standby_assignment = Arc::new(Mutex::new(Vec::new()));
+        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(
+            &topic_refs,
+            Box::new(Listener(events.clone())),
+            vec![Arc::new(StreamsPartitionAssignor::with_standbys(
+                sources,
+                shared.process_id.clone(),
+                cfg.num_standby_replicas,
+                standby_assignment.clone(),
+            ))],
+        )?;
+        let mut standby_cfg = ConsumerConfig::new(cfg.bootstrap_servers.clone())
+            .with_auto_commit(false)
+            .with_auto_offset_reset(OffsetResetStrategy::Earliest)
+            .with_isolation_level(isolation);
+        standby_cfg.client_id = format!("{client_id}-standby-consumer");
+        standby_cfg.fetch_max_wait = Duration::from_millis(100);
+        let standby_consumer = Consumer::with_client(client.clone(), standby_cfg)?;
+        let changelog_topics = topology
+            .changelog_topics()
+            .iter()
+            .map(|c| c.topic.clone())
+            .collect();
+        info!(eos, "stream thread started");
+        Ok(StreamThread {
+            index,
+            eos,
+            client,
+            producer,
+            consumer,
+            restore_consumer,
+            events,
+            tasks: BTreeMap::new(),
+            standby_assignment,
+            standbys: BTreeMap::new(),
+            standby_consumer,
+            standby_targets: HashMap::new(),
+            task_of: HashMap::new(),
+            outbox: Outbox::default(),
+            pending: Vec::new(),
+            changelog_offsets: HashMap::new(),
+            changelog_topics,
+            in_txn: false,
+            clock: Arc::new(SystemClock),
+            last_commit: Instant::now(),
+            shared,
+        })
+    }
+
+    async fn new_producer(
+        client: &Client,
+        shared: &ThreadShared,
+        index: usize,
+    ) -> Result<Producer> {
+        let cfg = &shared.config;
+        let mut pc = if cfg.is_exactly_once() {
+            let mut pc = ProducerConfig::transactional(format!(
+                "{}-{}-{index}",
+                cfg.application_id, shared.process_id
+            ));
+            pc.transaction_timeout = cfg.transaction_timeout;
+            pc
+        } else {
+            ProducerConfig::default()
+        };
+        pc.request_timeout = cfg.request_timeout;
+        let producer = Producer::new(client.clone(), pc).await?;
+        if cfg.is_exactly_once() {
+            producer.init_transactions().await?;
+        }
+        Ok(producer)
+    }
+
+    fn shutting_down(&self) -> bool {
+        self.shared.shutdown.load(Ordering::SeqCst) || self.crashing()
+    }
+
+    fn crashing(&self) -> bool {
+        self.shared.crash.load(Ordering::SeqCst)
+    }
+
+    async fn run(&mut self) -> Result<()> {
+        let commit_interval = self.shared.config.effective_commit_interval();
+        let poll = self.shared.config.poll_interval;
+        while !self.shutting_down() {
+            let step = self.step(poll, commit_interval).await;
+            match step {
+                Ok(()) => {}
+                Err(e) if self.recoverable(&e) => {
+                    warn!(error = %e, "tasks migrated or transaction failed: closing tasks dirty and rejoining");
+                    self.reset().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if self.crashing() {
+            warn!("stream thread killed: nothing committed, no checkpoint, the group not left");
+            return Ok(());
+        }
+        self.shutdown().await
+    }
+
+    fn recoverable(&self, e: &RuntimeError) -> bool {
+        match e {
+            RuntimeError::Kafka(k) => {
+                k.class() != kstreams_kafka::ErrorClass::Fatal
+                    || (self.eos && matches!(k, kstreams_kafka::KafkaError::IllegalState(_)))
+            }
+            _ => false,
+        }
+    }
+
+    async fn step(&mut self, poll: Duration, commit_interval: Duration) -> Result<()> {
+        if (!self.tasks.is_empty() || !self.standbys.is_empty()) && self.consumer.rejoin_pending() {
+            // The next poll revokes every partition (eager protocol): commit first and close
+            // every task clean (with checkpoints) before joining, so the next owner starts
+            // where they stopped and no store is still open here when another thread of this
+            // instance opens it in the next generation (the join completes only once every
+            // member, this thread included, has rejoined).
+            debug!("rebalance pending: committing and closing tasks before the join");
+            self.commit().await?;
+            self.last_commit = Instant::now();
+            self.shared.state.thread_running(self.index, false);
+            self.close_standbys()?;
+            self.close_all_clean()?;
+        }
+        let records = self.consumer.poll(poll).await?;
+        self.handle_rebalance().await?;
+        self.add_records(records)?;
+        self.backpressure()?;
+        self.process()?;
+        self.poll_standbys().await?;
+        self.send_outbox().await?;
+        if self.last_commit.elapsed() >= commit_interval {
+            self.commit().await?;
+            self.last_commit = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn add_records(&mut self, records: Vec<ConsumerRecord>) -> Result<()> {
+        let mut by_tp: BTreeMap<TopicPartition, Vec<ConsumedRecord>> = BTreeMap::new();
+        for r in records {
+            let tp = TopicPartition::new(r.topic.clone(), r.partition);
+            by_tp.entry(tp).or_default().push(to_consumed(r));
+        }
+        for (tp, recs) in by_tp {
+            let Some(id) = self.task_of.get(&tp) else {
+                debug!(%tp, "records for a partition without task dropped");
+                continue;
+            };
+            if let Some(task) = self.tasks.get_mut(id) {
+                let ctp = kstreams_core::TopicPartition::new(tp.topic.clone(), tp.partition);
+                task.add_records(&ctp, recs)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses partitions whose task queue is full, resumes those drained below half.
+    fn backpressure(&mut self) -> Result<()> {
+        let max = self.shared.config.buffered_records_per_partition;
+        let paused: HashSet<TopicPartition> = self.consumer.paused().into_iter().collect();
+        let mut pause = Vec::new();
+        let mut resume = Vec::new();
+        for (tp, id) in &self.task_of {
+            let Some(task) = self.tasks.get(id) else {
+                continue;
+            };
+            let ctp = kstreams_core::TopicPartition::new(tp.topic.clone(), tp.partition);
+            let n = task.buffered_in(&ctp);
+            if n >= max && !paused.contains(tp) {
+                pause.push(tp.clone());
+            } else if n <= max / 2 && paused.contains(tp) {
+                resume.push(tp.clone());
+            }
+        }
+        if !pause.is_empty() {
+            self.shared
+                .metrics
+                .paused
+                .fetch_add(pause.len() as u64, Ordering::Relaxed);
+            self.consumer.pause(&pause)?;
+        }
+        if !resume.is_empty() {
+            self.consumer.resume(&resume)?;
+        }
+        Ok(())
+    }
+
+    /// Processes buffered records round-robin over the tasks for a bounded time, then runs
+    /// due wall-clock punctuators.
+    fn process(&mut self) -> Result<usize> {
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let mut n = 0;
+        loop {
+            let mut any = false;
+            for (id, task) in self.tasks.iter_mut() {
+                let _span = tracing::trace_span!("task", task = %id).entered();
+                for _ in 0..100 {
+                    let started = Instant::now();
+                    if !task.process()? {
+                        break;
+                    }
+                    self.shared
+                        .metrics
+                        .record_process_latency(started.elapsed());
+                    any = true;
+                    n += 1;
+                }
+            }
+            if !any || Instant::now() >= deadline {
+                break;
+            }
+        }
+        for task in self.tasks.values_mut() {
+            task.maybe_punctuate_wall_clock()?;
+        }
+        self.shared
+            .metrics
+            .processed
+            .fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    async fn send_outbox(&mut self) -> Result<()> {
+        let records = drain(&self.outbox);
+        if records.is_empty() {
+            return Ok(());
+        }
+        if self.eos && !self.in_txn {
+            self.producer.begin_transaction()?;
+            self.in_txn = true;
+        }
+        for r in records {
+            let changelog = if self.changelog_topics.contains(&r.topic) {
+                r.partition.map(|p| (r.topic.clone(), p))
+            } else {
+                None
+            };
+            let pr = ProducerRecord {
+                topic: r.topic,
+                partition: r.partition,
+                key: r.key.map(Bytes::from),
+                value: r.value.map(Bytes::from),
+                headers: r
+                    .headers
+                    .iter()
+                    .map(|h| (h.key.clone(), h.value.clone().map(Bytes::from)))
+                    .collect(),
+                timestamp: Some(r.timestamp),
+            };
+            let fut = self.producer.send(pr).await?;
+            self.pending.push((changelog, fut));
+        }
+        Ok(())
+    }
+
+    async fn await_pending(&mut self) -> Result<()> {
+        for (changelog, fut) in std::mem::take(&mut self.pending) {
+            let md = fut.await?;
+            if let Some(key) = changelog {
+                let e = self.changelog_offsets.entry(key).or_insert(0);
+                *e = (*e).max(md.offset + 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits every task that needs it: ALOS flushes the producer, then commits the offsets;
+    /// EOS commits output, changelog writes and offsets in the thread's transaction.
+    async fn commit(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let mut offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = BTreeMap::new();
+        let mut committed = Vec::new();
+        for (id, task) in self.tasks.iter_mut() {
+            if task.state() != TaskState::Running || !task.commit_needed() {
+                continue;
+            }
+            for (tp, o) in task.prepare_commit()? {
+                offsets.insert(
+                    TopicPartition::new(tp.topic.clone(), tp.partition),
+                    OffsetAndMetadata::new(o),
+                );
+            }
+            committed.push(*id);
+        }
+        self.send_outbox().await?;
+        if offsets.is_empty() && !self.in_txn && self.pending.is_empty() {
+            return Ok(());
+        }
+        if self.eos {
+            if !self.in_txn {
+                self.producer.begin_transaction()?;
+                self.in_txn = true;
+            }
+            if !offsets.is_empty() {
+                let group = self.consumer.group_metadata()?;
+                let list: Vec<(TopicPartition, OffsetAndMetadata)> = offsets.into_iter().collect();
+                self.producer
+                    .send_offsets_to_transaction(&list, &group)
+                    .await?;
+            }
+            self.producer.commit_transaction().await?;
+            self.in_txn = false;
+            self.await_pending().await?;
+        } else {
+            self.producer.flush().await?;
+            self.await_pending().await?;
+            if !offsets.is_empty() {
+                self.consumer.commit_offsets_sync(&offsets).await?;
+            }
+        }
+        for id in &committed {
+            if let Some(t) = self.tasks.get_mut(id) {
+                t.post_commit();
+            }
+        }
+        if !self.eos {
+            // At-least-once keeps a checkpoint of every commit, so a crash restores only the
+            // changelog's tail (replaying it over newer local writes is idempotent). Under
+            // EOS the local state may hold uncommitted writes, so a crash wipes it instead.
+            for id in committed {
+                let Some(t) = self.tasks.get_mut(&id) else {
+                    continue;
+                };
+                t.flush_state()?;
+                let offsets = self.checkpoint_offsets(id);
+                if !offsets.is_empty() {
+                    checkpoint::write(&self.task_dir(id), &offsets)?;
+                }
+            }
+        }
+        let m = &self.shared.metrics;
+        m.commits.fetch_add(1, Ordering::Relaxed);
+        m.record_commit_latency(started.elapsed());
+        self.update_lag();
+        Ok(())
+    }
+
+    /// Lag per input partition: the high watermark minus the next offset to process.
+    fn update_lag(&mut self) {
+        for (tp, id) in &self.task_of {
+            let Some(task) = self.tasks.get(id) else {
+                continue;
+            };
+            let Ok((hw, _)) = self.consumer.watermarks(tp) else {
+                continue;
+            };
+            if hw < 0 {
+                continue;
+            }
+            let ctp = kstreams_core::TopicPartition::new(tp.topic.clone(), tp.partition);
+            // Records returned by the consumer but still queued in the task count as lag.
+            let buffered = task.buffered_in(&ctp) as i64;
+            let Some(pos) = self.consumer.current_position(tp) else {
+                continue;
+            };
+            let lag = (hw - pos + buffered).max(0);
+            self.shared.metrics.set_lag(tp.to_string(), lag);
+        }
+    }
+
+    async fn handle_rebalance(&mut self) -> Result<()> {
+        let (revoked, assigned) = {
+            let mut e = self
+                .events
+                .lock()
+                .map_err(|_| RuntimeError::IllegalState("rebalance events poisoned".into()))?;
+            (std::mem::take(&mut e.revoked), e.assigned.take())
+        };
+        if revoked {
+            // Eager protocol: every partition was revoked and positions restart from the
+            // committed offsets. Normally the thread committed just before (see `step`) and the
+            // tasks close clean with a checkpoint; otherwise the uncommitted work is dropped and
+            // the tasks close dirty (their state is wiped and restored when they reopen).
+            info!(tasks = self.tasks.len(), "partitions revoked");
+            self.shared.state.thread_running(self.index, false);
+            self.close_standbys()?;
+            if self.has_uncommitted_work() {
+                self.abort_and_close_dirty().await;
+            } else {
+                self.close_all_clean()?;
+            }
+        }
+        if let Some(partitions) = assigned {
+            self.shared.state.thread_running(self.index, false);
+            if !self.tasks.is_empty() {
+                self.abort_and_close_dirty().await;
+            }
+            self.create_tasks(&partitions)?;
+            self.restore().await?;
+            for task in self.tasks.values_mut() {
+                task.initialize()?;
+            }
+            self.close_standbys()?;
+            self.create_standbys().await?;
+            info!(tasks = ?self.tasks.keys().map(ToString::to_string).collect::<Vec<_>>(), "tasks running");
+            self.shared.state.thread_running(self.index, true);
+            self.last_commit = Instant::now();
+        }
+        Ok(())
+    }
+
+    async fn abort_and_close_dirty(&mut self) {
+        if self.eos && self.in_txn {
+            if let Err(e) = self.producer.abort_transaction().await {
+                warn!(error = %e, "abort failed");
+            }
+            self.in_txn = false;
+        }
+        self.close_dirty_all();
+    }
+
+    fn forget_lag(&self) {
+        for tp in self.task_of.keys() {
+            self.shared.metrics.remove_lag(&tp.to_string());
+        }
+    }
+
+    fn close_dirty_all(&mut self) {
+        self.forget_lag();
+        for (_, mut g) in std::mem::take(&mut self.standbys) {
+            let _ = g.close();
+        }
+        self.standby_targets.clear();
+        let _ = self.standby_consumer.assign(&[]);
+        for (_, mut t) in std::mem::take(&mut self.tasks) {
+            t.close_dirty();
+        }
+        self.task_of.clear();
+        self.pending.clear();
+        drain(&self.outbox);
+        self.changelog_offsets.clear();
+    }
+
+    /// After fencing or a failed transaction: closes the tasks dirty, replaces the producer
+    /// and rejoins the group (positions restart from the committed offsets).
+    async fn reset(&mut self) -> Result<()> {
+        self.shared.state.thread_running(self.index, false);
+        self.abort_and_close_dirty().await;
+        if self.eos {
+            let _ = self.producer.close().await;
+            self.producer = Self::new_producer(&self.client, &self.shared, self.index).await?;
+        }
+        let topics = self.consumer.subscription();
+        if let Err(e) = self.consumer.unsubscribe().await {
+            warn!(error = %e, "leaving the group failed");
+        }
+        let topology = &self.shared.topology;
+        let sources: Vec<Vec<String>> = topology
+            .subtopology_ids()
+            .map(|s| topology.source_topics(s))
+            .collect();
+        let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        self.consumer.subscribe(
+            &refs,
+            Box::new(Listener(self.events.clone())),
+            vec![Arc::new(StreamsPartitionAssignor::with_standbys(
+                sources,
+                self.shared.process_id.clone(),
+                self.shared.config.num_standby_replicas,
+                self.standby_assignment.clone(),
+            ))],
+        )?;
+        Ok(())
+    }
+
+    /// Opens the standby tasks of the latest assignment (those not active here): their stores
+    /// are restored from the checkpoint or from scratch, then kept up to date by tailing the
+    /// changelogs (read_committed under EOS), so a failover restores only the tail.
+    async fn create_standbys(&mut self) -> Result<()> {
+        let ids: Vec<TaskId> = self
+            .standby_assignment
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|id| !self.tasks.contains_key(id))
+            .collect();
+        let topology = self.shared.topology.clone();
+        let mut starts: Vec<(TopicPartition, i64)> = Vec::new();
+        for id in ids {
+            let changelogs: Vec<_> = topology
+                .changelog_topics()
+                .iter()
+                .filter(|c| c.subtopology == id.subtopology)
+                .cloned()
+                .collect();
+            if changelogs.is_empty() {
+                continue;
+            }
+            let task_dir = self.task_dir(id);
+            let checkpoint = checkpoint::take_or_wipe(&task_dir)?;
+            let env = TaskEnv {
+                application_id: self.shared.config.application_id.as_str().into(),
+                task_dir: Some(task_dir),
+                changelog: None,
+                clock: self.clock.clone(),
+                collector: Box::new(KafkaRecordCollector::new(
+                    Outbox::default(),
+                    self.shared.partitions.clone(),
+                )),
+                deserialization_handler: Arc::new(LogAndFailExceptionHandler),
+            };
+            let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
+            for c in changelogs {
+                let tp = TopicPartition::new(c.topic.clone(), id.partition);
+                let start = checkpoint
+                    .as_ref()
+                    .and_then(|o| o.get(&(c.topic.clone(), id.partition)).copied())
+                    .unwrap_or(-2);
+                starts.push((tp.clone(), start));
+                self.standby_targets.insert(
+                    tp,
+                    ChangelogTarget {
+                        task: id,
+                        store: c.store.clone(),
+                    },
+                );
+            }
+            self.standbys.insert(id, graph);
+        }
+        if starts.is_empty() {
+            return Ok(());
+        }
+        let tps: Vec<TopicPartition> = starts.iter().map(|(tp, _)| tp.clone()).collect();
+        self.standby_consumer.assign(&tps)?;
+        for (tp, start) in starts {
+            if start >= 0 {
+                self.standby_consumer.seek(&tp, start)?;
+            } else {
+                self.standby_consumer
+                    .seek_to_beginning(std::slice::from_ref(&tp))
+                    .await?;
+            }
+        }
+        info!(standbys = ?self.standbys.keys().map(ToString::to_string).collect::<Vec<_>>(), "standby tasks running");
+        Ok(())
+    }
+
+    /// Applies what the standby consumer has fetched.
+    async fn poll_standbys(&mut self) -> Result<()> {
+        if self.standbys.is_empty() {
+            return Ok(());
+        }
+        for r in self.standby_consumer.poll(Duration::ZERO).await? {
+            let tp = TopicPartition::new(r.topic.clone(), r.partition);
+            let (Some(target), Some(key)) = (self.standby_targets.get(&tp), r.key.as_ref()) else {
+                continue;
+            };
+            let Some(graph) = self.standbys.get_mut(&target.task) else {
+                continue;
+            };
+            if let Some(store) = graph.store_mut(&target.store) {
+                store.restore(key, r.value.as_deref())?;
+                self.shared
+                    .metrics
+                    .standby_updates
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the standby tasks with a checkpoint of their changelog positions.
+    fn close_standbys(&mut self) -> Result<()> {
+        for (id, mut graph) in std::mem::take(&mut self.standbys) {
+            let mut offsets = Offsets::new();
+            for (tp, target) in &self.standby_targets {
+                if target.task != id {
+                    continue;
+                }
+                if let Some(pos) = self.standby_consumer.current_position(tp) {
+                    offsets.insert((tp.topic.clone(), tp.partition), pos);
+                }
+            }
+            let r = graph.flush().and_then(|_| graph.close());
+            match r {
+                Ok(()) if !offsets.is_empty() => checkpoint::write(&self.task_dir(id), &offsets)?,
+                Ok(()) => {}
+                Err(e) => warn!(task = %id, error = %e, "closing standby task failed"),
+            }
+        }
+        self.standby_targets.clear();
+        self.standby_consumer.assign(&[])?;
+        Ok(())
+    }
+
+    fn task_dir(&self, id: TaskId) -> PathBuf {
+        self.shared
+            .config
+            .state_dir
+            .join(&self.shared.config.application_id)
+            .join(id.to_string())
+    }
+
+    fn create_tasks(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        let topology = self.shared.topology.clone();
+        let mut by_task: BTreeMap<TaskId, Vec<TopicPartition>> = BTreeMap::new();
+        for tp in partitions {
+            let Some(sub) = topology.subtopology_for_topic(&tp.topic) else {
+                warn!(%tp, "assigned a partition no sub-topology reads");
+                continue;
+            };
+            by_task
+                .entry(TaskId::new(sub, tp.partition))
+                .or_default()
+                .push(tp.clone());
+        }
+        for (id, tps) in by_task {
+            let task_dir = self.task_dir(id);
+            let checkpoint = checkpoint::take_or_wipe(&task_dir)?;
+            let stores: HashMap<String, String> = topology
+                .changelog_topics()
+                .iter()
+                .filter(|c| c.subtopology == id.subtopology)
+                .map(|c| (c.store.clone(), c.topic.clone()))
+                .collect();
+            for topic in stores.values() {
+                let key = (topic.clone(), id.partition);
+                // Restoration starts at the checkpoint, or at the beginning (-2).
+                let start = checkpoint
+                    .as_ref()
+                    .and_then(|c| c.get(&key).copied())
+                    .unwrap_or(-2);
+                self.changelog_offsets.insert(key, start);
+            }
+            let env = TaskEnv {
+                application_id: self.shared.config.application_id.as_str().into(),
+                task_dir: Some(task_dir),
+                changelog: Some(Arc::new(TaskChangelogWriter::new(
+                    self.outbox.clone(),
+                    stores,
+                    id.partition,
+                    self.clock.clone(),
+                ))),
+                clock: self.clock.clone(),
+                collector: Box::new(KafkaRecordCollector::new(
+                    self.outbox.clone(),
+                    self.shared.partitions.clone(),
+                )),
+                deserialization_handler: Arc::new(LogAndFailExceptionHandler),
+            };
+            let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
+            let mut task = StreamTask::new(
+                graph,
+                tps.iter()
+                    .map(|tp| kstreams_core::TopicPartition::new(tp.topic.clone(), tp.partition)),
+            );
+            task.start_restoring()?;
+            for tp in tps {
+                self.task_of.insert(tp, id);
+            }
+            self.tasks.insert(id, task);
+        }
+        Ok(())
+    }
+
+    /// Restores the stores of the new tasks from their changelogs (from the checkpointed
+    /// offsets, else from the beginning) up to the end (the last stable offset under EOS).
+    async fn restore(&mut self) -> Result<()> {
+        let topology = self.shared.topology.clone();
+        let mut targets: HashMap<TopicPartition, ChangelogTarget> = HashMap::new();
+        for id in self.tasks.keys() {
+            for c in topology
+                .changelog_topics()
+                .iter()
+                .filter(|c| c.subtopology == id.subtopology)
+            {
+                targets.insert(
+                    TopicPartition::new(c.topic.clone(), id.partition),
+                    ChangelogTarget {
+                        task: *id,
+                        store: c.store.clone(),
+                    },
+                );
+            }
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let tps: Vec<TopicPartition> = targets.keys().cloned().collect();
+        self.restore_consumer.assign(&tps)?;
+        for tp in &tps {
+            let start = self
+                .changelog_offsets
+                .get(&(tp.topic.clone(), tp.partition))
+                .copied()
+                .unwrap_or(-2);
+            if start >= 0 {
+                self.restore_consumer.seek(tp, start)?;
+            } else {
+                self.restore_consumer
+                    .seek_to_beginning(std::slice::from_ref(tp))
+                    .await?;
+            }
+        }
+        let mut remaining: HashSet<TopicPartition> = tps.iter().cloned().collect();
+        let restoring = &self.shared.metrics.restoring_partitions;
+        restoring.fetch_add(tps.len() as u64, Ordering::Relaxed);
+        let mut restored = 0u64;
+        let mut idle_polls = 0;
+        while !remaining.is_empty() && !self.shutting_down() {
+            let records = self
+                .restore_consumer
+                .poll(Duration::from_millis(200))
+                .await?;
+            if records.is_empty() {
+                idle_polls += 1;
+            } else {
+                idle_polls = 0;
+            }
+            for r in records {
+                let tp = TopicPartition::new(r.topic.clone(), r.partition);
+                let (Some(target), Some(key)) = (targets.get(&tp), r.key.as_ref()) else {
+                    continue;
+                };
+                let Some(task) = self.tasks.get_mut(&target.task) else {
+                    continue;
+                };
+                let Some(store) = task.graph_mut().store_mut(&target.store) else {
+                    continue;
+                };
+                store.restore(key, r.value.as_deref())?;
+                restored += 1;
+            }
+            let mut done = Vec::new();
+            for tp in &remaining {
+                let pos = self.restore_consumer.position(tp).await?;
+                let (hw, lso) = self.restore_consumer.watermarks(tp)?;
+                let end = if self.eos && lso >= 0 { lso } else { hw };
+                if end >= 0 && pos >= end {
+                    done.push(tp.clone());
+                }
+            }
+            for tp in done {
+                remaining.remove(&tp);
+                self.shared
+                    .metrics
+                    .restoring_partitions
+                    .fetch_sub(1, Ordering::Relaxed);
+            }
+            if idle_polls >= 50 {
+                warn!(partitions = ?remaining, "restoration made no progress for 10 s: giving up on the end offset");
+                break;
+            }
+        }
+        let left = remaining.len() as u64;
+        self.shared
+            .metrics
+            .restoring_partitions
+            .fetch_sub(left, Ordering::Relaxed);
+        for tp in &tps {
+            let pos = self.restore_consumer.position(tp).await?;
+            self.changelog_offsets
+                .insert((tp.topic.clone(), tp.partition), pos);
+        }
+        self.restore_consumer.assign(&[])?;
+        self.shared
+            .metrics
+            .restored
+            .fetch_add(restored, Ordering::Relaxed);
+        info!(
+            records = restored,
+            partitions = tps.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "restoration done"
+        );
+        Ok(())
+    }
+
+    /// The changelog offsets task `id`'s stores reflect.
+    fn checkpoint_offsets(&self, id: TaskId) -> Offsets {
+        self.changelog_offsets
+            .iter()
+            .filter(|((_, p), o)| *p == id.partition && **o >= 0)
+            .filter(|((t, _), _)| {
+                self.shared
+                    .topology
+                    .changelog_topics()
+                    .iter()
+                    .any(|c| &c.topic == t && c.subtopology == id.subtopology)
+            })
+            .map(|(k, o)| (k.clone(), *o))
+            .collect()
+    }
+
+    /// Whether anything was processed or written since the last commit.
+    fn has_uncommitted_work(&mut self) -> bool {
+        self.in_txn
+            || !self.pending.is_empty()
+            || self.tasks.values_mut().any(|t| t.commit_needed())
+    }
+
+    /// Closes every task clean (after a commit): stores flushed and closed, a checkpoint of
+    /// their changelog offsets written.
+    fn close_all_clean(&mut self) -> Result<()> {
+        self.forget_lag();
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            let dir = self.task_dir(id);
+            let Some(mut task) = self.tasks.remove(&id) else {
+                continue;
+            };
+            if task.state() != TaskState::Running {
+                task.close_dirty();
+                continue;
+            }
+            let r = task.flush_state().and_then(|_| task.close_clean());
+            if let Err(e) = r {
+                warn!(task = %id, error = %e, "closing task failed");
+                continue;
+            }
+            checkpoint::write(&dir, &self.checkpoint_offsets(id))?;
+        }
+        if !drain(&self.outbox).is_empty() {
+            warn!("records written while closing tasks were dropped");
+        }
+        self.task_of.clear();
+        self.changelog_offsets.clear();
+        Ok(())
+    }
+
+    /// Clean shutdown: a last commit, checkpoints of the changelog offsets, tasks closed,
+    /// the group left.
+    async fn shutdown(&mut self) -> Result<()> {
+        info!("stream thread shutting down");
+        let committed = self.commit().await;
+        self.close_standbys()?;
+        match &committed {
+            Ok(()) => self.close_all_clean()?,
+            Err(e) => {
+                warn!(error = %e, "final commit failed: closing tasks dirty");
+                self.abort_and_close_dirty().await;
+            }
+        }
+        self.task_of.clear();
+        let consumer = std::mem::replace(
+            &mut self.consumer,
+            Consumer::with_client(
+                self.client.clone(),
+                ConsumerConfig::new(self.shared.config.bootstrap_servers.clone()),
+            )?,
+        );
+        if let Err(e) = consumer.close().await {
+            warn!(error = %e, "consumer close failed");
+        }
+        if let Err(e) = self.producer.close().await {
+            warn!(error = %e, "producer close failed");
+        }
+        committed
+    }
+}
+
+fn to_consumed(r: ConsumerRecord) -> ConsumedRecord {
+    let mut headers = Headers::new();
+    for (k, v) in r.headers {
+        headers.add(k, v.map(|b| b.to_vec()));
+    }
+    ConsumedRecord {
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        key: r.key.map(|b| b.to_vec()),
+        value: r.value.map(|b| b.to_vec()),
+        headers,
+    }
+}

@@ -1,0 +1,89 @@
+//! Wall-clock punctuators run under the runtime (no input needed), and under exactly_once_v2
+//! what they forward is committed in the thread's transactions.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use kstreams_core::{
+    Processor, ProcessorContext, PunctuationType, Record, Result, Serdes, Topology,
+};
+use kstreams_runtime::{KafkaStreams, ProcessingGuarantee};
+use kstreams_testkit::{TansuBroker, random_topic};
+
+struct Ticker {
+    ticks: i64,
+}
+
+impl Processor<String, String, String, String> for Ticker {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) -> Result<()> {
+        let partition = ctx.task_id().partition;
+        let mut n = 0i64;
+        ctx.schedule(
+            Duration::from_millis(100),
+            PunctuationType::WallClockTime,
+            move |ctx, ts| {
+                n += 1;
+                ctx.forward(Record::new(format!("tick-{partition}"), n.to_string(), ts))
+            },
+        )?;
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        _ctx: &mut ProcessorContext<'_, String, String>,
+        _record: Record<String, String>,
+    ) -> Result<()> {
+        self.ticks += 1;
+        Ok(())
+    }
+}
+
+#[test]
+fn wall_clock_punctuators_fire_and_commit_under_eos() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let input = random_topic("p-in");
+    let output = random_topic("p-out");
+    let app = random_topic("punct");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
+    let mut t = Topology::new();
+    t.add_source::<String, String>("src", &[&input], Serdes::string(), Serdes::string())
+        .unwrap();
+    t.add_processor("ticker", || Ticker { ticks: 0 }, &["src"])
+        .unwrap();
+    t.add_sink::<String, String>(
+        "sink",
+        &output,
+        Serdes::string(),
+        Serdes::string(),
+        &["ticker"],
+    )
+    .unwrap();
+    let cfg = config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, dir.path());
+    let mut streams = KafkaStreams::new(t, cfg).unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(60));
+    let out = rt.block_on(read_output(&bs, &output, 2, 10, Duration::from_secs(30)));
+    assert!(streams.metrics().commit_latency.count > 0);
+    streams.close().unwrap();
+    assert!(out.len() >= 10, "{out:?}");
+    for p in 0..2 {
+        let key = format!("tick-{p}");
+        let ticks: Vec<i64> = out
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.parse().unwrap())
+            .collect();
+        assert!(!ticks.is_empty(), "task of partition {p} punctuated");
+        assert_eq!(ticks, (1..=ticks.len() as i64).collect::<Vec<_>>());
+    }
+}
