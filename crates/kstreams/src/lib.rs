@@ -23,6 +23,13 @@ pub mod runtime {
     pub use kstreams_runtime::*;
 }
 
+/// The DSL: `StreamsBuilder`, `KStream`, `KTable`, grouped and windowed aggregations, joins.
+pub mod dsl {
+    pub use kstreams_dsl::*;
+}
+
+pub use kstreams_dsl::StreamsBuilder;
+
 /// The byte-level state stores, their wrappers and builders.
 pub mod stores {
     pub use kstreams_state::*;
@@ -38,5 +45,9 @@ pub mod prelude {
     pub use kstreams_core::{
         Headers, KeyValueStore, Record, RecordMetadata, Result, Serde, Serdes, StoreBuilder,
         Stores, StreamsError, Topology,
+    };
+    pub use kstreams_dsl::{
+        Consumed, Grouped, JoinWindows, KStream, KTable, Materialized, Named, Produced,
+        Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows,
     };
 }
