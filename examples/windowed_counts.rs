@@ -20,21 +20,37 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 pub const GRACE: Duration = Duration::from_secs(10);
 
 /// The topology: views from `input`, final per-page counts per window to `output`.
-pub fn topology(input: &str, output: &str) -> std::result::Result<Topology, kstreams::TopologyError> {
+pub fn topology(
+    input: &str,
+    output: &str,
+) -> std::result::Result<Topology, kstreams::TopologyError> {
     let b = StreamsBuilder::new();
     b.stream::<String, String>(input, Consumed::with(Serdes::string(), Serdes::string()))
-        .group_by(|_user, page| page.clone(), Grouped::with(Serdes::string(), Serdes::string()).with_name("views-by-page"))
+        .group_by(
+            |_user, page| page.clone(),
+            Grouped::with(Serdes::string(), Serdes::string()).with_name("views-by-page"),
+        )
         .windowed_by(TimeWindows::of_size_and_grace(WINDOW, GRACE))
         .count(Materialized::as_("page-views-per-minute"))
         .suppress(Suppressed::until_window_closes().with_name("final-counts"))
         .to_stream()
-        .map(|w, count| (format!("{}@{}", w.key, w.window.start), count.map(|n| n.to_string())))
-        .to(output, Produced::with(Serdes::string(), Serdes::option(Serdes::string())));
+        .map(|w, count| {
+            (
+                format!("{}@{}", w.key, w.window.start),
+                count.map(|n| n.to_string()),
+            )
+        })
+        .to(
+            output,
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
     b.build()
 }
 
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    common::run("windowed_counts", &[], |args| Ok(topology(&args.input, &args.output)?))
+    common::run("windowed_counts", &[], |args| {
+        Ok(topology(&args.input, &args.output)?)
+    })
 }
 
 #[cfg(test)]
@@ -46,8 +62,13 @@ mod tests {
     fn one_final_count_per_page_and_minute() {
         let driver = TopologyTestDriver::new(topology("views", "out").unwrap()).unwrap();
         let views = driver.input_topic::<String, String>("views");
-        let out = driver.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::string()));
-        for (user, page, ts) in [("u1", "home", 1_000), ("u2", "home", 59_999), ("u3", "cart", 30_000)] {
+        let out =
+            driver.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::string()));
+        for (user, page, ts) in [
+            ("u1", "home", 1_000),
+            ("u2", "home", 59_999),
+            ("u3", "cart", 30_000),
+        ] {
             views.pipe_input_with_timestamp(user.into(), page.into(), ts);
         }
         assert!(out.is_empty(), "windows are still open");
@@ -56,7 +77,13 @@ mod tests {
         views.pipe_input_with_timestamp("u1".into(), "cart".into(), 70_000); // closes [0, 60s)
         let mut got = out.read_key_values_to_list();
         got.sort();
-        assert_eq!(got, vec![("cart@0".to_string(), Some("1".to_string())), ("home@0".to_string(), Some("2".to_string()))]);
+        assert_eq!(
+            got,
+            vec![
+                ("cart@0".to_string(), Some("1".to_string())),
+                ("home@0".to_string(), Some("2".to_string()))
+            ]
+        );
         views.pipe_input_with_timestamp("u9".into(), "home".into(), 5_000); // too late: dropped
         assert!(out.is_empty());
         assert!(driver.dropped_records() >= 1);

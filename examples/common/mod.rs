@@ -40,7 +40,10 @@ pub struct Args {
 impl Args {
     /// An example-specific flag's value, or `default`.
     pub fn extra_or(&self, name: &str, default: &str) -> String {
-        self.extra.get(name).cloned().unwrap_or_else(|| default.to_string())
+        self.extra
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
     }
 }
 
@@ -71,14 +74,28 @@ pub fn parse_args(
         let Some(name) = flag.strip_prefix("--") else {
             return Err(format!("unexpected argument '{flag}'\n{usage}"));
         };
-        let known = ["bootstrap", "input", "output", "application-id", "guarantee", "state-dir", "threads"];
+        let known = [
+            "bootstrap",
+            "input",
+            "output",
+            "application-id",
+            "guarantee",
+            "state-dir",
+            "threads",
+        ];
         if !known.contains(&name) && !extra.contains(&name) {
             return Err(format!("unknown argument '{flag}'\n{usage}"));
         }
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value\n{usage}"))?;
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{usage}"))?;
         flags.insert(name.to_string(), value);
     }
-    let mut need = |name: &str| flags.remove(name).ok_or_else(|| format!("--{name} is required\n{usage}"));
+    let mut need = |name: &str| {
+        flags
+            .remove(name)
+            .ok_or_else(|| format!("--{name} is required\n{usage}"))
+    };
     let bootstrap = need("bootstrap")?;
     let input = need("input")?;
     let output = need("output")?;
@@ -88,11 +105,22 @@ pub fn parse_args(
         None => ProcessingGuarantee::AtLeastOnce,
     };
     let threads = match flags.remove("threads") {
-        Some(t) => t.parse().map_err(|_| format!("--threads needs a number\n{usage}"))?,
+        Some(t) => t
+            .parse()
+            .map_err(|_| format!("--threads needs a number\n{usage}"))?,
         None => 1,
     };
     let state_dir = flags.remove("state-dir").map(PathBuf::from);
-    Ok(Args { bootstrap, input, output, application_id, guarantee, state_dir, threads, extra: flags })
+    Ok(Args {
+        bootstrap,
+        input,
+        output,
+        application_id,
+        guarantee,
+        state_dir,
+        threads,
+        extra: flags,
+    })
 }
 
 async fn wait_for_signal() {
@@ -145,7 +173,9 @@ pub fn run(
         eprintln!("{name}: state {old:?} -> {new:?}");
     }));
     streams.start()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(wait_for_signal());
     eprintln!("{example}: shutting down");
     streams.close()?;
@@ -167,12 +197,29 @@ mod tests {
             "x",
             &["users"],
             args(&[
-                "--bootstrap", "h:1", "--input", "i", "--output", "o", "--application-id", "app",
-                "--guarantee", "exactly-once", "--threads", "3", "--state-dir", "/tmp/s", "--users", "u",
+                "--bootstrap",
+                "h:1",
+                "--input",
+                "i",
+                "--output",
+                "o",
+                "--application-id",
+                "app",
+                "--guarantee",
+                "exactly-once",
+                "--threads",
+                "3",
+                "--state-dir",
+                "/tmp/s",
+                "--users",
+                "u",
             ]),
         )
         .unwrap();
-        assert_eq!((a.bootstrap.as_str(), a.input.as_str(), a.output.as_str()), ("h:1", "i", "o"));
+        assert_eq!(
+            (a.bootstrap.as_str(), a.input.as_str(), a.output.as_str()),
+            ("h:1", "i", "o")
+        );
         assert_eq!(a.guarantee, ProcessingGuarantee::ExactlyOnceV2);
         assert_eq!(a.threads, 3);
         assert_eq!(a.state_dir, Some(PathBuf::from("/tmp/s")));
@@ -187,9 +234,23 @@ mod tests {
         assert!(e.contains("unknown argument '--nope'"), "{e}");
         let e = parse_args("x", &[], args(&["--input"])).err().unwrap();
         assert!(e.contains("needs a value"), "{e}");
-        let base = ["--bootstrap", "h", "--input", "i", "--output", "o", "--application-id", "a"];
+        let base = [
+            "--bootstrap",
+            "h",
+            "--input",
+            "i",
+            "--output",
+            "o",
+            "--application-id",
+            "a",
+        ];
         let mut v = args(&base);
         v.extend(args(&["--guarantee", "maybe"]));
-        assert!(parse_args("x", &[], v).err().unwrap().contains("--guarantee"));
+        assert!(
+            parse_args("x", &[], v)
+                .err()
+                .unwrap()
+                .contains("--guarantee")
+        );
     }
 }
