@@ -5,6 +5,7 @@
 //! [`processor::ProcessorGraph`], which the runtime and the `TopologyTestDriver` both run.
 
 pub mod error;
+pub mod failure;
 pub mod processor;
 pub mod record;
 pub mod serde;
