@@ -23,9 +23,12 @@ pub struct Metrics {
     pub paused: AtomicU64,
     /// Changelog records applied to standby tasks.
     pub standby_updates: AtomicU64,
+    /// Assignments received (one per stream thread and rebalance).
+    pub assignments: AtomicU64,
     process_latency_us: Mutex<Option<Histogram<u64>>>,
     commit_latency_us: Mutex<Option<Histogram<u64>>>,
     lag: Mutex<BTreeMap<String, i64>>,
+    active_tasks: Mutex<BTreeMap<usize, Vec<String>>>,
 }
 
 impl Default for Metrics {
@@ -37,9 +40,11 @@ impl Default for Metrics {
             restoring_partitions: AtomicU64::new(0),
             paused: AtomicU64::new(0),
             standby_updates: AtomicU64::new(0),
+            assignments: AtomicU64::new(0),
             process_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             commit_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             lag: Mutex::new(BTreeMap::new()),
+            active_tasks: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -90,6 +95,13 @@ impl Metrics {
         }
     }
 
+    /// Sets the active tasks of stream thread `thread` (empty when it has none).
+    pub(crate) fn set_active_tasks(&self, thread: usize, tasks: Vec<String>) {
+        if let Ok(mut m) = self.active_tasks.lock() {
+            m.insert(thread, tasks);
+        }
+    }
+
     /// A copy of the metrics.
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
@@ -99,6 +111,16 @@ impl Metrics {
             restoring_partitions: self.restoring_partitions.load(Ordering::Relaxed),
             paused: self.paused.load(Ordering::Relaxed),
             standby_updates: self.standby_updates.load(Ordering::Relaxed),
+            assignments: self.assignments.load(Ordering::Relaxed),
+            active_tasks: self
+                .active_tasks
+                .lock()
+                .map(|m| {
+                    let mut v: Vec<String> = m.values().flatten().cloned().collect();
+                    v.sort();
+                    v
+                })
+                .unwrap_or_default(),
             process_latency: quantiles(&self.process_latency_us),
             commit_latency: quantiles(&self.commit_latency_us),
             lag: self.lag.lock().map(|m| m.clone()).unwrap_or_default(),
@@ -134,6 +156,10 @@ pub struct MetricsSnapshot {
     pub paused: u64,
     /// Changelog records applied to standby tasks.
     pub standby_updates: u64,
+    /// Assignments received (one per stream thread and rebalance).
+    pub assignments: u64,
+    /// Active tasks of the instance (`<subtopology>_<partition>`), sorted.
+    pub active_tasks: Vec<String>,
     /// Latency of processing one record (through the task's processors).
     pub process_latency: LatencySummary,
     /// Latency of a commit (flush + offsets, or the transaction commit).
@@ -162,5 +188,10 @@ mod tests {
         assert_eq!(s.lag["t-0"], 5);
         m.remove_lag("t-0");
         assert!(m.snapshot().lag.is_empty());
+        m.set_active_tasks(1, vec!["1_0".into()]);
+        m.set_active_tasks(0, vec!["0_1".into(), "0_0".into()]);
+        assert_eq!(m.snapshot().active_tasks, ["0_0", "0_1", "1_0"]);
+        m.set_active_tasks(0, Vec::new());
+        assert_eq!(m.snapshot().active_tasks, ["1_0"]);
     }
 }

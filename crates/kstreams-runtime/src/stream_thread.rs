@@ -574,7 +574,10 @@ impl StreamThread {
             }
             self.close_standbys()?;
             self.create_standbys().await?;
-            info!(tasks = ?self.tasks.keys().map(ToString::to_string).collect::<Vec<_>>(), "tasks running");
+            let ids: Vec<String> = self.tasks.keys().map(ToString::to_string).collect();
+            info!(tasks = ?ids, "tasks running");
+            self.shared.metrics.assignments.fetch_add(1, Ordering::Relaxed);
+            self.shared.metrics.set_active_tasks(self.index, ids);
             self.shared.state.thread_running(self.index, true);
             self.last_commit = Instant::now();
         }
@@ -591,10 +594,12 @@ impl StreamThread {
         self.close_dirty_all();
     }
 
+    /// Drops the lag and active-task metrics of this thread's tasks (they are being closed).
     fn forget_lag(&self) {
         for tp in self.task_of.keys() {
             self.shared.metrics.remove_lag(&tp.to_string());
         }
+        self.shared.metrics.set_active_tasks(self.index, Vec::new());
     }
 
     fn close_dirty_all(&mut self) {
