@@ -18,7 +18,8 @@
 //!   `flat_map_values`, `select_key`, `peek`, `foreach`, `split` ([`BranchedKStream`]),
 //!   `merge`, `to`, `to_dynamic`, `process`, `repartition`, `to_table`, `group_by_key`,
 //!   `group_by`, `join`/`left_join` (with a table), `join_stream`/`left_join_stream`/
-//!   `outer_join_stream` (windowed, [`JoinWindows`]).
+//!   `outer_join_stream` (windowed, [`JoinWindows`]), `deduplicate`/
+//!   `deduplicate_by_value_hash` ([`Deduplicated`]).
 //! - [`KGroupedStream`]: `count`, `reduce`, `aggregate`, `windowed_by` ([`TimeWindows`],
 //!   tumbling or hopping), `windowed_by_session` ([`SessionWindows`]),
 //!   `windowed_by_sliding` ([`SlidingWindows`]).
@@ -55,6 +56,7 @@
 mod branched;
 mod change;
 mod consumed;
+mod deduplicated;
 mod grouped;
 mod join_windows;
 pub mod kgrouped_stream;
@@ -82,11 +84,12 @@ mod windowed;
 pub use branched::{Branched, BranchedKStream};
 pub use change::{Change, ChangeSerde};
 pub use consumed::Consumed;
+pub use deduplicated::Deduplicated;
 pub use grouped::Grouped;
 pub use join_windows::JoinWindows;
 pub use kgrouped_stream::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
-pub use kstream::KStream;
+pub use kstream::{DEDUP_HITS, KStream, value_hash};
 pub use ktable::KTable;
 pub use materialized::{Materialized, StoreType};
 pub use named::Named;

@@ -26,6 +26,7 @@ pub struct Metrics {
     process_latency_us: Mutex<Option<Histogram<u64>>>,
     commit_latency_us: Mutex<Option<Histogram<u64>>>,
     lag: Mutex<BTreeMap<String, i64>>,
+    node_counters: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl Default for Metrics {
@@ -40,6 +41,7 @@ impl Default for Metrics {
             process_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             commit_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             lag: Mutex::new(BTreeMap::new()),
+            node_counters: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -84,6 +86,18 @@ impl Metrics {
         }
     }
 
+    /// Adds per-processor counter deltas (`(node, metric) -> n`) to the instance's totals.
+    pub(crate) fn add_node_counters(&self, deltas: BTreeMap<(String, String), u64>) {
+        if deltas.is_empty() {
+            return;
+        }
+        if let Ok(mut m) = self.node_counters.lock() {
+            for (key, n) in deltas {
+                *m.entry(key).or_insert(0) += n;
+            }
+        }
+    }
+
     pub(crate) fn remove_lag(&self, tp: &str) {
         if let Ok(mut m) = self.lag.lock() {
             m.remove(tp);
@@ -102,6 +116,11 @@ impl Metrics {
             process_latency: quantiles(&self.process_latency_us),
             commit_latency: quantiles(&self.commit_latency_us),
             lag: self.lag.lock().map(|m| m.clone()).unwrap_or_default(),
+            node_counters: self
+                .node_counters
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -140,6 +159,19 @@ pub struct MetricsSnapshot {
     pub commit_latency: LatencySummary,
     /// Lag per input partition (`topic-partition`), updated at each commit.
     pub lag: BTreeMap<String, i64>,
+    /// Per-processor counters over every task of the instance, `(processor name, metric)
+    /// -> total`: for instance `dedup-hits` of a `deduplicate` node.
+    pub node_counters: BTreeMap<(String, String), u64>,
+}
+
+impl MetricsSnapshot {
+    /// The total of processor `node`'s counter `metric` (0 when never incremented).
+    pub fn node_counter(&self, node: &str, metric: &str) -> u64 {
+        self.node_counters
+            .get(&(node.to_string(), metric.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +192,10 @@ mod tests {
         assert_eq!(s.commit_latency.count, 2);
         assert!(s.commit_latency.max_us >= 1990, "{s:?}");
         assert_eq!(s.lag["t-0"], 5);
+        m.add_node_counters(BTreeMap::from([(("dedup".into(), "dedup-hits".into()), 2)]));
+        m.add_node_counters(BTreeMap::from([(("dedup".into(), "dedup-hits".into()), 3)]));
+        assert_eq!(m.snapshot().node_counter("dedup", "dedup-hits"), 5);
+        assert_eq!(m.snapshot().node_counter("other", "dedup-hits"), 0);
         m.remove_lag("t-0");
         assert!(m.snapshot().lag.is_empty());
     }

@@ -394,6 +394,8 @@ impl StreamThread {
         }
         for task in self.tasks.values_mut() {
             task.maybe_punctuate_wall_clock()?;
+            let counters = task.graph_mut().take_node_counters();
+            self.shared.metrics.add_node_counters(counters);
         }
         self.shared
             .metrics

@@ -411,6 +411,39 @@ impl TopologyTestDriver {
             .sum()
     }
 
+    /// The value of processor `node`'s counter `metric` (for instance `dedup-hits`), summed
+    /// over every task; 0 when it was never incremented.
+    pub fn node_counter(&self, node: &str, metric: &str) -> u64 {
+        let key = (node.to_string(), metric.to_string());
+        let inner = self.inner.borrow();
+        inner
+            .tasks
+            .iter()
+            .filter_map(|t| t.graph().node_counters().get(&key).copied())
+            .sum()
+    }
+
+    /// Applies changelog records (`(key, value)`, `None` a tombstone, in the store's changelog
+    /// format) to store `name` as a restoring task does: bypassing change-logging and caches.
+    /// With the records a previous driver wrote to `<application.id>-<store>-changelog`, this
+    /// rebuilds that driver's state in a fresh one (restore tests).
+    pub fn restore_state_store(
+        &self,
+        name: &str,
+        records: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>,
+    ) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        let store = inner
+            .tasks
+            .iter_mut()
+            .find_map(|t| t.graph_mut().store_mut(name))
+            .ok_or_else(|| StreamsError::IllegalState(format!("no store named '{name}'")))?;
+        for (key, value) in records {
+            store.restore(&key, value.as_deref())?;
+        }
+        Ok(())
+    }
+
     /// The names of every store of the topology.
     pub fn state_store_names(&self) -> Vec<String> {
         let inner = self.inner.borrow();

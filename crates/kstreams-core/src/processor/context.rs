@@ -90,6 +90,13 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
         self.g.dropped_records += 1;
     }
 
+    /// Adds `n` to this processor's counter `metric` (for instance `dedup-hits`). The test
+    /// driver and the runtime's metrics report the counters per processor name.
+    pub fn increment_node_counter(&mut self, metric: &str, n: u64) {
+        let key = (self.node, metric.to_string());
+        *self.g.node_counters.entry(key).or_insert(0) += n;
+    }
+
     /// Asks the runtime to commit the task soon.
     pub fn commit(&mut self) {
         self.g.commit_requested = true;

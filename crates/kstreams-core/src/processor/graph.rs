@@ -3,7 +3,7 @@
 //! both run records through this type.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -53,6 +53,8 @@ pub(crate) struct GraphState {
     pub(crate) commit_requested: bool,
     /// Records processors dropped on purpose (late for a closed window, ...).
     pub(crate) dropped_records: u64,
+    /// Per-node counters (`(node index, metric)`), e.g. dedup hits.
+    pub(crate) node_counters: BTreeMap<(usize, String), u64>,
 }
 
 impl GraphState {
@@ -242,6 +244,7 @@ impl ProcessorGraph {
                 wall_puncts: PunctuationQueue::default(),
                 commit_requested: false,
                 dropped_records: 0,
+                node_counters: BTreeMap::new(),
             },
             handler: env.deserialization_handler,
             initialized: false,
@@ -359,6 +362,26 @@ impl ProcessorGraph {
     /// `dropped-records-total`): late records for closed windows and the like.
     pub fn dropped_records(&self) -> u64 {
         self.g.dropped_records
+    }
+
+    /// The per-processor counters of this task since it was created, as
+    /// `(node name, metric name) -> count` (see [`ProcessorContext::increment_node_counter`]).
+    ///
+    /// [`ProcessorContext::increment_node_counter`]: super::ProcessorContext::increment_node_counter
+    pub fn node_counters(&self) -> BTreeMap<(String, String), u64> {
+        self.g
+            .node_counters
+            .iter()
+            .map(|((node, metric), n)| ((self.g.plan.names[*node].clone(), metric.clone()), *n))
+            .collect()
+    }
+
+    /// As [`ProcessorGraph::node_counters`], resetting them: the runtime adds the deltas to
+    /// its instance-wide totals at each commit.
+    pub fn take_node_counters(&mut self) -> BTreeMap<(String, String), u64> {
+        let counters = self.node_counters();
+        self.g.node_counters.clear();
+        counters
     }
 
     /// Whether a processor asked for a commit since the last call; resets the flag.
