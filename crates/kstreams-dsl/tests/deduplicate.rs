@@ -148,10 +148,20 @@ fn records_without_an_id_pass_and_are_not_remembered() {
 
 #[test]
 fn the_stream_time_punctuator_purges_expired_ids_through_the_time_index() {
+    for store_type in [StoreType::InMemory, StoreType::RocksDb] {
+        purge_by_stream_time(store_type);
+    }
+}
+
+fn purge_by_stream_time(store_type: StoreType) {
     let d = TopologyTestDriver::new(
-        by_key(in_memory(100).with_punctuation_interval(Duration::from_millis(50)))
-            .build()
-            .unwrap(),
+        by_key(
+            Deduplicated::with_ttl(Duration::from_millis(100))
+                .with_store_type(store_type)
+                .with_punctuation_interval(Duration::from_millis(50)),
+        )
+        .build()
+        .unwrap(),
     )
     .unwrap();
     let i = d.input_topic::<String, String>("in");
