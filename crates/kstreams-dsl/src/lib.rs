@@ -18,7 +18,8 @@
 //!   `flat_map_values`, `select_key`, `peek`, `foreach`, `split` ([`BranchedKStream`]),
 //!   `merge`, `to`, `to_dynamic`, `process`, `repartition`, `to_table`, `group_by_key`,
 //!   `group_by`, `join`/`left_join` (with a table), `join_stream`/`left_join_stream`/
-//!   `outer_join_stream` (windowed, [`JoinWindows`]).
+//!   `outer_join_stream` (windowed, [`JoinWindows`]), `deduplicate`/
+//!   `deduplicate_by_value_hash` ([`Deduplicated`]).
 //! - [`KGroupedStream`]: `count`, `reduce`, `aggregate`, `windowed_by` ([`TimeWindows`],
 //!   tumbling or hopping), `windowed_by_session` ([`SessionWindows`]),
 //!   `windowed_by_sliding` ([`SlidingWindows`]).
@@ -55,6 +56,7 @@
 mod branched;
 mod change;
 mod consumed;
+mod deduplicated;
 mod grouped;
 mod join_windows;
 pub mod kgrouped_stream;
@@ -67,6 +69,7 @@ mod produced;
 mod repartition_topic;
 mod repartitioned;
 pub mod session_windowed_kstream;
+mod session_windowed_serde;
 mod session_windows;
 pub mod sliding_windowed_kstream;
 mod sliding_windows;
@@ -75,6 +78,7 @@ mod stream_joined;
 mod streams_builder;
 mod suppressed;
 pub mod time_windowed_kstream;
+mod time_windowed_serde;
 mod time_windows;
 mod value_and_timestamp;
 mod windowed;
@@ -82,17 +86,19 @@ mod windowed;
 pub use branched::{Branched, BranchedKStream};
 pub use change::{Change, ChangeSerde};
 pub use consumed::Consumed;
+pub use deduplicated::Deduplicated;
 pub use grouped::Grouped;
 pub use join_windows::JoinWindows;
 pub use kgrouped_stream::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
-pub use kstream::KStream;
+pub use kstream::{DEDUP_HITS, KStream, value_hash};
 pub use ktable::KTable;
 pub use materialized::{Materialized, StoreType};
 pub use named::Named;
 pub use produced::Produced;
 pub use repartitioned::Repartitioned;
 pub use session_windowed_kstream::SessionWindowedKStream;
+pub use session_windowed_serde::SessionWindowedSerde;
 pub use session_windows::SessionWindows;
 pub use sliding_windowed_kstream::SlidingWindowedKStream;
 pub use sliding_windows::SlidingWindows;
@@ -100,6 +106,7 @@ pub use stream_joined::StreamJoined;
 pub use streams_builder::StreamsBuilder;
 pub use suppressed::Suppressed;
 pub use time_windowed_kstream::TimeWindowedKStream;
+pub use time_windowed_serde::TimeWindowedSerde;
 pub use time_windows::TimeWindows;
 pub use value_and_timestamp::{ValueAndTimestamp, ValueAndTimestampSerde};
 pub use windowed::{Window, Windowed, WindowedSerde};

@@ -85,11 +85,19 @@ impl<K: Data, V: Data> Materialized<K, V> {
         self
     }
 
-    /// Turns the store's write-back cache on or off (off by default). The DSL forwards every
-    /// update either way; the cache only batches store writes.
+    /// Turns the store's record cache on or off (off by default). With the cache, a table
+    /// forwards only the latest update of a key per commit (or when the cache evicts it under
+    /// the store's or the thread's `statestore.cache.max.bytes` budget), as Kafka Streams
+    /// does; without it, every update is forwarded. Key-value stores only: windowed and
+    /// session stores are not cached.
     pub fn with_caching_enabled(mut self, enabled: bool) -> Self {
         self.cache_bytes = enabled.then_some(DEFAULT_CACHE_BYTES);
         self
+    }
+
+    /// Turns the record cache off: every update is forwarded (the default).
+    pub fn with_caching_disabled(self) -> Self {
+        self.with_caching_enabled(false)
     }
 
     /// Turns change-logging on or off (on by default).

@@ -34,7 +34,10 @@ impl<K> Windowed<K> {
     }
 }
 
-/// `[key bytes][8-byte start][8-byte end]`, big-endian.
+/// `[key bytes][8-byte start][8-byte end]`, big-endian: both bounds, in a layout of this
+/// project. Windowed aggregations write Kafka Streams' layouts instead
+/// ([`TimeWindowedSerde`](crate::TimeWindowedSerde),
+/// [`SessionWindowedSerde`](crate::SessionWindowedSerde)).
 pub struct WindowedSerde<K> {
     inner: SharedSerde<K>,
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kstreams_core::{Serdes, SessionStore};
 use kstreams_dsl::{
-    Consumed, Grouped, Materialized, Produced, SessionWindows, StoreType, StreamsBuilder,
-    Suppressed, Windowed, WindowedSerde,
+    Consumed, Grouped, Materialized, Produced, SessionWindowedSerde, SessionWindows, StoreType,
+    StreamsBuilder, Suppressed, Windowed,
 };
 use kstreams_test_driver::TopologyTestDriver;
 
@@ -20,7 +20,7 @@ fn ms(n: u64) -> Duration {
 fn read(d: &TopologyTestDriver) -> Vec<Row> {
     d.create_output_topic::<Windowed<String>, Option<i64>>(
         "out",
-        Arc::new(WindowedSerde::new(Serdes::string())),
+        Arc::new(SessionWindowedSerde::new(Serdes::string())),
         Serdes::option(Serdes::i64()),
     )
     .read_records_to_list()

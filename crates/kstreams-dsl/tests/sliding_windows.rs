@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kstreams_core::Serdes;
 use kstreams_dsl::{
-    Consumed, Grouped, Materialized, Produced, SlidingWindows, StreamsBuilder, Windowed,
-    WindowedSerde,
+    Consumed, Grouped, Materialized, Produced, SlidingWindows, StreamsBuilder, TimeWindowedSerde,
+    Windowed,
 };
 use kstreams_test_driver::TopologyTestDriver;
 
@@ -32,7 +32,7 @@ fn pipe(d: &TopologyTestDriver, k: &str, ts: i64) -> Vec<Row> {
         .pipe_input_with_timestamp(k.into(), "v".into(), ts);
     d.create_output_topic::<Windowed<String>, Option<i64>>(
         "out",
-        Arc::new(WindowedSerde::new(Serdes::string())),
+        Arc::new(TimeWindowedSerde::new(Serdes::string(), 10)),
         Serdes::option(Serdes::i64()),
     )
     .read_records_to_list()

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kstreams_core::{Serdes, WindowStore};
 use kstreams_dsl::{
-    Consumed, Grouped, Materialized, Produced, StoreType, StreamsBuilder, TimeWindows,
-    ValueAndTimestamp, Window, Windowed, WindowedSerde,
+    Consumed, Grouped, Materialized, Produced, StoreType, StreamsBuilder, TimeWindowedSerde,
+    TimeWindows, ValueAndTimestamp, Window, Windowed, WindowedSerde,
 };
 use kstreams_test_driver::TopologyTestDriver;
 
@@ -32,7 +32,7 @@ fn windowed_counts(windows: TimeWindows, store_type: StoreType) -> TopologyTestD
 fn read(d: &TopologyTestDriver) -> Vec<Row> {
     d.create_output_topic::<Windowed<String>, Option<i64>>(
         "out",
-        Arc::new(WindowedSerde::new(Serdes::string())),
+        Arc::new(TimeWindowedSerde::new(Serdes::string(), 10)),
         Serdes::option(Serdes::i64()),
     )
     .read_records_to_list()

@@ -29,6 +29,7 @@ pub struct Metrics {
     commit_latency_us: Mutex<Option<Histogram<u64>>>,
     lag: Mutex<BTreeMap<String, i64>>,
     active_tasks: Mutex<BTreeMap<usize, Vec<String>>>,
+    node_counters: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl Default for Metrics {
@@ -45,6 +46,7 @@ impl Default for Metrics {
             commit_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             lag: Mutex::new(BTreeMap::new()),
             active_tasks: Mutex::new(BTreeMap::new()),
+            node_counters: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -89,6 +91,18 @@ impl Metrics {
         }
     }
 
+    /// Adds per-processor counter deltas (`(node, metric) -> n`) to the instance's totals.
+    pub(crate) fn add_node_counters(&self, deltas: BTreeMap<(String, String), u64>) {
+        if deltas.is_empty() {
+            return;
+        }
+        if let Ok(mut m) = self.node_counters.lock() {
+            for (key, n) in deltas {
+                *m.entry(key).or_insert(0) += n;
+            }
+        }
+    }
+
     pub(crate) fn remove_lag(&self, tp: &str) {
         if let Ok(mut m) = self.lag.lock() {
             m.remove(tp);
@@ -124,6 +138,11 @@ impl Metrics {
             process_latency: quantiles(&self.process_latency_us),
             commit_latency: quantiles(&self.commit_latency_us),
             lag: self.lag.lock().map(|m| m.clone()).unwrap_or_default(),
+            node_counters: self
+                .node_counters
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -166,6 +185,19 @@ pub struct MetricsSnapshot {
     pub commit_latency: LatencySummary,
     /// Lag per input partition (`topic-partition`), updated at each commit.
     pub lag: BTreeMap<String, i64>,
+    /// Per-processor counters over every task of the instance, `(processor name, metric)
+    /// -> total`: for instance `dedup-hits` of a `deduplicate` node.
+    pub node_counters: BTreeMap<(String, String), u64>,
+}
+
+impl MetricsSnapshot {
+    /// The total of processor `node`'s counter `metric` (0 when never incremented).
+    pub fn node_counter(&self, node: &str, metric: &str) -> u64 {
+        self.node_counters
+            .get(&(node.to_string(), metric.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +218,10 @@ mod tests {
         assert_eq!(s.commit_latency.count, 2);
         assert!(s.commit_latency.max_us >= 1990, "{s:?}");
         assert_eq!(s.lag["t-0"], 5);
+        m.add_node_counters(BTreeMap::from([(("dedup".into(), "dedup-hits".into()), 2)]));
+        m.add_node_counters(BTreeMap::from([(("dedup".into(), "dedup-hits".into()), 3)]));
+        assert_eq!(m.snapshot().node_counter("dedup", "dedup-hits"), 5);
+        assert_eq!(m.snapshot().node_counter("other", "dedup-hits"), 0);
         m.remove_lag("t-0");
         assert!(m.snapshot().lag.is_empty());
         m.set_active_tasks(1, vec!["1_0".into()]);

@@ -23,6 +23,7 @@ use kstreams_kafka::{
     Client, ClientConfig, DeliveryFuture, IsolationLevel, OffsetAndMetadata, ProducerRecord,
     TopicPartition,
 };
+use kstreams_state::{SharedThreadCache, ThreadCache};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::assignor::StreamsPartitionAssignor;
@@ -122,6 +123,9 @@ struct StreamThread {
     in_txn: bool,
     clock: SharedClock,
     last_commit: Instant,
+    /// This thread's share of `statestore.cache.max.bytes`, charged by its tasks' caching
+    /// stores.
+    cache: SharedThreadCache,
 }
 
 impl StreamThread {
@@ -222,6 +226,9 @@ impl StreamThread {
             in_txn: false,
             clock: Arc::new(SystemClock),
             last_commit: Instant::now(),
+            cache: ThreadCache::shared(
+                shared.config.cache_max_bytes / shared.config.num_stream_threads.max(1),
+            ),
             shared,
         })
     }
@@ -394,6 +401,8 @@ impl StreamThread {
         }
         for task in self.tasks.values_mut() {
             task.maybe_punctuate_wall_clock()?;
+            let counters = task.graph_mut().take_node_counters();
+            self.shared.metrics.add_node_counters(counters);
         }
         self.shared
             .metrics
@@ -686,6 +695,7 @@ impl StreamThread {
                     self.shared.partitions.clone(),
                 )),
                 deserialization_handler: Arc::new(LogAndFailExceptionHandler),
+                cache: None,
             };
             let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
             for c in changelogs {
@@ -825,6 +835,7 @@ impl StreamThread {
                     self.shared.partitions.clone(),
                 )),
                 deserialization_handler: Arc::new(LogAndFailExceptionHandler),
+                cache: Some(self.cache.clone()),
             };
             let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
             let mut task = StreamTask::new(

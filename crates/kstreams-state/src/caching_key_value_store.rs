@@ -10,6 +10,7 @@ use crate::merged_iterator::{CacheIter, MergedIterator};
 use crate::store::{
     CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueIter, KeyValueStore, StateStore,
 };
+use crate::thread_cache::SharedThreadCache;
 
 /// Bytes charged per cache entry on top of its key (held twice) and value.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
@@ -24,7 +25,9 @@ struct CacheEntry {
 }
 
 /// Caches writes in memory and writes them down to the inner store on [`StateStore::flush`],
-/// or when the cache grows past its byte budget (least-recently-written entries first).
+/// or when the cache grows past its byte budget (least-recently-written entries first). The
+/// budget is the store's own and, with [`CachingKeyValueStore::with_thread_cache`], also the
+/// stream thread's shared [`ThreadCache`](crate::ThreadCache).
 /// Repeated writes of a key between flushes reach the inner store (and its changelog) once.
 /// Each entry written down is passed to the flush listener with the inner store's previous
 /// value, which is how a `KTable` forwards de-duplicated updates downstream.
@@ -36,6 +39,7 @@ pub struct CachingKeyValueStore<S> {
     next_seq: u64,
     cached_bytes: usize,
     listener: Option<CacheFlushListener>,
+    thread_cache: Option<SharedThreadCache>,
 }
 
 fn entry_bytes(key: &[u8], value: Option<&[u8]>) -> usize {
@@ -54,7 +58,33 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             next_seq: 0,
             cached_bytes: 0,
             listener: None,
+            thread_cache: None,
         }
+    }
+
+    /// Also charges the entries to the thread's shared budget: a write that takes the thread
+    /// over it evicts this store's least-recently-written entries.
+    pub fn with_thread_cache(mut self, cache: SharedThreadCache) -> Self {
+        cache.charge(self.cached_bytes);
+        if let Some(old) = self.thread_cache.replace(cache) {
+            old.release(self.cached_bytes);
+        }
+        self
+    }
+
+    fn over_budget(&self) -> bool {
+        self.cached_bytes > self.max_cache_bytes
+            || self.thread_cache.as_ref().is_some_and(|c| c.over_budget())
+    }
+
+    /// Drops every cached entry (written down or not) and its charge.
+    fn clear_cache(&mut self) {
+        self.entries.clear();
+        self.write_order.clear();
+        if let Some(c) = &self.thread_cache {
+            c.release(self.cached_bytes);
+        }
+        self.cached_bytes = 0;
     }
 
     /// The wrapped store.
@@ -85,9 +115,11 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     fn remove_entry(&mut self, key: &[u8]) -> Option<CacheEntry> {
         let entry = self.entries.remove(key)?;
         self.write_order.remove(&entry.seq);
-        self.cached_bytes = self
-            .cached_bytes
-            .saturating_sub(entry_bytes(key, entry.value.as_deref()));
+        let bytes = entry_bytes(key, entry.value.as_deref());
+        self.cached_bytes = self.cached_bytes.saturating_sub(bytes);
+        if let Some(c) = &self.thread_cache {
+            c.release(bytes);
+        }
         Some(entry)
     }
 
@@ -95,7 +127,11 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         self.remove_entry(key);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.cached_bytes += entry_bytes(key, value);
+        let bytes = entry_bytes(key, value);
+        self.cached_bytes += bytes;
+        if let Some(c) = &self.thread_cache {
+            c.charge(bytes);
+        }
         self.entries.insert(
             key.to_vec(),
             CacheEntry {
@@ -109,7 +145,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     }
 
     fn evict_over_budget(&mut self) -> Result<()> {
-        while self.cached_bytes > self.max_cache_bytes {
+        while self.over_budget() {
             let Some((_, key)) = self.write_order.first_key_value() else {
                 break;
             };
@@ -179,6 +215,14 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     }
 }
 
+impl<S> Drop for CachingKeyValueStore<S> {
+    fn drop(&mut self) {
+        if let Some(c) = &self.thread_cache {
+            c.release(self.cached_bytes);
+        }
+    }
+}
+
 impl<S: KeyValueStore> StateStore for CachingKeyValueStore<S> {
     fn name(&self) -> &str {
         self.inner.name()
@@ -209,9 +253,7 @@ impl<S: KeyValueStore> StateStore for CachingKeyValueStore<S> {
             return self.inner.close();
         }
         let flushed = self.write_down_dirty();
-        self.entries.clear();
-        self.write_order.clear();
-        self.cached_bytes = 0;
+        self.clear_cache();
         let closed = self.inner.close();
         flushed.and(closed)
     }
@@ -513,6 +555,60 @@ mod tests {
             ]
         );
         assert_eq!(store.inner().get(b"a").unwrap(), None);
+    }
+
+    #[test]
+    fn zero_budget_writes_every_update_through_to_the_listener() {
+        let mut store = CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), 0);
+        let flushed = with_listener(&mut store);
+        store.put(b"k", b"1").unwrap();
+        store.put(b"k", b"2").unwrap();
+        store.delete(b"k").unwrap();
+        assert_eq!(
+            *flushed.lock().unwrap(),
+            vec![
+                entry(b"k", Some(b"1"), None),
+                entry(b"k", Some(b"2"), Some(b"1")),
+                entry(b"k", None, Some(b"2"))
+            ]
+        );
+        assert_eq!(store.cached_bytes(), 0);
+    }
+
+    #[test]
+    fn stores_sharing_a_thread_cache_evict_their_own_entries_when_it_is_full() {
+        let one = entry_bytes(b"k1", Some(b"v1"));
+        let cache = crate::ThreadCache::shared(3 * one);
+        let mut a = CachingKeyValueStore::new(InMemoryKeyValueStore::new("a"), usize::MAX)
+            .with_thread_cache(cache.clone());
+        let mut b = CachingKeyValueStore::new(InMemoryKeyValueStore::new("b"), usize::MAX)
+            .with_thread_cache(cache.clone());
+        let flushed_a = with_listener(&mut a);
+        let flushed_b = with_listener(&mut b);
+        a.put(b"k1", b"v1").unwrap();
+        a.put(b"k2", b"v2").unwrap();
+        b.put(b"k1", b"v1").unwrap();
+        assert_eq!(cache.used_bytes(), 3 * one);
+        assert!(flushed_a.lock().unwrap().is_empty());
+        // The thread is full: b's write evicts b's oldest entry, not a's.
+        b.put(b"k2", b"v2").unwrap();
+        assert_eq!(
+            *flushed_b.lock().unwrap(),
+            vec![entry(b"k1", Some(b"v1"), None)]
+        );
+        assert!(flushed_a.lock().unwrap().is_empty());
+        assert_eq!(cache.used_bytes(), 3 * one);
+        // A write to a evicts a's least recently written entry.
+        a.put(b"k3", b"v3").unwrap();
+        assert_eq!(
+            *flushed_a.lock().unwrap(),
+            vec![entry(b"k1", Some(b"v1"), None)]
+        );
+        a.flush().unwrap();
+        a.close().unwrap();
+        assert_eq!(cache.used_bytes(), one, "a released its entries on close");
+        drop(b);
+        assert_eq!(cache.used_bytes(), 0, "b released its entries when dropped");
     }
 
     #[test]

@@ -137,7 +137,11 @@ impl KeyValueStoreBuilder {
             store = Box::new(ChangeLoggingKeyValueStore::new(store, changelog.clone()));
         }
         if let Some(max_bytes) = self.cache_max_bytes {
-            store = Box::new(CachingKeyValueStore::new(store, max_bytes));
+            let mut caching = CachingKeyValueStore::new(store, max_bytes);
+            if let Some(cache) = &context.cache {
+                caching = caching.with_thread_cache(cache.clone());
+            }
+            store = Box::new(caching);
         }
         tracing::debug!(
             store = %self.name,
@@ -189,6 +193,7 @@ mod tests {
         let context = StoreContext {
             task_dir: None,
             changelog: Some(writer.clone()),
+            cache: None,
         };
         let builder = KeyValueStoreBuilder::new("kv")
             .in_memory()
@@ -222,6 +227,7 @@ mod tests {
         let context = StoreContext {
             task_dir: None,
             changelog: Some(writer.clone()),
+            cache: None,
         };
         let mut store = KeyValueStoreBuilder::new("kv")
             .in_memory()
@@ -256,6 +262,7 @@ mod tests {
         let context = StoreContext {
             task_dir: None,
             changelog: Some(writer.clone()),
+            cache: None,
         };
         let mut store = KeyValueStoreBuilder::new("kv")
             .in_memory()

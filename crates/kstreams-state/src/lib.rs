@@ -36,6 +36,7 @@ pub mod session_key_codec;
 pub mod session_store_builder;
 pub mod store_context;
 pub mod store_metrics;
+pub mod thread_cache;
 pub mod window_key_codec;
 pub mod window_store_builder;
 
@@ -71,5 +72,6 @@ pub use store::{
 };
 pub use store_context::{StoreBackend, StoreContext, validate_store_name};
 pub use store_metrics::{OperationMetrics, StoreMetrics, StoreOperation};
+pub use thread_cache::{SharedThreadCache, ThreadCache};
 pub use window_key_codec::WindowKeyParts;
 pub use window_store_builder::WindowStoreBuilder;

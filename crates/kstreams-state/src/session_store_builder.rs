@@ -169,6 +169,7 @@ mod tests {
         let context = StoreContext {
             task_dir: None,
             changelog: Some(writer.clone()),
+            cache: None,
         };
         let mut store = SessionStoreBuilder::new("s", 100)
             .in_memory()

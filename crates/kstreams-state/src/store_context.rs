@@ -8,6 +8,7 @@ use crate::in_memory_key_value_store::InMemoryKeyValueStore;
 use crate::rocksdb_config::RocksDbConfig;
 use crate::rocksdb_key_value_store::RocksDbKeyValueStore;
 use crate::store::{KeyValueStore, SharedChangelogWriter};
+use crate::thread_cache::SharedThreadCache;
 
 /// Per-task facts a builder needs: where persistent stores live and where changes are logged.
 #[derive(Clone, Default)]
@@ -17,6 +18,9 @@ pub struct StoreContext {
     pub task_dir: Option<PathBuf>,
     /// The writer of the task's changelog records; `None` disables change-logging.
     pub changelog: Option<SharedChangelogWriter>,
+    /// The stream thread's shared cache budget (`statestore.cache.max.bytes`); caching stores
+    /// charge it besides their own limit. `None`: only the store's own limit applies.
+    pub cache: Option<SharedThreadCache>,
 }
 
 impl std::fmt::Debug for StoreContext {
@@ -27,6 +31,7 @@ impl std::fmt::Debug for StoreContext {
                 "changelog",
                 &self.changelog.as_ref().map(|_| "ChangelogWriter"),
             )
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -42,6 +47,7 @@ impl StoreContext {
         Self {
             task_dir: Some(task_dir.into()),
             changelog,
+            cache: None,
         }
     }
 }

@@ -217,6 +217,7 @@ mod tests {
         let context = StoreContext {
             task_dir: None,
             changelog: Some(writer.clone()),
+            cache: None,
         };
         let mut store = WindowStoreBuilder::new("w", 100, 10, false)
             .in_memory()

@@ -16,7 +16,7 @@ use kstreams_core::{
     Clock, ConsumedRecord, MockClock, ProcessorTopology, ProducedRecord, Result, SharedSerde,
     StreamTask, StreamsError, TaskStore, TopicPartition, Topology, TopologyDescription,
 };
-use kstreams_state::ChangelogWriter;
+use kstreams_state::{ChangelogWriter, ThreadCache};
 
 use crate::input_topic::TestInputTopic;
 use crate::output_topic::TestOutputTopic;
@@ -33,6 +33,16 @@ pub struct DriverConfig {
     pub state_dir: Option<PathBuf>,
     /// What to do with input that does not deserialize (default: fail).
     pub deserialization_handler: Arc<dyn DeserializationExceptionHandler>,
+    /// `statestore.cache.max.bytes`: the budget shared by every caching store of the
+    /// topology (the driver runs all tasks as one thread). Default 10 MiB, Kafka's; 0 makes
+    /// cached KTables forward every update at once. The driver commits after each piped
+    /// record, so caches also flush then.
+    pub cache_max_bytes: usize,
+    /// Whether every task commits after each piped record and each wall-clock advance, as
+    /// Kafka's driver does (the default). With `false` the driver commits only in
+    /// [`TopologyTestDriver::commit`] and on close, so cached tables show what they forward
+    /// when updates of a key pile up between commits.
+    pub commit_after_each_record: bool,
 }
 
 impl Default for DriverConfig {
@@ -45,6 +55,8 @@ impl Default for DriverConfig {
                 .unwrap_or(0),
             state_dir: None,
             deserialization_handler: Arc::new(LogAndFailExceptionHandler),
+            cache_max_bytes: 10 * 1024 * 1024,
+            commit_after_each_record: true,
         }
     }
 }
@@ -102,6 +114,7 @@ pub(crate) struct Inner {
     /// Next offset per topic (partition 0).
     offsets: HashMap<String, i64>,
     pub(crate) clock: MockClock,
+    auto_commit: bool,
     closed: bool,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -153,18 +166,31 @@ impl Inner {
         Ok(fed)
     }
 
-    /// Processes until no task has buffered input and nothing is fed back, then commits every
-    /// task (which may flush caches and produce more), repeating until quiet.
+    /// Processes until no task has buffered input and nothing is fed back, then (when the
+    /// driver commits after each record) commits every task (which may flush caches and
+    /// produce more), repeating until quiet.
     pub(crate) fn run_to_quiescence(&mut self) -> Result<()> {
+        self.process_all()?;
+        if self.auto_commit {
+            self.commit_all()?;
+        }
+        Ok(())
+    }
+
+    fn process_all(&mut self) -> Result<()> {
         loop {
-            loop {
-                for t in &mut self.tasks {
-                    while t.process()? {}
-                }
-                if !self.drain_outbox()? {
-                    break;
-                }
+            for t in &mut self.tasks {
+                while t.process()? {}
             }
+            if !self.drain_outbox()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Commits every task that needs it until committing produces nothing more to process.
+    fn commit_all(&mut self) -> Result<()> {
+        loop {
             for t in &mut self.tasks {
                 if t.commit_needed() {
                     t.prepare_commit()?;
@@ -174,6 +200,7 @@ impl Inner {
             if !self.drain_outbox()? {
                 return Ok(());
             }
+            self.process_all()?;
         }
     }
 
@@ -256,6 +283,7 @@ impl TopologyTestDriver {
                 .collect(),
             clock: clock.clone(),
         });
+        let cache = ThreadCache::shared(config.cache_max_bytes);
         let mut tasks = Vec::new();
         let mut readers = HashMap::new();
         for sub in topology.subtopology_ids() {
@@ -269,6 +297,7 @@ impl TopologyTestDriver {
                 clock: Arc::new(clock.clone()),
                 collector: Box::new(DriverCollector(outbox.clone())),
                 deserialization_handler: config.deserialization_handler.clone(),
+                cache: Some(cache.clone()),
             };
             let graph = ProcessorGraph::new(&topology, sub, 0, env)?;
             let topics = topology.source_topics(sub);
@@ -288,11 +317,13 @@ impl TopologyTestDriver {
             outputs: HashMap::new(),
             offsets: HashMap::new(),
             clock,
+            auto_commit: true,
             closed: false,
             _temp_dir: temp_dir,
         };
         // Processors may forward from init.
         inner.run_to_quiescence()?;
+        inner.auto_commit = config.commit_after_each_record;
         Ok(TopologyTestDriver {
             inner: Rc::new(RefCell::new(inner)),
         })
@@ -376,6 +407,17 @@ impl TopologyTestDriver {
         self.inner.borrow_mut().advance_wall_clock(ms)
     }
 
+    /// Commits every task now: caches flush (cached tables forward their latest updates) and
+    /// everything that causes is processed. Needed only with
+    /// [`DriverConfig::commit_after_each_record`] off.
+    pub fn commit(&self) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        if inner.closed {
+            return Err(StreamsError::IllegalState("the driver is closed".into()));
+        }
+        inner.commit_all()
+    }
+
     /// The mock wall-clock time (ms).
     pub fn wall_clock_time_ms(&self) -> i64 {
         self.inner.borrow().clock.now_ms()
@@ -409,6 +451,39 @@ impl TopologyTestDriver {
             .iter()
             .map(|t| t.graph().dropped_records())
             .sum()
+    }
+
+    /// The value of processor `node`'s counter `metric` (for instance `dedup-hits`), summed
+    /// over every task; 0 when it was never incremented.
+    pub fn node_counter(&self, node: &str, metric: &str) -> u64 {
+        let key = (node.to_string(), metric.to_string());
+        let inner = self.inner.borrow();
+        inner
+            .tasks
+            .iter()
+            .filter_map(|t| t.graph().node_counters().get(&key).copied())
+            .sum()
+    }
+
+    /// Applies changelog records (`(key, value)`, `None` a tombstone, in the store's changelog
+    /// format) to store `name` as a restoring task does: bypassing change-logging and caches.
+    /// With the records a previous driver wrote to `<application.id>-<store>-changelog`, this
+    /// rebuilds that driver's state in a fresh one (restore tests).
+    pub fn restore_state_store(
+        &self,
+        name: &str,
+        records: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>,
+    ) -> Result<()> {
+        let mut inner = self.inner.borrow_mut();
+        let store = inner
+            .tasks
+            .iter_mut()
+            .find_map(|t| t.graph_mut().store_mut(name))
+            .ok_or_else(|| StreamsError::IllegalState(format!("no store named '{name}'")))?;
+        for (key, value) in records {
+            store.restore(&key, value.as_deref())?;
+        }
+        Ok(())
     }
 
     /// The names of every store of the topology.

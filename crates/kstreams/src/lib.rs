@@ -46,6 +46,7 @@ pub mod prelude {
         Headers, KeyValueStore, Record, RecordMetadata, Result, Serde, Serdes, StoreBuilder,
         Stores, StreamsError, Topology,
     };
+    pub use kstreams_dsl::Deduplicated;
     pub use kstreams_dsl::{
         Consumed, Grouped, JoinWindows, KStream, KTable, Materialized, Named, Produced,
         Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows,

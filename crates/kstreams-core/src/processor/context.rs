@@ -3,7 +3,9 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::graph::{GraphState, Punct};
+use kstreams_state::{CacheFlushEntry, CacheFlushListener};
+
+use super::graph::{FlushFn, FlushForwarder, GraphState, Punct};
 use super::punctuation::{Cancellable, PunctuationType};
 use super::task_id::TaskId;
 use crate::error::{Result, StreamsError};
@@ -90,6 +92,13 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
         self.g.dropped_records += 1;
     }
 
+    /// Adds `n` to this processor's counter `metric` (for instance `dedup-hits`). The test
+    /// driver and the runtime's metrics report the counters per processor name.
+    pub fn increment_node_counter(&mut self, metric: &str, n: u64) {
+        let key = (self.node, metric.to_string());
+        *self.g.node_counters.entry(key).or_insert(0) += n;
+    }
+
     /// Asks the runtime to commit the task soon.
     pub fn commit(&mut self) {
         self.g.commit_requested = true;
@@ -129,6 +138,42 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
                 self.g.wall_puncts.schedule(first, interval_ms, p)
             }
         })
+    }
+
+    /// Makes this processor forward what the cache of store `name` writes down: on every
+    /// commit (flush) and when the cache evicts a dirty entry (its budget, or the thread's
+    /// `statestore.cache.max.bytes`, is exceeded), `forwarder` runs with this processor's
+    /// context and the entry (key, new value, value before it), in the cache's write order.
+    /// Returns `false` when the store has no cache: the processor then forwards each update
+    /// itself. Call it from `init`.
+    pub fn set_cache_flush_forwarder<F>(&mut self, name: &str, mut forwarder: F) -> Result<bool>
+    where
+        F: FnMut(&mut ProcessorContext<'_, K, V>, CacheFlushEntry) -> Result<()> + Send + 'static,
+        K: 'static,
+        V: 'static,
+    {
+        let queue = self.g.flushed.clone();
+        let store = name.to_string();
+        let listener: CacheFlushListener = Box::new(move |entry| {
+            if let Ok(mut q) = queue.lock() {
+                q.push_back((store.clone(), entry));
+            }
+        });
+        let cached = self.state_store(name)?.set_flush_listener(listener);
+        if cached {
+            let f: FlushFn = Box::new(move |g, node, entry| {
+                let mut ctx = ProcessorContext::<K, V>::new(g, node);
+                forwarder(&mut ctx, entry)
+            });
+            self.g.flush_forwarders.insert(
+                name.to_string(),
+                FlushForwarder {
+                    node: self.node,
+                    f: Some(f),
+                },
+            );
+        }
+        Ok(cached)
     }
 
     fn check_connected(&self, name: &str) -> Result<()> {

@@ -3,11 +3,11 @@
 //! both run records through this type.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use kstreams_state::{SharedChangelogWriter, StoreContext};
+use kstreams_state::{CacheFlushEntry, SharedChangelogWriter, SharedThreadCache, StoreContext};
 
 use super::handlers::{DeserializationExceptionHandler, DeserializationHandlerResponse};
 use super::punctuation::{PunctuationQueue, PunctuationType};
@@ -37,11 +37,30 @@ pub(crate) struct Punct {
     pub(crate) f: PunctuateFn,
 }
 
+/// Forwards one entry a store's cache wrote down, as its processor (`node`).
+pub(crate) type FlushFn =
+    Box<dyn FnMut(&mut GraphState, usize, CacheFlushEntry) -> Result<()> + Send>;
+
+/// The processor forwarding a cached store's written-down entries.
+pub(crate) struct FlushForwarder {
+    pub(crate) node: usize,
+    /// Taken out while it runs.
+    pub(crate) f: Option<FlushFn>,
+}
+
+/// Entries caching stores wrote down (on flush or eviction), per store, not yet forwarded.
+pub(crate) type FlushedQueue = Arc<Mutex<VecDeque<(String, CacheFlushEntry)>>>;
+
 /// Everything a node can reach while it runs.
 pub(crate) struct GraphState {
     pub(crate) plan: Arc<SubtopologyPlan>,
     nodes: Vec<Option<Box<dyn ErasedNode>>>,
     pub(crate) stores: HashMap<String, Box<dyn TaskStore>>,
+    /// Store names in the order the topology added them (upstream stores first): the order
+    /// in which caches are flushed.
+    store_order: Vec<String>,
+    pub(crate) flushed: FlushedQueue,
+    pub(crate) flush_forwarders: HashMap<String, FlushForwarder>,
     pub(crate) collector: Box<dyn RecordCollector>,
     pub(crate) metadata: Option<RecordMetadata>,
     pub(crate) stream_time: i64,
@@ -53,6 +72,8 @@ pub(crate) struct GraphState {
     pub(crate) commit_requested: bool,
     /// Records processors dropped on purpose (late for a closed window, ...).
     pub(crate) dropped_records: u64,
+    /// Per-node counters (`(node index, metric)`), e.g. dedup hits.
+    pub(crate) node_counters: BTreeMap<(usize, String), u64>,
 }
 
 impl GraphState {
@@ -131,7 +152,58 @@ impl GraphState {
             }
             result?;
         }
+        if fired {
+            self.forward_flushed()?;
+        }
         Ok(fired)
+    }
+
+    /// Forwards the entries caching stores wrote down since the last call, through the
+    /// processors that registered for them, until none is left (forwarding may evict more).
+    /// Returns whether anything was written down.
+    pub(crate) fn forward_flushed(&mut self) -> Result<bool> {
+        let mut any = false;
+        loop {
+            let next = self
+                .flushed
+                .lock()
+                .map_err(|_| StreamsError::Fatal("cache flush queue poisoned".into()))?
+                .pop_front();
+            let Some((store, entry)) = next else {
+                return Ok(any);
+            };
+            any = true;
+            let Some(fw) = self.flush_forwarders.get_mut(&store) else {
+                continue;
+            };
+            let node = fw.node;
+            let mut f = fw.f.take().ok_or_else(|| {
+                StreamsError::IllegalState(format!("cache forwarding of '{store}' re-entered"))
+            })?;
+            let saved = self.metadata.take();
+            let r = f(self, node, entry).map_err(|e| e.in_node(&self.plan.names[node]));
+            self.metadata = saved;
+            if let Some(fw) = self.flush_forwarders.get_mut(&store) {
+                fw.f = Some(f);
+            }
+            r?;
+        }
+    }
+
+    /// Writes every store's cache down in topology order and forwards what was written,
+    /// repeating while forwarding dirtied caches again (a cached table downstream of another).
+    fn flush_caches(&mut self) -> Result<()> {
+        for _ in 0..=self.store_order.len() {
+            for name in &self.store_order {
+                if let Some(s) = self.stores.get_mut(name) {
+                    s.flush_cache()?;
+                }
+            }
+            if !self.forward_flushed()? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn for_each_node(
@@ -194,6 +266,9 @@ pub struct TaskEnv {
     pub clock: SharedClock,
     /// Where sinks send their output.
     pub collector: Box<dyn RecordCollector>,
+    /// The stream thread's shared cache budget (`statestore.cache.max.bytes`) for the task's
+    /// caching stores; `None`: each store's own limit only.
+    pub cache: Option<SharedThreadCache>,
     /// What to do with input that cannot be deserialized.
     pub deserialization_handler: Arc<dyn DeserializationExceptionHandler>,
 }
@@ -221,10 +296,13 @@ impl ProcessorGraph {
         let store_ctx = StoreContext {
             task_dir: env.task_dir.clone(),
             changelog: env.changelog.clone(),
+            cache: env.cache.clone(),
         };
         let mut stores = HashMap::new();
+        let mut store_order = Vec::new();
         for b in &plan.store_builders {
             stores.insert(b.name().to_string(), b.build(&store_ctx)?);
+            store_order.push(b.name().to_string());
         }
         let nodes = plan.factories.iter().map(|f| Some(f())).collect();
         Ok(ProcessorGraph {
@@ -232,6 +310,9 @@ impl ProcessorGraph {
                 plan: plan.clone(),
                 nodes,
                 stores,
+                store_order,
+                flushed: FlushedQueue::default(),
+                flush_forwarders: HashMap::new(),
                 collector: env.collector,
                 metadata: None,
                 stream_time: -1,
@@ -242,6 +323,7 @@ impl ProcessorGraph {
                 wall_puncts: PunctuationQueue::default(),
                 commit_requested: false,
                 dropped_records: 0,
+                node_counters: BTreeMap::new(),
             },
             handler: env.deserialization_handler,
             initialized: false,
@@ -327,7 +409,10 @@ impl ProcessorGraph {
         self.g.metadata = Some(record.metadata);
         let r = self.g.dispatch(record.source, record.record);
         self.g.metadata = None;
-        r
+        r?;
+        // Entries a cache evicted while the record was processed.
+        self.g.forward_flushed()?;
+        Ok(())
     }
 
     /// Runs the stream-time punctuators due at the current stream time.
@@ -361,21 +446,40 @@ impl ProcessorGraph {
         self.g.dropped_records
     }
 
+    /// The per-processor counters of this task since it was created, as
+    /// `(node name, metric name) -> count` (see [`ProcessorContext::increment_node_counter`]).
+    ///
+    /// [`ProcessorContext::increment_node_counter`]: super::ProcessorContext::increment_node_counter
+    pub fn node_counters(&self) -> BTreeMap<(String, String), u64> {
+        self.g
+            .node_counters
+            .iter()
+            .map(|((node, metric), n)| ((self.g.plan.names[*node].clone(), metric.clone()), *n))
+            .collect()
+    }
+
+    /// As [`ProcessorGraph::node_counters`], resetting them: the runtime adds the deltas to
+    /// its instance-wide totals at each commit.
+    pub fn take_node_counters(&mut self) -> BTreeMap<(String, String), u64> {
+        let counters = self.node_counters();
+        self.g.node_counters.clear();
+        counters
+    }
+
     /// Whether a processor asked for a commit since the last call; resets the flag.
     pub fn take_commit_request(&mut self) -> bool {
         std::mem::take(&mut self.g.commit_requested)
     }
 
-    /// Writes every store's cache down (KTables forward): what each commit does.
+    /// Writes every store's cache down, forwarding what cached KTables wrote down: what each
+    /// commit does.
     pub fn flush_cache(&mut self) -> Result<()> {
-        for s in self.g.stores.values_mut() {
-            s.flush_cache()?;
-        }
-        Ok(())
+        self.g.flush_caches()
     }
 
     /// Flushes every store completely, caches and storage (before a checkpoint).
     pub fn flush(&mut self) -> Result<()> {
+        self.g.flush_caches()?;
         for s in self.g.stores.values_mut() {
             s.flush()?;
         }

@@ -2,7 +2,7 @@
 
 use std::any::Any;
 
-use kstreams_state::KeyValueStore as BytesKeyValueStore;
+use kstreams_state::{CacheFlushEntry, CacheFlushListener, KeyValueStore as BytesKeyValueStore};
 
 use super::task_store::TaskStore;
 use crate::error::{Result, StreamsError};
@@ -165,6 +165,14 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         Ok(self.inner.approximate_num_entries()?)
     }
 
+    /// The typed key, new value and old value of an entry this store's cache wrote down.
+    pub fn decode_flush_entry(&self, entry: &CacheFlushEntry) -> Result<(K, Option<V>, Option<V>)> {
+        let key = self.key_serde.deserialize(&self.name, Some(&entry.key))?;
+        let new = self.decode_value(entry.new_value.clone())?;
+        let old = self.decode_value(entry.old_value.clone())?;
+        Ok((key, new, old))
+    }
+
     /// The byte store underneath.
     pub fn inner(&self) -> &dyn BytesKeyValueStore {
         self.inner.as_ref()
@@ -188,6 +196,9 @@ impl<K: 'static, V: 'static> TaskStore for KeyValueStore<K, V> {
     }
     fn flush_cache(&mut self) -> Result<()> {
         Ok(self.inner.flush_cache()?)
+    }
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        self.inner.set_flush_listener(listener)
     }
     fn close(&mut self) -> Result<()> {
         Ok(self.inner.close()?)

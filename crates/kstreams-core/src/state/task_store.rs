@@ -2,6 +2,8 @@
 
 use std::any::Any;
 
+use kstreams_state::CacheFlushListener;
+
 use crate::error::Result;
 
 /// What a task needs of any store: lifecycle, restoration and downcasting to the typed store.
@@ -16,6 +18,12 @@ pub trait TaskStore: Send + 'static {
     /// every commit does.
     fn flush_cache(&mut self) -> Result<()> {
         Ok(())
+    }
+    /// Installs the listener of the store's cache (entries written down on flush or
+    /// eviction). Returns `false`, dropping the listener, when the store has no cache.
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        drop(listener);
+        false
     }
     /// Flushes and closes.
     fn close(&mut self) -> Result<()>;

@@ -6,6 +6,7 @@ use kstreams_core::{Processor, ProcessorContext, Record, Result};
 
 use crate::change::Change;
 use crate::kgrouped_stream::KGroupedStream;
+use crate::ktable::forward_from_cache;
 use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Data, KTable, Materialized};
 
@@ -16,6 +17,8 @@ type Fold<K, V, VA> = Arc<dyn Fn(&K, &V, Option<VA>) -> VA + Send + Sync>;
 pub(crate) struct StreamAggregate<K, V, VA> {
     pub(crate) store: String,
     pub(crate) fold: Fold<K, V, VA>,
+    /// Whether the store is cached: its cache forwards.
+    pub(crate) cached: bool,
 }
 
 impl<K: Data, V: Data, VA: Data> StreamAggregate<K, V, VA> {
@@ -27,11 +30,17 @@ impl<K: Data, V: Data, VA: Data> StreamAggregate<K, V, VA> {
         move || StreamAggregate {
             store: store.clone(),
             fold: fold.clone(),
+            cached: false,
         }
     }
 }
 
 impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for StreamAggregate<K, V, VA> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
+        self.cached = forward_from_cache(ctx, &self.store)?;
+        Ok(())
+    }
+
     fn process(
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
@@ -45,6 +54,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for StreamAggreg
         let old_value = old.map(|o| o.value);
         let new = (self.fold)(&r.key, &r.value, old_value.clone());
         store.put(&r.key, &ValueAndTimestamp::make(new.clone(), ts))?;
+        if self.cached {
+            return Ok(());
+        }
         let change = Change::new(Some(new), old_value);
         ctx.forward(Record::new(r.key, change, ts).with_headers(r.headers))
     }

@@ -6,6 +6,7 @@ use kstreams_core::{Processor, ProcessorContext, Record, Result};
 
 use crate::change::Change;
 use crate::kgrouped_table::KGroupedTable;
+use crate::ktable::forward_from_cache;
 use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Data, KTable, Materialized};
 
@@ -18,6 +19,8 @@ pub(crate) struct TableAggregate<K, V, VA> {
     pub(crate) store: String,
     pub(crate) add: Add<K, V, VA>,
     pub(crate) sub: Sub<K, V, VA>,
+    /// Whether the store is cached: its cache forwards.
+    pub(crate) cached: bool,
 }
 
 impl<K: Data, V: Data, VA: Data> TableAggregate<K, V, VA> {
@@ -31,6 +34,7 @@ impl<K: Data, V: Data, VA: Data> TableAggregate<K, V, VA> {
             store: store.clone(),
             add: add.clone(),
             sub: sub.clone(),
+            cached: false,
         }
     }
 }
@@ -38,6 +42,11 @@ impl<K: Data, V: Data, VA: Data> TableAggregate<K, V, VA> {
 impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
     for TableAggregate<K, V, VA>
 {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
+        self.cached = forward_from_cache(ctx, &self.store)?;
+        Ok(())
+    }
+
     fn process(
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
@@ -63,6 +72,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
             None => {
                 store.delete(&r.key)?;
             }
+        }
+        if self.cached {
+            return Ok(());
         }
         ctx.forward(Record::new(r.key, Change::new(agg, old_agg), ts).with_headers(r.headers))
     }

@@ -1,5 +1,6 @@
 //! `KStream`: an unbounded stream of records, and its operators (one per file).
 
+mod deduplicate;
 mod filter;
 mod flat_map;
 mod flat_map_values;
@@ -17,6 +18,8 @@ mod split;
 mod stream_join;
 mod to;
 mod to_table;
+
+pub use deduplicate::{DEDUP_HITS, value_hash};
 
 use kstreams_core::{ProcessorContext, ProcessorSupplier, Record, SharedSerde, TopologyError};
 

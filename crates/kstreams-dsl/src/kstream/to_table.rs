@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use kstreams_core::{Processor, ProcessorContext, Record, Result};
 
 use crate::change::Change;
-use crate::ktable::{KTable, ValueGetter};
+use crate::ktable::{KTable, ValueGetter, forward_from_cache};
 use crate::repartition_topic::through_repartition_topic;
 use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Data, KStream, Materialized, Named};
@@ -13,10 +13,17 @@ use crate::{Data, KStream, Materialized, Named};
 /// Upserts each record into the store and forwards `(new, old)`.
 struct StreamToTable<K, V> {
     store: String,
+    /// Whether the store is cached: its cache forwards.
+    cached: bool,
     _types: PhantomData<fn() -> (K, V)>,
 }
 
 impl<K: Data, V: Data> Processor<K, V, K, Change<V>> for StreamToTable<K, V> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        self.cached = forward_from_cache(ctx, &self.store)?;
+        Ok(())
+    }
+
     fn process(
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
@@ -28,6 +35,9 @@ impl<K: Data, V: Data> Processor<K, V, K, Change<V>> for StreamToTable<K, V> {
             &r.key,
             &ValueAndTimestamp::make(r.value.clone(), r.timestamp),
         )?;
+        if self.cached {
+            return Ok(());
+        }
         let new = Some(r.value.clone());
         ctx.forward(r.with_value(Change::new(new, old)))
     }
@@ -64,6 +74,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         let st = store.clone();
         input.add_processor(&name, move || StreamToTable::<K, V> {
             store: st.clone(),
+            cached: false,
             _types: PhantomData,
         });
         {

@@ -16,6 +16,8 @@ type MapFn<K, V, VO> = Arc<dyn Fn(&K, Change<V>) -> Option<Change<VO>> + Send + 
 pub(crate) struct TableMapper<K, V, VO> {
     store: Option<String>,
     f: MapFn<K, V, VO>,
+    /// Whether the store is cached: its cache forwards.
+    cached: bool,
 }
 
 pub(crate) fn supplier<K: Data, V: Data, VO: Data>(
@@ -26,10 +28,18 @@ pub(crate) fn supplier<K: Data, V: Data, VO: Data>(
     move || TableMapper {
         store: store.clone(),
         f: f.clone(),
+        cached: false,
     }
 }
 
 impl<K: Data, V: Data, VO: Data> Processor<K, Change<V>, K, Change<VO>> for TableMapper<K, V, VO> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VO>>) -> Result<()> {
+        if let Some(store) = &self.store {
+            self.cached = super::forward_from_cache(ctx, store)?;
+        }
+        Ok(())
+    }
+
     fn process(
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<VO>>,
@@ -46,6 +56,9 @@ impl<K: Data, V: Data, VO: Data> Processor<K, Change<V>, K, Change<VO>> for Tabl
                     s.delete(&r.key)?;
                 }
             }
+        }
+        if self.cached {
+            return Ok(());
         }
         ctx.forward(r.with_value(change))
     }

@@ -4,6 +4,7 @@
 //! also offer a *value getter*, which reads the current value of a key from the nearest
 //! materialized ancestor store and applies the operators in between (used by joins).
 
+mod cache_forwarding;
 mod filter;
 mod group_by;
 mod join;
@@ -21,6 +22,9 @@ use crate::change::Change;
 use crate::streams_builder::Shared;
 use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Data, Materialized, Named};
+
+/// Store access for value getters, independent of the processor's output types.
+pub(crate) use cache_forwarding::forward_from_cache;
 
 /// Store access for value getters, independent of the processor's output types.
 pub(crate) trait StoreAccess {

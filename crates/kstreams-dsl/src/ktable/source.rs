@@ -3,7 +3,7 @@
 use kstreams_core::{Processor, ProcessorContext, Record, Result};
 
 use crate::change::Change;
-use crate::ktable::{KTable, ValueGetter};
+use crate::ktable::{KTable, ValueGetter, forward_from_cache};
 use crate::streams_builder::Shared;
 use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Consumed, Data, Materialized};
@@ -12,10 +12,17 @@ use crate::{Consumed, Data, Materialized};
 /// A tombstone for an absent key changes nothing and is not forwarded.
 struct KTableSource<K, V> {
     store: String,
+    /// Whether the store is cached: its cache forwards (see `cache_forwarding`).
+    cached: bool,
     _types: std::marker::PhantomData<fn() -> (K, V)>,
 }
 
 impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for KTableSource<K, V> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        self.cached = forward_from_cache(ctx, &self.store)?;
+        Ok(())
+    }
+
     fn process(
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
@@ -29,7 +36,7 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for KTableSource<K,
                 store.delete(&r.key)?;
             }
         }
-        if old.is_none() && r.value.is_none() {
+        if self.cached || (old.is_none() && r.value.is_none()) {
             return Ok(());
         }
         let new = r.value.clone();
@@ -75,6 +82,7 @@ pub(crate) fn table<K: Data, V: Data>(
                 &node,
                 move || KTableSource::<K, V> {
                     store: st.clone(),
+                    cached: false,
                     _types: std::marker::PhantomData,
                 },
                 &[&source],

@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use kstreams_core::{ProcessorSupplier, SessionStoreBuilder};
 
+use crate::SessionWindowedSerde;
 use crate::change::Change;
 use crate::kgrouped_stream::KGroupedStream;
 use crate::ktable::{KTable, ValueGetter};
 use crate::materialized::StoreType;
-use crate::windowed::{Windowed, WindowedSerde};
+use crate::windowed::Windowed;
 use crate::{Data, Materialized, SessionWindows};
 
 pub(crate) use aggregate::SessionAggregate;
@@ -67,7 +68,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         KTable {
             b,
             node,
-            key_serde: Some(Arc::new(WindowedSerde::new(p.key_serde))),
+            key_serde: Some(Arc::new(SessionWindowedSerde::new(p.key_serde))),
             value_serde: Some(p.value_serde),
             store: Some(p.store.clone()),
             getter: ValueGetter::<K, VA>::of_session_store(&p.store),

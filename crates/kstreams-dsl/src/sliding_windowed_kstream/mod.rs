@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use kstreams_core::{ProcessorSupplier, WindowStoreBuilder};
 
+use crate::TimeWindowedSerde;
 use crate::change::Change;
 use crate::kgrouped_stream::KGroupedStream;
 use crate::ktable::{KTable, ValueGetter};
 use crate::materialized::StoreType;
-use crate::windowed::{Windowed, WindowedSerde};
+use crate::windowed::Windowed;
 use crate::{Data, Materialized, SlidingWindows};
 
 pub(crate) use aggregate::SlidingAggregate;
@@ -87,7 +88,10 @@ impl<K: Data, V: Data> SlidingWindowedKStream<K, V> {
         KTable {
             b,
             node,
-            key_serde: Some(Arc::new(WindowedSerde::new(p.key_serde))),
+            key_serde: Some(Arc::new(TimeWindowedSerde::new(
+                p.key_serde,
+                w.difference_ms,
+            ))),
             value_serde: Some(p.value_serde),
             store: Some(p.store.clone()),
             getter: ValueGetter::<K, VA>::of_window_store(&p.store),

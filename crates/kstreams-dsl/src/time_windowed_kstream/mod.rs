@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use kstreams_core::ProcessorSupplier;
 
+use crate::TimeWindowedSerde;
 use crate::change::Change;
 use crate::kgrouped_stream::KGroupedStream;
 use crate::ktable::{KTable, ValueGetter};
-use crate::windowed::{Windowed, WindowedSerde};
+use crate::windowed::Windowed;
 use crate::{Data, Materialized, TimeWindows};
 
 pub(crate) use aggregate::WindowAggregate;
@@ -59,7 +60,10 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         KTable {
             b,
             node,
-            key_serde: Some(Arc::new(WindowedSerde::new(p.key_serde))),
+            key_serde: Some(Arc::new(TimeWindowedSerde::new(
+                p.key_serde,
+                self.windows.size_ms,
+            ))),
             value_serde: Some(p.value_serde),
             store: Some(p.store.clone()),
             getter: ValueGetter::<K, VA>::of_window_store(&p.store),

@@ -1,0 +1,244 @@
+//! The record cache of KTable stores: with caching, updates of a key between commits fold
+//! into the latest one (forwarded on commit or on eviction, with the value forwarded before
+//! as the old value); without it, or with `statestore.cache.max.bytes` 0, every update is
+//! forwarded.
+
+use kstreams_core::Serdes;
+use kstreams_dsl::*;
+use kstreams_test_driver::{DriverConfig, TopologyTestDriver};
+
+type Out = Vec<(String, Option<String>, i64)>;
+
+fn users_table(b: &StreamsBuilder, cached: bool) -> KTable<String, String> {
+    let m = Materialized::as_("users").with_store_type(StoreType::InMemory);
+    let m = if cached {
+        m.with_caching_enabled(true)
+    } else {
+        m.with_caching_disabled()
+    };
+    b.table(
+        "users",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        m,
+    )
+}
+
+fn manual_commits() -> DriverConfig {
+    DriverConfig {
+        commit_after_each_record: false,
+        ..DriverConfig::default()
+    }
+}
+
+fn read(d: &TopologyTestDriver, topic: &str) -> Out {
+    d.create_output_topic(topic, Serdes::string(), Serdes::option(Serdes::string()))
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect()
+}
+
+fn rec(k: &str, v: Option<&str>, ts: i64) -> (String, Option<String>, i64) {
+    (k.into(), v.map(Into::into), ts)
+}
+
+fn pipe_updates(d: &TopologyTestDriver) {
+    let i = d.create_input_topic("users", Serdes::string(), Serdes::option(Serdes::string()));
+    i.pipe_input_with_timestamp("alice".into(), Some("a".into()), 1);
+    i.pipe_input_with_timestamp("alice".into(), Some("b".into()), 2);
+    i.pipe_input_with_timestamp("bob".into(), Some("x".into()), 3);
+    i.pipe_input_with_timestamp("alice".into(), Some("c".into()), 4);
+    i.pipe_input_with_timestamp("carol".into(), Some("y".into()), 5);
+    i.pipe_input_with_timestamp("carol".into(), None, 6);
+}
+
+fn source_to_stream(cached: bool, config: DriverConfig) -> TopologyTestDriver {
+    let b = StreamsBuilder::new();
+    users_table(&b, cached).to_stream().to(
+        "out",
+        Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+    );
+    TopologyTestDriver::with_config(b.build().unwrap(), config).unwrap()
+}
+
+#[test]
+fn a_cached_table_forwards_only_the_latest_update_of_each_key_at_commit() {
+    let d = source_to_stream(true, manual_commits());
+    pipe_updates(&d);
+    assert_eq!(
+        read(&d, "out"),
+        vec![],
+        "nothing leaves the cache before a commit"
+    );
+    assert_eq!(
+        d.key_value_store::<String, ValueAndTimestamp<String>>("users")
+            .unwrap()
+            .get(&"alice".to_string())
+            .unwrap()
+            .map(|v| v.value),
+        Some("c".into()),
+        "reads see the cache"
+    );
+    d.commit().unwrap();
+    // In write order; carol was added and deleted between commits: nothing to forward.
+    assert_eq!(
+        read(&d, "out"),
+        vec![rec("bob", Some("x"), 3), rec("alice", Some("c"), 4)]
+    );
+    d.commit().unwrap();
+    assert_eq!(
+        read(&d, "out"),
+        vec![],
+        "clean entries are not forwarded again"
+    );
+    // A delete of a forwarded key is forwarded as a tombstone at stream time.
+    let i = d.create_input_topic("users", Serdes::string(), Serdes::option(Serdes::string()));
+    i.pipe_input_with_timestamp("bob".into(), None, 9);
+    d.commit().unwrap();
+    assert_eq!(read(&d, "out"), vec![rec("bob", None, 9)]);
+}
+
+#[test]
+fn without_caching_every_update_is_forwarded_at_once() {
+    let d = source_to_stream(false, manual_commits());
+    pipe_updates(&d);
+    assert_eq!(
+        read(&d, "out"),
+        vec![
+            rec("alice", Some("a"), 1),
+            rec("alice", Some("b"), 2),
+            rec("bob", Some("x"), 3),
+            rec("alice", Some("c"), 4),
+            rec("carol", Some("y"), 5),
+            rec("carol", None, 6),
+        ]
+    );
+}
+
+#[test]
+fn a_zero_cache_budget_forwards_every_update_of_a_cached_table() {
+    let config = DriverConfig {
+        cache_max_bytes: 0,
+        ..manual_commits()
+    };
+    let d = source_to_stream(true, config);
+    pipe_updates(&d);
+    assert_eq!(read(&d, "out").len(), 6);
+    assert_eq!(read(&d, "out"), vec![]);
+}
+
+#[test]
+fn eviction_by_size_forwards_the_least_recently_written_entry() {
+    // An entry of a one-letter key and value costs 2 * 1 + (8 + 1) + 64 = 75 bytes: the
+    // thread's budget of 200 holds two.
+    let config = DriverConfig {
+        cache_max_bytes: 200,
+        ..manual_commits()
+    };
+    let d = source_to_stream(true, config);
+    let i = d.create_input_topic("users", Serdes::string(), Serdes::option(Serdes::string()));
+    i.pipe_input_with_timestamp("a".into(), Some("1".into()), 1);
+    i.pipe_input_with_timestamp("b".into(), Some("1".into()), 2);
+    assert_eq!(read(&d, "out"), vec![]);
+    i.pipe_input_with_timestamp("c".into(), Some("1".into()), 3);
+    assert_eq!(read(&d, "out"), vec![rec("a", Some("1"), 1)]);
+    // Re-writing "a" makes it the most recent: "b" is the one evicted.
+    i.pipe_input_with_timestamp("a".into(), Some("2".into()), 4);
+    assert_eq!(read(&d, "out"), vec![rec("b", Some("1"), 2)]);
+    d.commit().unwrap();
+    assert_eq!(
+        read(&d, "out"),
+        vec![rec("c", Some("1"), 3), rec("a", Some("2"), 4)]
+    );
+}
+
+#[test]
+fn old_values_are_the_ones_forwarded_before_so_re_aggregation_stays_right() {
+    let b = StreamsBuilder::new();
+    users_table(&b, true)
+        .group_by(
+            |_user, region: &String| (region.clone(), 1i64),
+            Grouped::default(),
+        )
+        .count(Materialized::as_("per-region").with_store_type(StoreType::InMemory))
+        .to_stream()
+        .to(
+            "counts",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    let d = TopologyTestDriver::with_config(b.build().unwrap(), manual_commits()).unwrap();
+    let counts = || -> Vec<(String, Option<i64>, i64)> {
+        d.create_output_topic("counts", Serdes::string(), Serdes::option(Serdes::i64()))
+            .read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value, r.timestamp))
+            .collect()
+    };
+    let i = d.create_input_topic("users", Serdes::string(), Serdes::option(Serdes::string()));
+    i.pipe_input_with_timestamp("alice".into(), Some("eu".into()), 1);
+    i.pipe_input_with_timestamp("alice".into(), Some("us".into()), 2);
+    i.pipe_input_with_timestamp("bob".into(), Some("eu".into()), 3);
+    d.commit().unwrap();
+    assert_eq!(
+        counts(),
+        vec![("us".into(), Some(1), 2), ("eu".into(), Some(1), 3)]
+    );
+    // alice: us -> eu -> asia between commits. Only us -> asia is forwarded: subtracting the
+    // intermediate "eu" would wrongly decrement eu.
+    i.pipe_input_with_timestamp("alice".into(), Some("eu".into()), 4);
+    i.pipe_input_with_timestamp("alice".into(), Some("asia".into()), 5);
+    d.commit().unwrap();
+    assert_eq!(
+        counts(),
+        vec![("us".into(), Some(0), 5), ("asia".into(), Some(1), 5)]
+    );
+    let per_region = d
+        .key_value_store::<String, ValueAndTimestamp<i64>>("per-region")
+        .unwrap();
+    let eu = per_region.get(&"eu".to_string()).unwrap().map(|v| v.value);
+    assert_eq!(eu, Some(1), "only bob");
+}
+
+#[test]
+fn updates_caused_by_one_record_fold_into_one_output_per_key() {
+    let build = |cached: bool| {
+        let b = StreamsBuilder::new();
+        b.stream::<String, String>("lines", Consumed::with(Serdes::string(), Serdes::string()))
+            .flat_map_values(|line| line.split(' ').map(str::to_string).collect::<Vec<_>>())
+            .group_by(|_k, word| word.clone(), Grouped::default())
+            .count(
+                Materialized::as_("words")
+                    .with_store_type(StoreType::InMemory)
+                    .with_caching_enabled(cached),
+            )
+            .to_stream()
+            .to(
+                "counts",
+                Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+            );
+        // The driver commits after each record (the default).
+        TopologyTestDriver::new(b.build().unwrap()).unwrap()
+    };
+    let run = |d: &TopologyTestDriver| -> Vec<(String, Option<i64>, i64)> {
+        let i = d.input_topic::<String, String>("lines");
+        i.pipe_input_with_timestamp("l1".into(), "a a b a".into(), 10);
+        d.create_output_topic("counts", Serdes::string(), Serdes::option(Serdes::i64()))
+            .read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value, r.timestamp))
+            .collect()
+    };
+    assert_eq!(
+        run(&build(true)),
+        vec![("b".into(), Some(1), 10), ("a".into(), Some(3), 10)]
+    );
+    assert_eq!(
+        run(&build(false)),
+        vec![
+            ("a".into(), Some(1), 10),
+            ("a".into(), Some(2), 10),
+            ("b".into(), Some(1), 10),
+            ("a".into(), Some(3), 10)
+        ]
+    );
+}
