@@ -4,6 +4,18 @@
 //! letter topic) carries the same headers, so operators, the replay tool and other clients read
 //! one format. Values are UTF-8 text (numbers in decimal) so any client can read them.
 
+mod failure_metrics;
+mod parked_record;
+mod processing_error;
+mod retry_policy;
+
+pub use failure_metrics::{FailureMetric, FailureMetricKey, FailureMetrics};
+pub use parked_record::{ParkedRecord, ParkedRecordError, SchedulerKey};
+pub use processing_error::{DefaultErrorClassifier, ErrorClassifier, ProcessingError};
+pub use retry_policy::{
+    JitterSource, RetryDecision, RetryPolicy, RetryPolicyError, SplitMixJitter,
+};
+
 use crate::record::{Headers, RecordMetadata};
 
 /// Header names used by retry and dead-letter records.

@@ -686,6 +686,7 @@ impl StreamThread {
                     self.shared.partitions.clone(),
                 )),
                 deserialization_handler: Arc::new(LogAndFailExceptionHandler),
+                failure: Default::default(),
             };
             let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
             for c in changelogs {
@@ -825,6 +826,7 @@ impl StreamThread {
                     self.shared.partitions.clone(),
                 )),
                 deserialization_handler: Arc::new(LogAndFailExceptionHandler),
+                failure: Default::default(),
             };
             let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
             let mut task = StreamTask::new(

@@ -17,6 +17,8 @@ mod split;
 mod stream_join;
 mod to;
 mod to_table;
+mod try_flat_map_values;
+mod try_map_values;
 
 use kstreams_core::{ProcessorContext, ProcessorSupplier, Record, SharedSerde, TopologyError};
 
