@@ -793,6 +793,7 @@ impl StreamThread {
                 .or_default()
                 .push(tp.clone());
         }
+        let handlers = self.shared.config.exception_handlers.clone();
         for (id, tps) in by_task {
             let task_dir = self.task_dir(id);
             let checkpoint = checkpoint::take_or_wipe(&task_dir)?;
@@ -825,8 +826,14 @@ impl StreamThread {
                     self.outbox.clone(),
                     self.shared.partitions.clone(),
                 )),
-                deserialization_handler: Arc::new(LogAndFailExceptionHandler),
-                failure: Default::default(),
+                deserialization_handler: handlers.deserialization.clone(),
+                failure: kstreams_core::processor::FailureHandling {
+                    dead_letter_topic: Some(self.shared.config.effective_dead_letter_topic()),
+                    processing_handler: handlers.processing.clone(),
+                    production_handler: handlers.production.clone(),
+                    max_record_bytes: Some(self.shared.config.max_request_size),
+                    metrics: self.shared.metrics.failures.clone(),
+                },
             };
             let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
             let mut task = StreamTask::new(
