@@ -11,7 +11,7 @@ pub use kstreams_core::{
     MockClock, ProcessorTopology, ProducedRecord, Record, RecordMetadata, Result, Serde,
     SerdeError, Serdes, StreamsError, SystemClock, Topology, TopologyDescription, TopologyError,
 };
-pub use kstreams_core::{error, processor, record, serde, state, task, time, topology};
+pub use kstreams_core::{error, failure, processor, record, serde, state, task, time, topology};
 
 /// The runtime: run a topology against Kafka.
 pub use kstreams_runtime::{
@@ -46,6 +46,7 @@ pub mod prelude {
         Headers, KeyValueStore, Record, RecordMetadata, Result, Serde, Serdes, StoreBuilder,
         Stores, StreamsError, Topology,
     };
+    pub use kstreams_dsl::Retried;
     pub use kstreams_dsl::{
         Consumed, Grouped, JoinWindows, KStream, KTable, Materialized, Named, Produced,
         Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows,
