@@ -30,6 +30,60 @@ impl Processor<String, String, String, String> for FailOnBad {
     }
 }
 
+struct FailingPunctuator;
+
+impl Processor<String, String, String, String> for FailingPunctuator {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) -> Result<()> {
+        ctx.schedule(
+            std::time::Duration::from_millis(100),
+            kstreams_core::PunctuationType::WallClockTime,
+            |_ctx, _now| Err(StreamsError::processing("flush failed")),
+        )?;
+        Ok(())
+    }
+    fn process(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, String, String>,
+        r: Record<String, String>,
+    ) -> Result<()> {
+        ctx.forward(r)
+    }
+}
+
+fn punctuating(cfg: DriverConfig) -> TopologyTestDriver {
+    let mut t = Topology::new();
+    t.add_source::<String, String>("src", &["in"], Serdes::string(), Serdes::string())
+        .unwrap();
+    t.add_processor("flusher", || FailingPunctuator, &["src"])
+        .unwrap();
+    TopologyTestDriver::with_config(t, cfg).unwrap()
+}
+
+#[test]
+fn punctuator_errors_go_to_the_processing_handler() {
+    let d = punctuating(config());
+    let err = d
+        .try_advance_wall_clock_time(std::time::Duration::from_millis(100))
+        .unwrap_err();
+    assert!(err.to_string().contains("flush failed"), "{err}");
+    let d = punctuating(DriverConfig {
+        processing_handler: Arc::new(LogAndContinueProcessingExceptionHandler),
+        ..config()
+    });
+    d.advance_wall_clock_time(std::time::Duration::from_millis(100));
+    d.advance_wall_clock_time(std::time::Duration::from_millis(100));
+    // Without a source record there is nothing to dead-letter: the DLQ handler fails.
+    let d = punctuating(DriverConfig {
+        processing_handler: Arc::new(DeadLetterProcessingExceptionHandler),
+        ..config()
+    });
+    assert!(
+        d.try_advance_wall_clock_time(std::time::Duration::from_millis(100))
+            .is_err()
+    );
+    assert!(d.dead_letter_topic::<String, String>().is_empty());
+}
+
 fn topology() -> Topology {
     let mut t = Topology::new();
     t.add_source::<String, String>("src", &["in"], Serdes::string(), Serdes::string())

@@ -547,7 +547,9 @@ impl ProcessorGraph {
         match self.processing_handler.handle(&ctx, &error) {
             ProcessingHandlerResponse::Fail => Err(error),
             ProcessingHandlerResponse::Continue => {
-                self.g.dropped_records += 1;
+                if self.g.metadata.is_some() {
+                    self.g.dropped_records += 1;
+                }
                 Ok(())
             }
             ProcessingHandlerResponse::DeadLetter => {
@@ -595,13 +597,26 @@ impl ProcessorGraph {
         if now < 0 {
             return Ok(false);
         }
-        self.g.punctuate(PunctuationType::StreamTime, now)
+        let r = self.g.punctuate(PunctuationType::StreamTime, now);
+        self.handle_punctuation_result(r)
     }
 
     /// Runs the wall-clock punctuators due now.
     pub fn maybe_punctuate_wall_clock(&mut self) -> Result<bool> {
         let now = self.g.clock.now_ms();
-        self.g.punctuate(PunctuationType::WallClockTime, now)
+        let r = self.g.punctuate(PunctuationType::WallClockTime, now);
+        self.handle_punctuation_result(r)
+    }
+
+    /// A punctuator's processing error goes to the processing exception handler too (with no
+    /// source record: it can continue or fail, not dead-letter).
+    fn handle_punctuation_result(&mut self, r: Result<bool>) -> Result<bool> {
+        match r {
+            Err(e @ StreamsError::Processing { .. }) => {
+                self.handle_processing_error(e, None).map(|()| true)
+            }
+            other => other,
+        }
     }
 
     /// The task's stream time (-1 before the first record).
