@@ -72,10 +72,13 @@ impl GraphState {
     /// Sends a sink's output record, applying the production exception handler to records the
     /// producer would reject (above `max_record_bytes`).
     pub(crate) fn send_output(&mut self, record: ProducedRecord) -> Result<()> {
-        let size = record_size(&record);
-        let Some(max) = self.max_record_bytes.filter(|m| size > *m) else {
+        let Some(max) = self.max_record_bytes else {
             return self.collector.send(record);
         };
+        let size = record_size(&record);
+        if size <= max {
+            return self.collector.send(record);
+        }
         let error = StreamsError::Fatal(format!(
             "the record for topic '{}' is {size} bytes, more than max.request.size ({max})",
             record.topic

@@ -23,6 +23,11 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// by later records of the same key: per-key order holds only among records that succeed
     /// at their first attempt. The output keeps the input's timestamp.
     ///
+    /// The stream needs key and value serdes (its own or registered ones) to write the retry
+    /// and dead-letter records; name the operator ([`Retried::with_name`]) so its retry topic
+    /// and store keep their names when the topology changes. Design notes:
+    /// `docs/failure-handling.md`.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use kstreams_core::Serdes;
