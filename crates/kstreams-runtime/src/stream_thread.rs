@@ -576,7 +576,10 @@ impl StreamThread {
             self.create_standbys().await?;
             let ids: Vec<String> = self.tasks.keys().map(ToString::to_string).collect();
             info!(tasks = ?ids, "tasks running");
-            self.shared.metrics.assignments.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .metrics
+                .assignments
+                .fetch_add(1, Ordering::Relaxed);
             self.shared.metrics.set_active_tasks(self.index, ids);
             self.shared.state.thread_running(self.index, true);
             self.last_commit = Instant::now();
