@@ -51,6 +51,8 @@ type Jitter = Arc<Mutex<Box<dyn JitterSource>>>;
 pub(crate) struct RetryingProcessor<K, V, VO> {
     spec: Arc<RetryingSpec<K, V, VO>>,
     jitter: Jitter,
+    /// The retry topic with the application id (known from `init`).
+    retry_topic: String,
 }
 
 impl<K, V, VO> RetryingProcessor<K, V, VO> {
@@ -58,6 +60,7 @@ impl<K, V, VO> RetryingProcessor<K, V, VO> {
         RetryingProcessor {
             spec,
             jitter: Arc::new(Mutex::new(jitter)),
+            retry_topic: String::new(),
         }
     }
 }
@@ -311,6 +314,7 @@ where
     VO: Clone + Send + Sync + 'static,
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VO>) -> Result<()> {
+        self.retry_topic = resolved_retry_topic(&self.spec, ctx.application_id());
         let spec = self.spec.clone();
         let jitter = self.jitter.clone();
         ctx.schedule(
@@ -326,10 +330,9 @@ where
         ctx: &mut ProcessorContext<'_, K, VO>,
         record: Record<K, V>,
     ) -> Result<()> {
-        let retry_topic = resolved_retry_topic(&self.spec, ctx.application_id());
         if ctx
             .record_metadata()
-            .is_some_and(|m| m.topic == retry_topic)
+            .is_some_and(|m| m.topic == self.retry_topic)
         {
             return park(&self.spec, ctx, record);
         }
