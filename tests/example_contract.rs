@@ -96,7 +96,10 @@ impl Example {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "example exited with {status} after SIGTERM");
+                assert!(
+                    status.success(),
+                    "example exited with {status} after SIGTERM"
+                );
                 return;
             }
             assert!(Instant::now() < deadline, "example ignored SIGTERM");
@@ -171,7 +174,9 @@ fn read(bs: &str, topic: &str, n: u64) -> Vec<(String, u64)> {
 #[test]
 fn word_count_example_survives_sigkill_and_stops_on_sigterm_exactly_once() {
     if !python_kafka_available() {
-        eprintln!("skipped: python3 with confluent_kafka is not installed (scripts/install-deps.sh)");
+        eprintln!(
+            "skipped: python3 with confluent_kafka is not installed (scripts/install-deps.sh)"
+        );
         return;
     }
     let bin = example_binary("word_count");
@@ -235,5 +240,8 @@ fn word_count_example_survives_sigkill_and_stops_on_sigterm_exactly_once() {
         .iter()
         .flat_map(|(w, n)| (1..=*n).map(move |i| ((w.clone(), i), 1)))
         .collect();
-    assert_eq!(seen, want, "each count exactly once across SIGKILL and restart");
+    assert_eq!(
+        seen, want,
+        "each count exactly once across SIGKILL and restart"
+    );
 }

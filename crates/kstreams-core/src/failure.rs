@@ -3,6 +3,24 @@
 //! Every record that leaves the pipeline because of a failure (to a retry topic or to the dead
 //! letter topic) carries the same headers, so operators, the replay tool and other clients read
 //! one format. Values are UTF-8 text (numbers in decimal) so any client can read them.
+//!
+//! Around the headers: [`ProcessingError`] and [`ErrorClassifier`] (is a failure worth a
+//! retry?), [`RetryPolicy`] (the pure backoff and retry-or-dead-letter decision),
+//! [`ParkedRecord`]/[`SchedulerKey`] (the retry scheduler store's formats) and
+//! [`FailureMetrics`] (counters per node and reason). The design is explained in
+//! `docs/failure-handling.md`.
+
+mod failure_metrics;
+mod parked_record;
+mod processing_error;
+mod retry_policy;
+
+pub use failure_metrics::{FailureMetric, FailureMetricKey, FailureMetrics};
+pub use parked_record::{ParkedRecord, ParkedRecordError, SchedulerKey};
+pub use processing_error::{DefaultErrorClassifier, ErrorClassifier, ProcessingError};
+pub use retry_policy::{
+    JitterSource, RetryDecision, RetryPolicy, RetryPolicyError, SplitMixJitter,
+};
 
 use crate::record::{Headers, RecordMetadata};
 

@@ -19,7 +19,8 @@
 //!   `merge`, `to`, `to_dynamic`, `process`, `repartition`, `to_table`, `group_by_key`,
 //!   `group_by`, `join`/`left_join` (with a table), `join_stream`/`left_join_stream`/
 //!   `outer_join_stream` (windowed, [`JoinWindows`]), `deduplicate`/
-//!   `deduplicate_by_value_hash` ([`Deduplicated`]).
+//!   `deduplicate_by_value_hash` ([`Deduplicated`]), `try_map_values`/`try_flat_map_values`
+//!   (fallible code with retry topics and a dead-letter topic, [`Retried`]).
 //! - [`KGroupedStream`]: `count`, `reduce`, `aggregate`, `windowed_by` ([`TimeWindows`],
 //!   tumbling or hopping), `windowed_by_session` ([`SessionWindows`]),
 //!   `windowed_by_sliding` ([`SlidingWindows`]).
@@ -68,6 +69,8 @@ mod named;
 mod produced;
 mod repartition_topic;
 mod repartitioned;
+mod retried;
+mod retrying_processor;
 pub mod session_windowed_kstream;
 mod session_windowed_serde;
 mod session_windows;
@@ -97,6 +100,7 @@ pub use materialized::{Materialized, StoreType};
 pub use named::Named;
 pub use produced::Produced;
 pub use repartitioned::Repartitioned;
+pub use retried::{JitterFactory, Retried};
 pub use session_windowed_kstream::SessionWindowedKStream;
 pub use session_windowed_serde::SessionWindowedSerde;
 pub use session_windows::SessionWindows;

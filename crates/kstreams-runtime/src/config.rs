@@ -1,7 +1,14 @@
 //! [`StreamsConfig`]: the settings of a [`crate::KafkaStreams`] instance, validated up front.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use kstreams_core::processor::{
+    DeserializationExceptionHandler, ProcessingExceptionHandler, ProductionExceptionHandler,
+};
+
+use crate::exception_handlers::ExceptionHandlers;
 
 /// The processing guarantee (`processing.guarantee`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,6 +91,14 @@ pub struct StreamsConfig {
     /// (`<group.instance.id>-<thread>`), so a restart within the session timeout gets its
     /// tasks back without a rebalance.
     pub group_instance_id: Option<String>,
+    /// `errors.dead.letter.queue.topic.name`: where failed records go (`None`:
+    /// `<application.id>-dlq`); created at start-up if missing.
+    pub dead_letter_topic: Option<String>,
+    /// The deserialization, processing and production exception handlers.
+    pub exception_handlers: ExceptionHandlers,
+    /// `max.request.size` (1 MiB): larger output records go to the production exception
+    /// handler instead of the producer.
+    pub max_request_size: usize,
 }
 
 impl StreamsConfig {
@@ -106,7 +121,44 @@ impl StreamsConfig {
             poll_interval: Duration::from_millis(100),
             replication_factor: 1,
             group_instance_id: None,
+            dead_letter_topic: None,
+            exception_handlers: ExceptionHandlers::default(),
+            max_request_size: 1024 * 1024,
         }
+    }
+
+    /// Sets the dead-letter topic.
+    pub fn with_dead_letter_topic(mut self, topic: impl Into<String>) -> Self {
+        self.dead_letter_topic = Some(topic.into());
+        self
+    }
+
+    /// The effective dead-letter topic.
+    pub fn effective_dead_letter_topic(&self) -> String {
+        self.dead_letter_topic.clone().unwrap_or_else(|| {
+            kstreams_core::failure::default_dead_letter_topic(&self.application_id)
+        })
+    }
+
+    /// Sets the deserialization exception handler.
+    pub fn with_deserialization_exception_handler(
+        mut self,
+        h: impl DeserializationExceptionHandler,
+    ) -> Self {
+        self.exception_handlers.deserialization = Arc::new(h);
+        self
+    }
+
+    /// Sets the processing exception handler.
+    pub fn with_processing_exception_handler(mut self, h: impl ProcessingExceptionHandler) -> Self {
+        self.exception_handlers.processing = Arc::new(h);
+        self
+    }
+
+    /// Sets the production exception handler.
+    pub fn with_production_exception_handler(mut self, h: impl ProductionExceptionHandler) -> Self {
+        self.exception_handlers.production = Arc::new(h);
+        self
     }
 
     /// Sets `processing.guarantee`.
@@ -238,6 +290,23 @@ impl StreamsConfig {
                 message: "must not be empty".into(),
             });
         }
+        if let Some(t) = &self.dead_letter_topic
+            && (t.trim().is_empty()
+                || !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(ConfigError::Invalid {
+                key: "errors.dead.letter.queue.topic.name",
+                message: format!("'{t}' is not a valid topic name"),
+            });
+        }
+        if self.max_request_size == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max.request.size",
+                message: "must be positive".into(),
+            });
+        }
         if self.replication_factor == 0 || self.replication_factor < -1 {
             return Err(ConfigError::Invalid {
                 key: "replication.factor",
@@ -294,6 +363,23 @@ mod tests {
         assert!(c.validate().is_ok());
         c.num_standby_replicas = 9;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn dead_letter_topic_defaults_and_validates() {
+        let c = StreamsConfig::new("app", "h:1");
+        assert_eq!(c.effective_dead_letter_topic(), "app-dlq");
+        let c = c.with_dead_letter_topic("errors");
+        assert_eq!(c.effective_dead_letter_topic(), "errors");
+        assert!(c.validate().is_ok());
+        let c = StreamsConfig::new("app", "h:1").with_dead_letter_topic("bad topic");
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                key: "errors.dead.letter.queue.topic.name",
+                ..
+            })
+        ));
     }
 
     #[test]

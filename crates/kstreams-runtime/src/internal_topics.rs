@@ -81,14 +81,22 @@ pub fn compute_partition_counts(
             .ok_or_else(|| RuntimeError::MissingSourceTopic(t.clone()))?;
         counts.insert(t, c);
     }
-    let sub_count = |counts: &BTreeMap<String, usize>, sub: usize| -> Option<usize> {
-        let srcs = &layout.sources[sub];
-        if srcs.iter().all(|t| counts.contains_key(t)) {
-            srcs.iter().filter_map(|t| counts.get(t)).copied().max()
-        } else {
-            None
-        }
-    };
+    // The task count of `sub`, ignoring its source `except` (a retry topic is read and
+    // written by the same sub-topology: its count follows the sub-topology's other sources).
+    let sub_count_except =
+        |counts: &BTreeMap<String, usize>, sub: usize, except: Option<&str>| -> Option<usize> {
+            let srcs: Vec<&String> = layout.sources[sub]
+                .iter()
+                .filter(|t| Some(t.as_str()) != except)
+                .collect();
+            if srcs.iter().all(|t| counts.contains_key(*t)) {
+                srcs.iter().filter_map(|t| counts.get(*t)).copied().max()
+            } else {
+                None
+            }
+        };
+    let sub_count =
+        |counts: &BTreeMap<String, usize>, sub: usize| sub_count_except(counts, sub, None);
     // Fixed point over repartition topics (a chain resolves one link per round).
     for _ in 0..=layout.repartition.len() {
         let mut changed = false;
@@ -96,11 +104,20 @@ pub fn compute_partition_counts(
             if counts.contains_key(rt) {
                 continue;
             }
-            let writers: Vec<usize> = (0..layout.sinks.len())
+            let mut writers: Vec<usize> = (0..layout.sinks.len())
                 .filter(|s| layout.sinks[*s].contains(rt))
                 .collect();
-            let per_writer: Vec<Option<usize>> =
-                writers.iter().map(|w| sub_count(&counts, *w)).collect();
+            if writers.is_empty() {
+                // Written by processors, not sinks (retry topics): as many partitions as the
+                // tasks reading it, each writing its own partition.
+                writers = (0..layout.sources.len())
+                    .filter(|s| layout.sources[*s].contains(rt))
+                    .collect();
+            }
+            let per_writer: Vec<Option<usize>> = writers
+                .iter()
+                .map(|w| sub_count_except(&counts, *w, Some(rt)))
+                .collect();
             if !per_writer.is_empty() && per_writer.iter().all(Option::is_some) {
                 counts.insert(
                     rt.clone(),
@@ -189,6 +206,26 @@ pub async fn create_internal_topics(
     Ok(counts)
 }
 
+/// Creates the dead-letter topic (one partition, `cleanup.policy=delete`) unless it exists.
+pub async fn create_dead_letter_topic(
+    admin: &Admin,
+    topic: &str,
+    replication_factor: i16,
+) -> Result<()> {
+    let existing = admin
+        .describe_partition_counts(&[topic.to_string()])
+        .await?;
+    if !existing.contains_key(topic) {
+        tracing::info!(%topic, "creating the dead-letter topic");
+        admin
+            .create_topics(&[
+                NewTopic::new(topic, 1, replication_factor).with_config("cleanup.policy", "delete")
+            ])
+            .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +251,23 @@ mod tests {
         assert_eq!(c.topics["app-rep"], 3);
         assert_eq!(c.topics["app-counts-changelog"], 3);
         assert_eq!(c.tasks_per_subtopology, vec![3, 3]);
+    }
+
+    #[test]
+    fn retry_topics_follow_the_task_count_of_their_sub_topology() {
+        // A retry topic is read and written (by a processor, not a sink) by one sub-topology.
+        let layout = TopicLayout {
+            sources: vec![s(&["input", "app-n-retry"])],
+            sinks: vec![s(&["output"])],
+            repartition: s(&["app-n-retry"]),
+            changelogs: vec![("app-n-retry-store-changelog".into(), 0)],
+            copartition_groups: vec![],
+        };
+        let ext = HashMap::from([("input".to_string(), 3usize)]);
+        let c = compute_partition_counts(&layout, &ext).unwrap();
+        assert_eq!(c.topics["app-n-retry"], 3);
+        assert_eq!(c.topics["app-n-retry-store-changelog"], 3);
+        assert_eq!(c.tasks_per_subtopology, vec![3]);
     }
 
     #[test]

@@ -11,7 +11,9 @@ use tracing::{error, info};
 
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
-use crate::internal_topics::{PartitionCounts, TopicLayout, create_internal_topics};
+use crate::internal_topics::{
+    PartitionCounts, TopicLayout, create_dead_letter_topic, create_internal_topics,
+};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::state::{SharedState, State, StateListener};
 use crate::stream_thread::{self, ThreadShared};
@@ -53,6 +55,12 @@ impl KafkaStreams {
     pub fn new(topology: Topology, config: StreamsConfig) -> Result<Self> {
         config.validate()?;
         let built = topology.build(Some(&config.application_id))?;
+        let dlq = config.effective_dead_letter_topic();
+        if built.subtopology_for_topic(&dlq).is_some() {
+            return Err(RuntimeError::IllegalState(format!(
+                "the topology reads the dead-letter topic '{dlq}': records must not flow back from it automatically (replay them instead)"
+            )));
+        }
         Ok(KafkaStreams {
             config,
             topology: Arc::new(built),
@@ -112,6 +120,12 @@ impl KafkaStreams {
                     .await?;
                     let counts =
                         create_internal_topics(&admin, &layout, config.replication_factor).await?;
+                    create_dead_letter_topic(
+                        &admin,
+                        &config.effective_dead_letter_topic(),
+                        config.replication_factor,
+                    )
+                    .await?;
                     let mut partitions: HashMap<String, i32> = counts
                         .topics
                         .iter()

@@ -23,6 +23,7 @@ pub mod checkpoint;
 pub mod collector;
 pub mod config;
 pub mod error;
+pub mod exception_handlers;
 pub mod internal_topics;
 pub mod kafka_streams;
 pub mod metrics;
@@ -31,6 +32,7 @@ mod stream_thread;
 
 pub use config::{ConfigError, ProcessingGuarantee, StreamsConfig};
 pub use error::{Result, RuntimeError};
+pub use exception_handlers::ExceptionHandlers;
 pub use kafka_streams::KafkaStreams;
 pub use metrics::MetricsSnapshot;
 pub use state::{State, StateListener};

@@ -2,11 +2,12 @@
 //! histograms (hdrhistogram), consumer lag per partition and restoration progress.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use kstreams_core::failure::{FailureMetricKey, FailureMetrics};
 
 /// Metrics of one [`crate::KafkaStreams`] instance.
 #[derive(Debug)]
@@ -25,6 +26,9 @@ pub struct Metrics {
     pub standby_updates: AtomicU64,
     /// Assignments received (one per stream thread and rebalance).
     pub assignments: AtomicU64,
+    /// Retries scheduled, retries re-delivered and dead-letter records, per node and reason
+    /// (shared with every task).
+    pub failures: Arc<FailureMetrics>,
     process_latency_us: Mutex<Option<Histogram<u64>>>,
     commit_latency_us: Mutex<Option<Histogram<u64>>>,
     lag: Mutex<BTreeMap<String, i64>>,
@@ -42,6 +46,7 @@ impl Default for Metrics {
             paused: AtomicU64::new(0),
             standby_updates: AtomicU64::new(0),
             assignments: AtomicU64::new(0),
+            failures: Arc::default(),
             process_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             commit_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             lag: Mutex::new(BTreeMap::new()),
@@ -143,6 +148,7 @@ impl Metrics {
                 .lock()
                 .map(|m| m.clone())
                 .unwrap_or_default(),
+            failures: self.failures.snapshot(),
         }
     }
 }
@@ -198,6 +204,8 @@ impl MetricsSnapshot {
             .copied()
             .unwrap_or(0)
     }
+    /// Failure counters: (metric, node, reason) → count.
+    pub failures: BTreeMap<FailureMetricKey, u64>,
 }
 
 #[cfg(test)]

@@ -585,7 +585,10 @@ impl StreamThread {
             self.create_standbys().await?;
             let ids: Vec<String> = self.tasks.keys().map(ToString::to_string).collect();
             info!(tasks = ?ids, "tasks running");
-            self.shared.metrics.assignments.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .metrics
+                .assignments
+                .fetch_add(1, Ordering::Relaxed);
             self.shared.metrics.set_active_tasks(self.index, ids);
             self.shared.state.thread_running(self.index, true);
             self.last_commit = Instant::now();
@@ -696,6 +699,7 @@ impl StreamThread {
                 )),
                 deserialization_handler: Arc::new(LogAndFailExceptionHandler),
                 cache: None,
+                failure: Default::default(),
             };
             let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
             for c in changelogs {
@@ -802,6 +806,7 @@ impl StreamThread {
                 .or_default()
                 .push(tp.clone());
         }
+        let handlers = self.shared.config.exception_handlers.clone();
         for (id, tps) in by_task {
             let task_dir = self.task_dir(id);
             let checkpoint = checkpoint::take_or_wipe(&task_dir)?;
@@ -834,8 +839,15 @@ impl StreamThread {
                     self.outbox.clone(),
                     self.shared.partitions.clone(),
                 )),
-                deserialization_handler: Arc::new(LogAndFailExceptionHandler),
                 cache: Some(self.cache.clone()),
+                deserialization_handler: handlers.deserialization.clone(),
+                failure: kstreams_core::processor::FailureHandling {
+                    dead_letter_topic: Some(self.shared.config.effective_dead_letter_topic()),
+                    processing_handler: handlers.processing.clone(),
+                    production_handler: handlers.production.clone(),
+                    max_record_bytes: Some(self.shared.config.max_request_size),
+                    metrics: self.shared.metrics.failures.clone(),
+                },
             };
             let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
             let mut task = StreamTask::new(

@@ -90,7 +90,11 @@ fn restarted_static_member_gets_its_tasks_back_without_a_rebalance() {
         restarted.elapsed() < Duration::from_secs(30),
         "B took longer than the session timeout to come back"
     );
-    assert_eq!(b.metrics().active_tasks, b_tasks, "B got its own tasks back");
+    assert_eq!(
+        b.metrics().active_tasks,
+        b_tasks,
+        "B got its own tasks back"
+    );
 
     let batch2 = lines("t", 40);
     rt.block_on(produce_lines(&bs, &input, &batch2));
@@ -105,7 +109,11 @@ fn restarted_static_member_gets_its_tasks_back_without_a_rebalance() {
     assert_eq!(final_counts(&out), count_words(&all));
 
     // A never noticed: no new assignment, no state change, the same tasks.
-    assert_eq!(a.metrics().assignments, a_assignments, "A was not rebalanced");
+    assert_eq!(
+        a.metrics().assignments,
+        a_assignments,
+        "A was not rebalanced"
+    );
     assert_eq!(
         a_states.lock().unwrap().len(),
         a_transitions,

@@ -7,9 +7,11 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kstreams_core::failure::{FailureMetrics, default_dead_letter_topic};
 use kstreams_core::processor::{
-    DeserializationExceptionHandler, LogAndFailExceptionHandler, ProcessorGraph, RecordCollector,
-    TaskEnv,
+    DefaultProductionExceptionHandler, DeserializationExceptionHandler, FailureHandling,
+    LogAndFailExceptionHandler, LogAndFailProcessingExceptionHandler, ProcessingExceptionHandler,
+    ProcessorGraph, ProductionExceptionHandler, RecordCollector, TaskEnv,
 };
 use kstreams_core::serde::DefaultSerde;
 use kstreams_core::{
@@ -43,6 +45,15 @@ pub struct DriverConfig {
     /// [`TopologyTestDriver::commit`] and on close, so cached tables show what they forward
     /// when updates of a key pile up between commits.
     pub commit_after_each_record: bool,
+    /// What to do when a processor fails (default: fail).
+    pub processing_handler: Arc<dyn ProcessingExceptionHandler>,
+    /// What to do with output records above `max_record_bytes` (default: fail).
+    pub production_handler: Arc<dyn ProductionExceptionHandler>,
+    /// The largest output record "the producer" accepts (`max.request.size`; default: no
+    /// limit), to exercise the production exception handler.
+    pub max_record_bytes: Option<usize>,
+    /// The dead-letter topic (default `<application_id>-dlq`).
+    pub dead_letter_topic: Option<String>,
 }
 
 impl Default for DriverConfig {
@@ -57,6 +68,10 @@ impl Default for DriverConfig {
             deserialization_handler: Arc::new(LogAndFailExceptionHandler),
             cache_max_bytes: 10 * 1024 * 1024,
             commit_after_each_record: true,
+            processing_handler: Arc::new(LogAndFailProcessingExceptionHandler),
+            production_handler: Arc::new(DefaultProductionExceptionHandler),
+            max_record_bytes: None,
+            dead_letter_topic: None,
         }
     }
 }
@@ -115,6 +130,8 @@ pub(crate) struct Inner {
     offsets: HashMap<String, i64>,
     pub(crate) clock: MockClock,
     auto_commit: bool,
+    dead_letter_topic: String,
+    failure_metrics: Arc<FailureMetrics>,
     closed: bool,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -272,6 +289,16 @@ impl TopologyTestDriver {
                 (Some(t), p)
             }
         };
+        let dead_letter_topic = config
+            .dead_letter_topic
+            .clone()
+            .unwrap_or_else(|| default_dead_letter_topic(&config.application_id));
+        if let Some(sub) = topology.subtopology_for_topic(&dead_letter_topic) {
+            return Err(StreamsError::IllegalState(format!(
+                "sub-topology {sub} reads the dead-letter topic '{dead_letter_topic}': records must not flow back from it automatically (replay them instead)"
+            )));
+        }
+        let failure_metrics = Arc::new(FailureMetrics::default());
         let clock = MockClock::new(config.initial_wall_clock_ms);
         let outbox: Outbox = Arc::default();
         let changelog = Arc::new(DriverChangelog {
@@ -298,6 +325,13 @@ impl TopologyTestDriver {
                 collector: Box::new(DriverCollector(outbox.clone())),
                 deserialization_handler: config.deserialization_handler.clone(),
                 cache: Some(cache.clone()),
+                failure: FailureHandling {
+                    dead_letter_topic: Some(dead_letter_topic.clone()),
+                    processing_handler: config.processing_handler.clone(),
+                    production_handler: config.production_handler.clone(),
+                    max_record_bytes: config.max_record_bytes,
+                    metrics: failure_metrics.clone(),
+                },
             };
             let graph = ProcessorGraph::new(&topology, sub, 0, env)?;
             let topics = topology.source_topics(sub);
@@ -318,6 +352,8 @@ impl TopologyTestDriver {
             offsets: HashMap::new(),
             clock,
             auto_commit: true,
+            dead_letter_topic,
+            failure_metrics,
             closed: false,
             _temp_dir: temp_dir,
         };
@@ -503,6 +539,23 @@ impl TopologyTestDriver {
         let mut v: Vec<String> = self.inner.borrow().outputs.keys().cloned().collect();
         v.sort();
         v
+    }
+
+    /// The dead-letter topic's name.
+    pub fn dead_letter_topic_name(&self) -> String {
+        self.inner.borrow().dead_letter_topic.clone()
+    }
+
+    /// The dead-letter topic as an output topic, read with `K`'s and `V`'s default serdes
+    /// (failure metadata is in each record's headers, see `kstreams_core::failure`).
+    pub fn dead_letter_topic<K: DefaultSerde, V: DefaultSerde>(&self) -> TestOutputTopic<K, V> {
+        let name = self.dead_letter_topic_name();
+        self.output_topic(&name)
+    }
+
+    /// Retry and dead-letter counters per node and reason.
+    pub fn failure_metrics(&self) -> Arc<FailureMetrics> {
+        self.inner.borrow().failure_metrics.clone()
     }
 
     /// The topology's description.

@@ -11,7 +11,7 @@ pub use kstreams_core::{
     MockClock, ProcessorTopology, ProducedRecord, Record, RecordMetadata, Result, Serde,
     SerdeError, Serdes, StreamsError, SystemClock, Topology, TopologyDescription, TopologyError,
 };
-pub use kstreams_core::{error, processor, record, serde, state, task, time, topology};
+pub use kstreams_core::{error, failure, processor, record, serde, state, task, time, topology};
 
 /// The runtime: run a topology against Kafka.
 pub use kstreams_runtime::{
@@ -47,6 +47,7 @@ pub mod prelude {
         Stores, StreamsError, Topology,
     };
     pub use kstreams_dsl::Deduplicated;
+    pub use kstreams_dsl::Retried;
     pub use kstreams_dsl::{
         Consumed, Grouped, JoinWindows, KStream, KTable, Materialized, Named, Produced,
         Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows,

@@ -9,7 +9,8 @@ use super::graph::{FlushFn, FlushForwarder, GraphState, Punct};
 use super::punctuation::{Cancellable, PunctuationType};
 use super::task_id::TaskId;
 use crate::error::{Result, StreamsError};
-use crate::record::{Record, RecordMetadata};
+use crate::failure::{FailureMetadata, FailureMetrics, ParkedRecord};
+use crate::record::{ProducedRecord, Record, RecordMetadata};
 use crate::state::{KeyValueStore, TaskStore};
 
 /// The context of one processor in one task: forwarding to children, record metadata, time,
@@ -97,6 +98,31 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
     pub fn increment_node_counter(&mut self, metric: &str, n: u64) {
         let key = (self.node, metric.to_string());
         *self.g.node_counters.entry(key).or_insert(0) += n;
+    /// The application's dead-letter topic (`<application.id>-dlq` unless configured).
+    pub fn dead_letter_topic(&self) -> &str {
+        &self.g.dead_letter_topic
+    }
+
+    /// Writes `record`, with `metadata` in its failure headers, to the dead-letter topic,
+    /// through the task's record collector (in the task's transaction under exactly-once).
+    /// Failing to write it is a fatal error: it is never retried nor dead-lettered again.
+    pub fn send_to_dead_letter_topic(
+        &mut self,
+        record: ParkedRecord,
+        metadata: FailureMetadata,
+    ) -> Result<()> {
+        self.g.send_dead_letter(record, metadata)
+    }
+
+    /// Hands an already serialized record to the task's record collector, bypassing sinks
+    /// and the production exception handler (retry topics use it; it commits with the task).
+    pub fn send_serialized(&mut self, record: ProducedRecord) -> Result<()> {
+        self.g.collector.send(record)
+    }
+
+    /// The instance's failure counters (retries, dead-letter records).
+    pub fn failure_metrics(&self) -> &FailureMetrics {
+        &self.g.failure_metrics
     }
 
     /// Asks the runtime to commit the task soon.

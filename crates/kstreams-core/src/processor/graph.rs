@@ -9,12 +9,21 @@ use std::sync::{Arc, Mutex};
 
 use kstreams_state::{CacheFlushEntry, SharedChangelogWriter, SharedThreadCache, StoreContext};
 
-use super::handlers::{DeserializationExceptionHandler, DeserializationHandlerResponse};
+use super::handlers::{
+    DefaultProductionExceptionHandler, DeserializationExceptionHandler,
+    DeserializationHandlerResponse, ErrorHandlerContext, LogAndFailProcessingExceptionHandler,
+    ProcessingExceptionHandler, ProcessingHandlerResponse, ProductionExceptionHandler,
+    ProductionHandlerResponse,
+};
 use super::punctuation::{PunctuationQueue, PunctuationType};
 use super::record_collector::RecordCollector;
 use super::task_id::TaskId;
 use crate::error::{Result, StreamsError};
-use crate::record::{ConsumedRecord, Record, RecordMetadata};
+use crate::failure::{
+    DeadLetterReason, FailureClass, FailureMetadata, FailureMetric, FailureMetrics,
+    OriginalPosition, ParkedRecord, default_dead_letter_topic,
+};
+use crate::record::{ConsumedRecord, ProducedRecord, Record, RecordMetadata};
 use crate::state::TaskStore;
 use crate::time::SharedClock;
 use crate::topology::{ProcessorTopology, SubtopologyPlan};
@@ -74,9 +83,96 @@ pub(crate) struct GraphState {
     pub(crate) dropped_records: u64,
     /// Per-node counters (`(node index, metric)`), e.g. dedup hits.
     pub(crate) node_counters: BTreeMap<(usize, String), u64>,
+    pub(crate) dead_letter_topic: String,
+    pub(crate) failure_metrics: Arc<FailureMetrics>,
+    production_handler: Arc<dyn ProductionExceptionHandler>,
+    max_record_bytes: Option<usize>,
 }
 
 impl GraphState {
+    /// Sends a sink's output record, applying the production exception handler to records the
+    /// producer would reject (above `max_record_bytes`).
+    pub(crate) fn send_output(&mut self, record: ProducedRecord) -> Result<()> {
+        let Some(max) = self.max_record_bytes else {
+            return self.collector.send(record);
+        };
+        let size = record_size(&record);
+        if size <= max {
+            return self.collector.send(record);
+        }
+        let error = StreamsError::Fatal(format!(
+            "the record for topic '{}' is {size} bytes, more than max.request.size ({max})",
+            record.topic
+        ));
+        match self.production_handler.handle(&record, &error) {
+            ProductionHandlerResponse::Fail => Err(error),
+            ProductionHandlerResponse::Continue => {
+                self.dropped_records += 1;
+                Ok(())
+            }
+            ProductionHandlerResponse::DeadLetter => {
+                let meta = FailureMetadata {
+                    attempt: 1,
+                    first_failure_ms: self.clock.now_ms(),
+                    due_ms: None,
+                    error_class: FailureClass::NonRetryable,
+                    error_message: error.to_string(),
+                    dlq_reason: Some(DeadLetterReason::Production),
+                    failed_node: format!("sink:{}", record.topic),
+                    application_id: self.application_id.to_string(),
+                    original: self.metadata.clone().map(|metadata| OriginalPosition {
+                        metadata,
+                        timestamp: record.timestamp,
+                    }),
+                };
+                let parked = ParkedRecord {
+                    timestamp: record.timestamp,
+                    key: record.key,
+                    value: record.value,
+                    headers: record.headers,
+                };
+                self.send_dead_letter(parked, meta)
+            }
+        }
+    }
+
+    /// Writes `record` with `meta` in its headers to the dead-letter topic. A failure here is
+    /// fatal and never goes through a handler again: nothing loops into the DLQ. The
+    /// `max_record_bytes` check of sink output does not apply (a DLQ topic is expected to
+    /// accept what the application could not write elsewhere; a broker that still rejects it
+    /// fails the task).
+    pub(crate) fn send_dead_letter(
+        &mut self,
+        record: ParkedRecord,
+        meta: FailureMetadata,
+    ) -> Result<()> {
+        let mut headers = record.headers;
+        meta.write_to(&mut headers);
+        let reason = meta.dlq_reason.unwrap_or(DeadLetterReason::NonRetryable);
+        let out = ProducedRecord {
+            topic: self.dead_letter_topic.clone(),
+            partition: None,
+            key: record.key,
+            value: record.value,
+            timestamp: record.timestamp,
+            headers,
+        };
+        self.collector.send(out).map_err(|e| {
+            StreamsError::Fatal(format!(
+                "writing to the dead-letter topic '{}' failed: {e}",
+                self.dead_letter_topic
+            ))
+        })?;
+        tracing::warn!(node = %meta.failed_node, reason = reason.as_str(), attempt = meta.attempt,
+            topic = %self.dead_letter_topic, "record sent to the dead-letter topic");
+        self.failure_metrics.record(
+            FailureMetric::DeadLetter,
+            &meta.failed_node,
+            reason.as_str(),
+        );
+        Ok(())
+    }
+
     /// Runs `record` through node `node` (and, through forwards, its descendants).
     pub(crate) fn dispatch(&mut self, node: usize, record: AnyRecord) -> Result<()> {
         let mut n = self.nodes[node].take().ok_or_else(|| {
@@ -222,10 +318,22 @@ impl GraphState {
     }
 }
 
+/// The size a record has for `max.request.size`: key, value and headers.
+fn record_size(r: &ProducedRecord) -> usize {
+    r.key.as_ref().map_or(0, Vec::len)
+        + r.value.as_ref().map_or(0, Vec::len)
+        + r.headers
+            .iter()
+            .map(|h| h.key.len() + h.value.as_ref().map_or(0, Vec::len))
+            .sum::<usize>()
+}
+
 /// A deserialized input record, ready to be processed by its source node.
 pub struct StampedRecord {
     pub(crate) source: usize,
     pub(crate) record: AnyRecord,
+    /// The record's bytes, kept when the processing handler may dead-letter it.
+    pub(crate) raw: Option<Box<ParkedRecord>>,
     /// The record's event time (after the timestamp extractor).
     pub timestamp: i64,
     /// Where the record came from.
@@ -239,6 +347,7 @@ impl StampedRecord {
         StampedRecord {
             source: 0,
             record: Box::new(()),
+            raw: None,
             timestamp,
             metadata,
         }
@@ -271,12 +380,54 @@ pub struct TaskEnv {
     pub cache: Option<SharedThreadCache>,
     /// What to do with input that cannot be deserialized.
     pub deserialization_handler: Arc<dyn DeserializationExceptionHandler>,
+    /// The dead-letter topic, processing and production handlers, failure metrics.
+    pub failure: FailureHandling,
+}
+
+/// How a task handles failures besides deserialization: see
+/// [`crate::processor::ProcessingExceptionHandler`] and
+/// [`crate::processor::ProductionExceptionHandler`].
+#[derive(Clone)]
+pub struct FailureHandling {
+    /// The dead-letter topic; `None` is `<application.id>-dlq`.
+    pub dead_letter_topic: Option<String>,
+    /// What to do when a processor fails (default: fail).
+    pub processing_handler: Arc<dyn ProcessingExceptionHandler>,
+    /// What to do with output the producer rejects (default: fail).
+    pub production_handler: Arc<dyn ProductionExceptionHandler>,
+    /// `max.request.size`: larger output records are rejected before they reach the
+    /// producer (`None`: no limit).
+    pub max_record_bytes: Option<usize>,
+    /// Where retry and dead-letter counters go (shared by the instance's tasks).
+    pub metrics: Arc<FailureMetrics>,
+}
+
+impl Default for FailureHandling {
+    fn default() -> Self {
+        FailureHandling {
+            dead_letter_topic: None,
+            processing_handler: Arc::new(LogAndFailProcessingExceptionHandler),
+            production_handler: Arc::new(DefaultProductionExceptionHandler),
+            max_record_bytes: None,
+            metrics: Arc::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for FailureHandling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FailureHandling")
+            .field("dead_letter_topic", &self.dead_letter_topic)
+            .field("max_record_bytes", &self.max_record_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The instantiated processors, stores and punctuators of one task.
 pub struct ProcessorGraph {
     g: GraphState,
     handler: Arc<dyn DeserializationExceptionHandler>,
+    processing_handler: Arc<dyn ProcessingExceptionHandler>,
     initialized: bool,
     closed: bool,
 }
@@ -318,14 +469,23 @@ impl ProcessorGraph {
                 stream_time: -1,
                 clock: env.clock,
                 task_id: TaskId::new(subtopology, partition),
-                application_id: env.application_id,
+                application_id: env.application_id.clone(),
                 stream_puncts: PunctuationQueue::default(),
                 wall_puncts: PunctuationQueue::default(),
                 commit_requested: false,
                 dropped_records: 0,
                 node_counters: BTreeMap::new(),
+                dead_letter_topic: env
+                    .failure
+                    .dead_letter_topic
+                    .clone()
+                    .unwrap_or_else(|| default_dead_letter_topic(&env.application_id)),
+                failure_metrics: env.failure.metrics.clone(),
+                production_handler: env.failure.production_handler.clone(),
+                max_record_bytes: env.failure.max_record_bytes,
             },
             handler: env.deserialization_handler,
+            processing_handler: env.failure.processing_handler,
             initialized: false,
             closed: false,
         })
@@ -354,7 +514,7 @@ impl ProcessorGraph {
     /// Deserializes a consumed record and extracts its timestamp. `Ok(None)`: the record is
     /// skipped (the exception handler said continue, or the extractor gave a negative time).
     pub fn decode(
-        &self,
+        &mut self,
         raw: ConsumedRecord,
         partition_time: i64,
     ) -> Result<Option<StampedRecord>> {
@@ -370,6 +530,14 @@ impl ProcessorGraph {
                 self.g.plan.names[source]
             )));
         };
+        let kept = self.processing_handler.may_dead_letter().then(|| {
+            Box::new(ParkedRecord {
+                timestamp: raw.timestamp,
+                key: raw.key.clone(),
+                value: raw.value.clone(),
+                headers: raw.headers.clone(),
+            })
+        });
         match decoder.decode(raw, partition_time) {
             Ok((record, timestamp, metadata)) => {
                 if timestamp < 0 {
@@ -380,6 +548,7 @@ impl ProcessorGraph {
                 Ok(Some(StampedRecord {
                     source,
                     record,
+                    raw: kept,
                     timestamp,
                     metadata,
                 }))
@@ -389,6 +558,35 @@ impl ProcessorGraph {
                 match self.handler.handle(&raw, &err) {
                     DeserializationHandlerResponse::Continue => Ok(None),
                     DeserializationHandlerResponse::Fail => Err(err.into()),
+                    DeserializationHandlerResponse::DeadLetter => {
+                        let node = self.g.plan.names[source].clone();
+                        let meta = FailureMetadata {
+                            attempt: 1,
+                            first_failure_ms: self.g.clock.now_ms(),
+                            due_ms: None,
+                            error_class: FailureClass::NonRetryable,
+                            error_message: err.to_string(),
+                            dlq_reason: Some(DeadLetterReason::Deserialization),
+                            failed_node: node,
+                            application_id: self.g.application_id.to_string(),
+                            original: Some(OriginalPosition {
+                                metadata: RecordMetadata {
+                                    topic: raw.topic.clone(),
+                                    partition: raw.partition,
+                                    offset: raw.offset,
+                                },
+                                timestamp: raw.timestamp,
+                            }),
+                        };
+                        let parked = ParkedRecord {
+                            timestamp: raw.timestamp,
+                            key: raw.key,
+                            value: raw.value,
+                            headers: raw.headers,
+                        };
+                        self.g.send_dead_letter(parked, meta)?;
+                        Ok(None)
+                    }
                 }
             }
             Err(super::nodes::DecodeError::Other(e)) => Err(e),
@@ -408,11 +606,77 @@ impl ProcessorGraph {
         self.g.stream_time = self.g.stream_time.max(record.timestamp);
         self.g.metadata = Some(record.metadata);
         let r = self.g.dispatch(record.source, record.record);
+        let r = match r {
+            Err(e @ StreamsError::Processing { .. }) => self.handle_processing_error(e, record.raw),
+            other => other,
+        };
         self.g.metadata = None;
         r?;
         // Entries a cache evicted while the record was processed.
         self.g.forward_flushed()?;
         Ok(())
+    }
+
+    /// Applies the processing exception handler to a processing error of user code.
+    fn handle_processing_error(
+        &mut self,
+        error: StreamsError,
+        raw: Option<Box<ParkedRecord>>,
+    ) -> Result<()> {
+        let node = match &error {
+            StreamsError::Processing { node, .. } => node.clone(),
+            _ => String::new(),
+        };
+        let ctx = ErrorHandlerContext {
+            node: &node,
+            task_id: self.g.task_id,
+            metadata: self.g.metadata.as_ref(),
+        };
+        match self.processing_handler.handle(&ctx, &error) {
+            ProcessingHandlerResponse::Fail => Err(error),
+            ProcessingHandlerResponse::Continue => {
+                if self.g.metadata.is_some() {
+                    self.g.dropped_records += 1;
+                }
+                Ok(())
+            }
+            ProcessingHandlerResponse::DeadLetter => {
+                let (Some(raw), Some(metadata)) = (raw, self.g.metadata.clone()) else {
+                    return Err(error);
+                };
+                let retriable = matches!(
+                    error,
+                    StreamsError::Processing {
+                        retriable: true,
+                        ..
+                    }
+                );
+                let meta = FailureMetadata {
+                    attempt: 1,
+                    first_failure_ms: self.g.clock.now_ms(),
+                    due_ms: None,
+                    error_class: if retriable {
+                        FailureClass::Retryable
+                    } else {
+                        FailureClass::NonRetryable
+                    },
+                    error_message: error.to_string(),
+                    dlq_reason: Some(DeadLetterReason::Processing),
+                    failed_node: node,
+                    application_id: self.g.application_id.to_string(),
+                    original: Some(OriginalPosition {
+                        metadata,
+                        timestamp: raw.timestamp,
+                    }),
+                };
+                self.g.send_dead_letter(*raw, meta)
+            }
+        }
+    }
+
+    /// The topic dead-letter records go to.
+    pub fn dead_letter_topic(&self) -> &str {
+        &self.g.dead_letter_topic
     }
 
     /// Runs the stream-time punctuators due at the current stream time.
@@ -421,13 +685,26 @@ impl ProcessorGraph {
         if now < 0 {
             return Ok(false);
         }
-        self.g.punctuate(PunctuationType::StreamTime, now)
+        let r = self.g.punctuate(PunctuationType::StreamTime, now);
+        self.handle_punctuation_result(r)
     }
 
     /// Runs the wall-clock punctuators due now.
     pub fn maybe_punctuate_wall_clock(&mut self) -> Result<bool> {
         let now = self.g.clock.now_ms();
-        self.g.punctuate(PunctuationType::WallClockTime, now)
+        let r = self.g.punctuate(PunctuationType::WallClockTime, now);
+        self.handle_punctuation_result(r)
+    }
+
+    /// A punctuator's processing error goes to the processing exception handler too (with no
+    /// source record: it can continue or fail, not dead-letter).
+    fn handle_punctuation_result(&mut self, r: Result<bool>) -> Result<bool> {
+        match r {
+            Err(e @ StreamsError::Processing { .. }) => {
+                self.handle_processing_error(e, None).map(|()| true)
+            }
+            other => other,
+        }
     }
 
     /// The task's stream time (-1 before the first record).

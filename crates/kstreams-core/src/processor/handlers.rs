@@ -1,6 +1,19 @@
-//! Exception handlers consulted by the task when input cannot be deserialized.
+//! Exception handlers, configured per application as in Kafka Streams:
+//!
+//! - [`DeserializationExceptionHandler`]: input whose key or value does not deserialize
+//!   (fail, log and continue, or send the raw record to the dead-letter topic);
+//! - [`ProcessingExceptionHandler`] (KIP-1033): a processing error raised by a processor's
+//!   code (fail, continue, or send the source record to the dead-letter topic); the
+//!   `try_*` DSL operators handle their own failures with retries and never reach it;
+//! - [`ProductionExceptionHandler`]: an output record the producer rejects, e.g. one above
+//!   `max.request.size` (fail, continue, or send it to the dead-letter topic).
+//!
+//! A dead-letter write that fails is fatal: it is never handed to a handler again, so a record
+//! cannot loop into the dead-letter topic.
 
-use crate::record::ConsumedRecord;
+use crate::error::StreamsError;
+use crate::processor::TaskId;
+use crate::record::{ConsumedRecord, ProducedRecord, RecordMetadata};
 use crate::serde::SerdeError;
 
 /// What to do with a record that failed deserialization.
@@ -10,6 +23,8 @@ pub enum DeserializationHandlerResponse {
     Continue,
     /// Stop processing with an error.
     Fail,
+    /// Write the raw record to the dead-letter topic and go on.
+    DeadLetter,
 }
 
 /// Decides what happens to a record whose key or value cannot be deserialized.
@@ -48,5 +63,167 @@ impl DeserializationExceptionHandler for LogAndContinueExceptionHandler {
         tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset, %error,
             "deserialization failed; skipping record");
         DeserializationHandlerResponse::Continue
+    }
+}
+
+/// Writes the raw record to the dead-letter topic (reason `deserialization`) and continues.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendToDeadLetterExceptionHandler;
+
+impl DeserializationExceptionHandler for SendToDeadLetterExceptionHandler {
+    fn handle(
+        &self,
+        record: &ConsumedRecord,
+        error: &SerdeError,
+    ) -> DeserializationHandlerResponse {
+        tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset, %error,
+            "deserialization failed; sending the record to the dead-letter topic");
+        DeserializationHandlerResponse::DeadLetter
+    }
+}
+
+/// What to do after a processor failed on a record (or in a punctuator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessingHandlerResponse {
+    /// Stop processing with the error.
+    Fail,
+    /// Drop the record and go on.
+    Continue,
+    /// Write the source record to the dead-letter topic (reason `processing`) and go on.
+    DeadLetter,
+}
+
+/// Where a processing error happened.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorHandlerContext<'a> {
+    /// The node whose code failed.
+    pub node: &'a str,
+    /// The task.
+    pub task_id: TaskId,
+    /// The source record's position (`None` in a punctuator).
+    pub metadata: Option<&'a RecordMetadata>,
+}
+
+/// Decides what happens after a processor failed (Kafka Streams' KIP-1033 handler). Only
+/// [`StreamsError::Processing`] errors (raised by user code) reach it; engine errors (state,
+/// fencing) always fail the task.
+pub trait ProcessingExceptionHandler: Send + Sync + 'static {
+    /// The decision for this failure.
+    fn handle(
+        &self,
+        ctx: &ErrorHandlerContext<'_>,
+        error: &StreamsError,
+    ) -> ProcessingHandlerResponse;
+
+    /// Whether the handler may answer [`ProcessingHandlerResponse::DeadLetter`]: the task then
+    /// keeps each input record's bytes until it is processed.
+    fn may_dead_letter(&self) -> bool {
+        false
+    }
+}
+
+/// Logs and fails (the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogAndFailProcessingExceptionHandler;
+
+impl ProcessingExceptionHandler for LogAndFailProcessingExceptionHandler {
+    fn handle(
+        &self,
+        ctx: &ErrorHandlerContext<'_>,
+        error: &StreamsError,
+    ) -> ProcessingHandlerResponse {
+        tracing::error!(node = ctx.node, task = %ctx.task_id, %error, "processing failed; stopping");
+        ProcessingHandlerResponse::Fail
+    }
+}
+
+/// Logs, drops the record and continues.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogAndContinueProcessingExceptionHandler;
+
+impl ProcessingExceptionHandler for LogAndContinueProcessingExceptionHandler {
+    fn handle(
+        &self,
+        ctx: &ErrorHandlerContext<'_>,
+        error: &StreamsError,
+    ) -> ProcessingHandlerResponse {
+        tracing::warn!(node = ctx.node, task = %ctx.task_id, %error, "processing failed; skipping record");
+        ProcessingHandlerResponse::Continue
+    }
+}
+
+/// Sends the source record to the dead-letter topic and continues. In a punctuator there is
+/// no source record: it fails there.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeadLetterProcessingExceptionHandler;
+
+impl ProcessingExceptionHandler for DeadLetterProcessingExceptionHandler {
+    fn handle(
+        &self,
+        ctx: &ErrorHandlerContext<'_>,
+        error: &StreamsError,
+    ) -> ProcessingHandlerResponse {
+        if ctx.metadata.is_none() {
+            tracing::error!(node = ctx.node, task = %ctx.task_id, %error, "punctuation failed; stopping");
+            return ProcessingHandlerResponse::Fail;
+        }
+        tracing::warn!(node = ctx.node, task = %ctx.task_id, %error,
+            "processing failed; sending the record to the dead-letter topic");
+        ProcessingHandlerResponse::DeadLetter
+    }
+
+    fn may_dead_letter(&self) -> bool {
+        true
+    }
+}
+
+/// What to do with an output record the producer rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductionHandlerResponse {
+    /// Stop processing with the error.
+    Fail,
+    /// Drop the output record and go on.
+    Continue,
+    /// Write the output record to the dead-letter topic (reason `production`) and go on.
+    DeadLetter,
+}
+
+/// Decides what happens to an output record the producer rejects.
+pub trait ProductionExceptionHandler: Send + Sync + 'static {
+    /// The decision for this record.
+    fn handle(&self, record: &ProducedRecord, error: &StreamsError) -> ProductionHandlerResponse;
+}
+
+/// Fails (Kafka Streams' `DefaultProductionExceptionHandler`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultProductionExceptionHandler;
+
+impl ProductionExceptionHandler for DefaultProductionExceptionHandler {
+    fn handle(&self, record: &ProducedRecord, error: &StreamsError) -> ProductionHandlerResponse {
+        tracing::error!(topic = %record.topic, %error, "producing an output record failed; stopping");
+        ProductionHandlerResponse::Fail
+    }
+}
+
+/// Logs, drops the output record and continues.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogAndContinueProductionExceptionHandler;
+
+impl ProductionExceptionHandler for LogAndContinueProductionExceptionHandler {
+    fn handle(&self, record: &ProducedRecord, error: &StreamsError) -> ProductionHandlerResponse {
+        tracing::warn!(topic = %record.topic, %error, "producing an output record failed; dropping it");
+        ProductionHandlerResponse::Continue
+    }
+}
+
+/// Sends the rejected output record to the dead-letter topic and continues.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeadLetterProductionExceptionHandler;
+
+impl ProductionExceptionHandler for DeadLetterProductionExceptionHandler {
+    fn handle(&self, record: &ProducedRecord, error: &StreamsError) -> ProductionHandlerResponse {
+        tracing::warn!(topic = %record.topic, %error,
+            "producing an output record failed; sending it to the dead-letter topic");
+        ProductionHandlerResponse::DeadLetter
     }
 }

@@ -11,10 +11,15 @@ mod task_id;
 mod timestamp_extractor;
 
 pub use context::ProcessorContext;
-pub use graph::{ProcessorGraph, StampedRecord, TaskEnv};
+pub use graph::{FailureHandling, ProcessorGraph, StampedRecord, TaskEnv};
 pub use handlers::{
-    DeserializationExceptionHandler, DeserializationHandlerResponse,
-    LogAndContinueExceptionHandler, LogAndFailExceptionHandler,
+    DeadLetterProcessingExceptionHandler, DeadLetterProductionExceptionHandler,
+    DefaultProductionExceptionHandler, DeserializationExceptionHandler,
+    DeserializationHandlerResponse, ErrorHandlerContext, LogAndContinueExceptionHandler,
+    LogAndContinueProcessingExceptionHandler, LogAndContinueProductionExceptionHandler,
+    LogAndFailExceptionHandler, LogAndFailProcessingExceptionHandler, ProcessingExceptionHandler,
+    ProcessingHandlerResponse, ProductionExceptionHandler, ProductionHandlerResponse,
+    SendToDeadLetterExceptionHandler,
 };
 pub use partitioner::{StreamPartitioner, TopicNameExtractor};
 pub use punctuation::{Cancellable, PunctuationType};

@@ -184,7 +184,7 @@ impl<K: Send + 'static, V: Send + 'static> ErasedNode for SinkNode<K, V> {
                 .and_then(|n| p.partition(&topic, &record.key, &record.value, n)),
             None => None,
         };
-        g.collector.send(ProducedRecord {
+        g.send_output(ProducedRecord {
             topic,
             partition,
             key,

@@ -18,6 +18,8 @@ mod split;
 mod stream_join;
 mod to;
 mod to_table;
+mod try_flat_map_values;
+mod try_map_values;
 
 pub use deduplicate::{DEDUP_HITS, value_hash};
 
