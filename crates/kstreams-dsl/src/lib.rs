@@ -18,7 +18,8 @@
 //!   `flat_map_values`, `select_key`, `peek`, `foreach`, `split` ([`BranchedKStream`]),
 //!   `merge`, `to`, `to_dynamic`, `process`, `repartition`, `to_table`, `group_by_key`,
 //!   `group_by`, `join`/`left_join` (with a table), `join_stream`/`left_join_stream`/
-//!   `outer_join_stream` (windowed, [`JoinWindows`]).
+//!   `outer_join_stream` (windowed, [`JoinWindows`]), `join_global`/`left_join_global`
+//!   (with a [`GlobalKTable`] from `StreamsBuilder::global_table`).
 //! - [`KGroupedStream`]: `count`, `reduce`, `aggregate`, `windowed_by` ([`TimeWindows`],
 //!   tumbling or hopping), `windowed_by_session` ([`SessionWindows`]),
 //!   `windowed_by_sliding` ([`SlidingWindows`]).
@@ -55,6 +56,7 @@
 mod branched;
 mod change;
 mod consumed;
+mod global_ktable;
 mod grouped;
 mod join_windows;
 pub mod kgrouped_stream;
@@ -82,6 +84,7 @@ mod windowed;
 pub use branched::{Branched, BranchedKStream};
 pub use change::{Change, ChangeSerde};
 pub use consumed::Consumed;
+pub use global_ktable::GlobalKTable;
 pub use grouped::Grouped;
 pub use join_windows::JoinWindows;
 pub use kgrouped_stream::KGroupedStream;

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kstreams_core::processor::{
-    DeserializationExceptionHandler, LogAndFailExceptionHandler, ProcessorGraph, RecordCollector,
-    TaskEnv,
+    DeserializationExceptionHandler, GlobalStateStores, LogAndFailExceptionHandler, ProcessorGraph,
+    RecordCollector, TaskEnv,
 };
 use kstreams_core::serde::DefaultSerde;
 use kstreams_core::{
@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     tasks: Vec<StreamTask>,
     /// Which task reads a topic.
     readers: HashMap<String, usize>,
+    /// The global stores and the topics that feed them.
+    global: Option<(GlobalStateStores, Vec<String>)>,
     outbox: Outbox,
     /// Everything written to each topic, not yet read by an output topic.
     pub(crate) outputs: HashMap<String, VecDeque<ProducedRecord>>,
@@ -107,7 +109,32 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    fn is_global_topic(&self, topic: &str) -> bool {
+        self.global
+            .as_ref()
+            .is_some_and(|(_, topics)| topics.iter().any(|t| t == topic))
+    }
+
+    /// Updates the global stores at once with a record of a global topic.
+    fn update_global(&mut self, raw: ConsumedRecord) -> Result<()> {
+        let Some((global, _)) = &self.global else {
+            return Ok(());
+        };
+        let mut g = global.lock()?;
+        let partition_time = g.stream_time();
+        if let Some(stamped) = g.decode(raw, partition_time)? {
+            g.process(stamped)?;
+        }
+        Ok(())
+    }
+
     fn enqueue(&mut self, topic: &str, mut raw: ConsumedRecord) -> Result<()> {
+        if self.is_global_topic(topic) {
+            let offset = self.offsets.entry(topic.to_string()).or_insert(0);
+            raw.offset = *offset;
+            *offset += 1;
+            return self.update_global(raw);
+        }
         let Some(&task) = self.readers.get(topic) else {
             return Err(StreamsError::IllegalState(format!(
                 "unknown topic '{topic}': no source of the topology reads it"
@@ -132,7 +159,7 @@ impl Inner {
         );
         let mut fed = false;
         for r in produced {
-            if self.readers.contains_key(&r.topic) {
+            if self.readers.contains_key(&r.topic) || self.is_global_topic(&r.topic) {
                 let raw = ConsumedRecord {
                     topic: r.topic.clone(),
                     partition: 0,
@@ -197,8 +224,18 @@ impl Inner {
         self.run_to_quiescence()
     }
 
-    pub(crate) fn store(&self, name: &str) -> Option<&dyn TaskStore> {
-        self.tasks.iter().find_map(|t| t.graph().store(name))
+    /// Runs `f` with the store `name` of a task or, failing that, the global store `name`.
+    pub(crate) fn with_store<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&dyn TaskStore) -> R,
+    ) -> Option<R> {
+        if let Some(s) = self.tasks.iter().find_map(|t| t.graph().store(name)) {
+            return Some(f(s));
+        }
+        let (global, _) = self.global.as_ref()?;
+        let g = global.lock().ok()?;
+        g.store(name).map(f)
     }
 
     fn close(&mut self) -> Result<()> {
@@ -211,6 +248,13 @@ impl Inner {
             if let Err(e) = r {
                 first.get_or_insert(e);
             }
+        }
+        if let Some((global, _)) = &self.global
+            && let Err(e) = global
+                .lock()
+                .and_then(|mut g| g.flush().and_then(|_| g.close()))
+        {
+            first.get_or_insert(e);
         }
         self.drain_outbox().ok();
         self.closed = true;
@@ -256,6 +300,21 @@ impl TopologyTestDriver {
                 .collect(),
             clock: clock.clone(),
         });
+        let global_env = TaskEnv {
+            application_id: config.application_id.as_str().into(),
+            task_dir: Some(state_dir.join(&config.application_id).join("global")),
+            changelog: None,
+            clock: Arc::new(clock.clone()),
+            collector: Box::new(DriverCollector(outbox.clone())),
+            deserialization_handler: config.deserialization_handler.clone(),
+        };
+        let global = match ProcessorGraph::new_global(&topology, global_env)? {
+            Some(mut g) => {
+                g.init()?;
+                Some((GlobalStateStores::new(g), topology.global_source_topics()))
+            }
+            None => None,
+        };
         let mut tasks = Vec::new();
         let mut readers = HashMap::new();
         for sub in topology.subtopology_ids() {
@@ -270,7 +329,10 @@ impl TopologyTestDriver {
                 collector: Box::new(DriverCollector(outbox.clone())),
                 deserialization_handler: config.deserialization_handler.clone(),
             };
-            let graph = ProcessorGraph::new(&topology, sub, 0, env)?;
+            let mut graph = ProcessorGraph::new(&topology, sub, 0, env)?;
+            if let Some((g, _)) = &global {
+                graph.set_global_stores(g.clone());
+            }
             let topics = topology.source_topics(sub);
             for t in &topics {
                 readers.insert(t.clone(), tasks.len());
@@ -284,6 +346,7 @@ impl TopologyTestDriver {
             topology,
             tasks,
             readers,
+            global,
             outbox,
             outputs: HashMap::new(),
             offsets: HashMap::new(),
@@ -397,7 +460,7 @@ impl TopologyTestDriver {
         f: impl FnOnce(&dyn TaskStore) -> R,
     ) -> Option<R> {
         let inner = self.inner.borrow();
-        inner.store(name).map(f)
+        inner.with_store(name, f)
     }
 
     /// Records the topology's processors dropped on purpose (late records for closed
@@ -411,7 +474,7 @@ impl TopologyTestDriver {
             .sum()
     }
 
-    /// The names of every store of the topology.
+    /// The names of every store of the topology (global stores included).
     pub fn state_store_names(&self) -> Vec<String> {
         let inner = self.inner.borrow();
         let mut v: Vec<String> = inner
@@ -419,6 +482,7 @@ impl TopologyTestDriver {
             .iter()
             .flat_map(|t| t.graph().store_names())
             .collect();
+        v.extend(inner.topology.global_store_names());
         v.sort();
         v
     }

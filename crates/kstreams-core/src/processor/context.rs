@@ -165,6 +165,37 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
         self.typed_store(name)
     }
 
+    /// Runs `f` with the global store `name` (read access, Kafka Streams' global stores:
+    /// every processor can read them without connecting them), downcast to `S`.
+    pub fn with_global_store<S: TaskStore, R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&S) -> Result<R>,
+    ) -> Result<R> {
+        let access_error = |reason: String| StreamsError::StoreAccess {
+            processor: self.node_name().to_string(),
+            store: name.to_string(),
+            reason,
+        };
+        let global = self
+            .g
+            .global
+            .as_ref()
+            .ok_or_else(|| access_error("this task has no global stores".into()))?;
+        global
+            .with_store(name, |s| match s.as_any().downcast_ref::<S>() {
+                Some(s) => f(s),
+                None => Err(access_error(format!(
+                    "the global store is not a {}",
+                    std::any::type_name::<S>()
+                ))),
+            })
+            .map_err(|e| match e {
+                StreamsError::IllegalState(m) => access_error(m),
+                e => e,
+            })?
+    }
+
     /// A store connected to this processor, downcast to its concrete type `S`.
     pub fn typed_store<S: TaskStore>(&mut self, name: &str) -> Result<&mut S> {
         let node = self.node_name().to_string();

@@ -11,7 +11,7 @@ mod task_id;
 mod timestamp_extractor;
 
 pub use context::ProcessorContext;
-pub use graph::{ProcessorGraph, StampedRecord, TaskEnv};
+pub use graph::{GlobalStateStores, ProcessorGraph, StampedRecord, TaskEnv};
 pub use handlers::{
     DeserializationExceptionHandler, DeserializationHandlerResponse,
     LogAndContinueExceptionHandler, LogAndFailExceptionHandler,

@@ -4,6 +4,7 @@ mod filter;
 mod flat_map;
 mod flat_map_values;
 mod foreach;
+mod global_join;
 mod group_by;
 mod join;
 mod map;
