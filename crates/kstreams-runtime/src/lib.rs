@@ -23,6 +23,7 @@ pub mod checkpoint;
 pub mod collector;
 pub mod config;
 pub mod error;
+mod global_stream_thread;
 pub mod internal_topics;
 pub mod kafka_streams;
 pub mod metrics;

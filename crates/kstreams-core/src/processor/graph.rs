@@ -489,3 +489,12 @@ impl Drop for ProcessorGraph {
         }
     }
 }
+
+#[cfg(test)]
+mod global_state_tests {
+    #[test]
+    fn global_state_stores_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::GlobalStateStores>();
+    }
+}
