@@ -79,6 +79,7 @@ mod suppressed;
 pub mod time_windowed_kstream;
 mod time_windows;
 mod value_and_timestamp;
+mod window_ms;
 mod windowed;
 
 pub use branched::{Branched, BranchedKStream};
@@ -90,6 +91,7 @@ pub use join_windows::JoinWindows;
 pub use kgrouped_stream::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
 pub use kstream::KStream;
+pub use kstreams_core::WindowError;
 pub use ktable::KTable;
 pub use materialized::{Materialized, StoreType};
 pub use named::Named;

@@ -130,6 +130,16 @@ impl<K: Data, V: Data> KStream<K, V> {
         }
     }
 
+    /// Reports invalid window settings of an operator on this stream at build time.
+    pub(crate) fn check_windows(&self, r: Result<(), kstreams_core::WindowError>) {
+        if let Err(error) = r {
+            self.b.borrow_mut().error(TopologyError::InvalidWindows {
+                node: self.node.clone(),
+                error,
+            });
+        }
+    }
+
     /// The key serde from the argument, the stream, or an error naming `node`.
     pub(crate) fn require_key_serde(
         &self,
