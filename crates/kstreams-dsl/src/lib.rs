@@ -26,7 +26,7 @@
 //! - [`KTable`]: `filter`, `filter_not`, `map_values` (optionally materialized), `to_stream`,
 //!   `group_by` ([`KGroupedTable`]: `count`, `reduce`, `aggregate` with adder/subtractor),
 //!   `join`/`left_join`/`outer_join` (table-table), `suppress` ([`Suppressed`]) of windowed
-//!   tables.
+//!   tables, `join_foreign_key`/`left_join_foreign_key` (KIP-213 foreign-key joins).
 //!
 //! A key-changing operator followed by a grouping or a join inserts a repartition topic
 //! `<application.id>-<name>-repartition`, named after the `Grouped`/`StreamJoined`/`Named`

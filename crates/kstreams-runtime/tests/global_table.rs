@@ -78,7 +78,7 @@ fn two_instances_each_join_against_the_whole_global_table() {
     ));
     // The global table exists before the instances start: they restore it.
     let customers: Vec<(String, String, i32)> = (0..12)
-        .map(|i| (format!("c{i}"), format!("r{i}"), (i % 3) as i32))
+        .map(|i| (format!("c{i}"), format!("r{i}"), i % 3))
         .collect();
     rt.block_on(produce(&bs, &regions, &customers));
 
@@ -98,7 +98,7 @@ fn two_instances_each_join_against_the_whole_global_table() {
 
     // Every customer's orders land on every order partition.
     let batch: Vec<(String, String, i32)> = (0..48)
-        .map(|i| (format!("o{i}"), format!("c{}", i % 12), (i % 4) as i32))
+        .map(|i| (format!("o{i}"), format!("c{}", i % 12), i % 4))
         .collect();
     rt.block_on(produce(&bs, &orders, &batch));
     let got = rt.block_on(read_output(

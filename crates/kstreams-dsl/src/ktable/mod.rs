@@ -5,6 +5,7 @@
 //! materialized ancestor store and applies the operators in between (used by joins).
 
 mod filter;
+mod foreign_key_join;
 mod group_by;
 mod join;
 mod map_values;
