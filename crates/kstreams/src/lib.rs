@@ -47,7 +47,8 @@ pub mod prelude {
         Stores, StreamsError, Topology,
     };
     pub use kstreams_dsl::{
-        Consumed, Grouped, JoinWindows, KStream, KTable, Materialized, Named, Produced,
-        Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows,
+        Consumed, GlobalKTable, Grouped, JoinWindows, KStream, KTable, Materialized, Named,
+        Produced, Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed,
+        TimeWindows, WindowError,
     };
 }
