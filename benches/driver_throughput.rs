@@ -1,5 +1,6 @@
 //! In-process throughput of topologies run through the TopologyTestDriver (no broker):
-//! a stateless map/filter topology and a RocksDB count per key.
+//! a stateless map/filter topology, a RocksDB count per key, and two DSL programs: a
+//! windowed count and a stream-table join.
 //!
 //! `cargo bench --bench driver_throughput` (figures in BENCHMARKS.md).
 
@@ -120,9 +121,102 @@ fn bench(c: &mut Criterion, name: &str, make: fn() -> Topology) {
     group.finish();
 }
 
+/// DSL: a count per key in tumbling 100 ms event-time windows (RocksDB window store), each
+/// update forwarded as `key@window-start -> count`.
+fn windowed_count() -> Topology {
+    let b = StreamsBuilder::new();
+    b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::default())
+        .windowed_by(TimeWindows::of_size_with_no_grace(
+            std::time::Duration::from_millis(100),
+        ))
+        .count(Materialized::as_("windowed-counts"))
+        .to_stream()
+        .map(|wk, n| {
+            (
+                format!("{}@{}", wk.key, wk.window.start),
+                n.unwrap_or(0).to_string(),
+            )
+        })
+        .to("out", Produced::default());
+    b.build().unwrap()
+}
+
+/// DSL: each record joined with the `users` table (RocksDB) on its key.
+fn stream_table_join() -> Topology {
+    let b = StreamsBuilder::new();
+    let users = b.table::<String, String>(
+        "users",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("users"),
+    );
+    b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .join(
+            &users,
+            |v, region| format!("{v}@{region}"),
+            Named::as_("enrich"),
+        )
+        .to("out", Produced::default());
+    b.build().unwrap()
+}
+
+/// As [`bench`], for topologies whose results depend on event time: timestamps keep growing
+/// across iterations (so windows keep closing instead of every record arriving late), and
+/// `setup` runs once before measuring (to fill tables).
+fn bench_timed(
+    c: &mut Criterion,
+    name: &str,
+    make: fn() -> Topology,
+    setup: fn(&TopologyTestDriver),
+) {
+    let mut group = c.benchmark_group("driver");
+    group.throughput(Throughput::Elements(BATCH));
+    group.sample_size(20);
+    let driver = TopologyTestDriver::new(make()).unwrap();
+    setup(&driver);
+    let input = driver.input_topic::<String, String>("in");
+    let output = driver.output_topic::<String, String>("out");
+    let mut next_ts = 0i64;
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            inputs,
+            |batch| {
+                for (k, v) in batch {
+                    input.pipe_input_with_timestamp(k, v, next_ts);
+                    next_ts += 1;
+                }
+                while output.try_read_record().unwrap().is_some() {}
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+    assert_eq!(
+        driver.dropped_records(),
+        0,
+        "{name}: no record may arrive late"
+    );
+}
+
+fn no_setup(_: &TopologyTestDriver) {}
+
+/// Every key of [`inputs`] has a user.
+fn load_users(d: &TopologyTestDriver) {
+    let users = d.create_input_topic::<String, Option<String>>(
+        "users",
+        Serdes::string(),
+        Serdes::option(Serdes::string()),
+    );
+    for u in 0..10_000 {
+        users.pipe_input_with_timestamp(format!("u{u}"), Some(format!("region{}", u % 7)), 0);
+    }
+}
+
 fn benches(c: &mut Criterion) {
     bench(c, "stateless_map_filter", stateless);
     bench(c, "rocksdb_count_per_key", counting);
+    bench_timed(c, "dsl_windowed_count_100ms", windowed_count, no_setup);
+    bench_timed(c, "dsl_stream_table_join", stream_table_join, load_users);
 }
 
 criterion_group!(driver_benches, benches);

@@ -100,6 +100,47 @@ pub enum TopologyError {
     /// Anything else wrong with the topology.
     #[error("{0}")]
     Invalid(String),
+    /// A windowed operator was given invalid window settings.
+    #[error("invalid windows for '{node}': {error}")]
+    InvalidWindows {
+        /// The node (stream or grouping) the windows were applied to.
+        node: String,
+        /// What is wrong with them.
+        error: WindowError,
+    },
+}
+
+/// Invalid window settings (`TimeWindows`, `SlidingWindows`, `SessionWindows`,
+/// `JoinWindows`), as Kafka Streams rejects them with `IllegalArgumentException`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    /// A window size of zero.
+    #[error("window size must be at least 1 ms, got {size_ms} ms")]
+    SizeNotPositive {
+        /// The size given.
+        size_ms: i64,
+    },
+    /// A hopping window advance of zero or larger than the window size.
+    #[error("window advance must be in (0, size] = (0, {size_ms}] ms, got {advance_ms} ms")]
+    AdvanceOutOfRange {
+        /// The advance given.
+        advance_ms: i64,
+        /// The window size.
+        size_ms: i64,
+    },
+    /// A session inactivity gap of zero.
+    #[error("session inactivity gap must be at least 1 ms, got {gap_ms} ms")]
+    GapNotPositive {
+        /// The gap given.
+        gap_ms: i64,
+    },
+    /// A setting (or a window bound derived from it, such as size + grace) does not fit in
+    /// i64 milliseconds.
+    #[error("{setting} is too large: window bounds must fit in i64 milliseconds")]
+    OutOfRange {
+        /// Which setting.
+        setting: &'static str,
+    },
 }
 
 /// Errors raised while building or running a topology.

@@ -14,7 +14,7 @@ pub mod task;
 pub mod time;
 pub mod topology;
 
-pub use error::{ErrorClass, Result, StreamsError, TopologyError};
+pub use error::{ErrorClass, Result, StreamsError, TopologyError, WindowError};
 pub use processor::{
     Cancellable, Processor, ProcessorContext, ProcessorSupplier, PunctuationType, RecordCollector,
     TaskId,

@@ -75,6 +75,7 @@ fn a_failed_dead_letter_write_is_fatal_and_not_handled_again() {
         clock: Arc::new(MockClock::new(0)),
         collector: Box::new(RejectingDlq(sent.clone())),
         deserialization_handler: Arc::new(LogAndFailExceptionHandler),
+        cache: None,
         failure: FailureHandling {
             processing_handler: Arc::new(Counting(asked.clone())),
             ..Default::default()

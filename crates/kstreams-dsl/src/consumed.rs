@@ -62,14 +62,19 @@ impl<K: Data, V: Data> Consumed<K, V> {
         s.check(r);
     }
 
-    /// Adds a source of nullable values (a table's topic); the extractor sees non-null values,
-    /// tombstones keep their record timestamp.
-    pub(crate) fn add_table_source(&self, b: &Shared, name: &str, topic: &str) {
+    /// The extractor of a table's topic: it sees non-null values, tombstones keep their
+    /// record timestamp.
+    pub(crate) fn table_extractor(&self) -> impl TimestampExtractor<K, Option<V>> + use<K, V> {
         let inner = self.extractor.clone();
-        let extractor = move |r: &Record<K, Option<V>>, pt: i64| match &r.value {
+        move |r: &Record<K, Option<V>>, pt: i64| match &r.value {
             Some(v) => inner.extract(&Record::new(r.key.clone(), v.clone(), r.timestamp), pt),
             None => Ok(r.timestamp),
-        };
+        }
+    }
+
+    /// Adds a source of nullable values (a table's topic) with the table extractor.
+    pub(crate) fn add_table_source(&self, b: &Shared, name: &str, topic: &str) {
+        let extractor = self.table_extractor();
         let mut s = b.borrow_mut();
         let r = s
             .topology

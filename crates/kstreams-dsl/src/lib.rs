@@ -20,14 +20,15 @@
 //!   `group_by`, `join`/`left_join` (with a table), `join_stream`/`left_join_stream`/
 //!   `outer_join_stream` (windowed, [`JoinWindows`]), `deduplicate`/
 //!   `deduplicate_by_value_hash` ([`Deduplicated`]), `try_map_values`/`try_flat_map_values`
-//!   (fallible code with retry topics and a dead-letter topic, [`Retried`]).
+//!   (fallible code with retry topics and a dead-letter topic, [`Retried`]), `join_global`/`left_join_global`
+//!   (with a [`GlobalKTable`] from `StreamsBuilder::global_table`).
 //! - [`KGroupedStream`]: `count`, `reduce`, `aggregate`, `windowed_by` ([`TimeWindows`],
 //!   tumbling or hopping), `windowed_by_session` ([`SessionWindows`]),
 //!   `windowed_by_sliding` ([`SlidingWindows`]).
 //! - [`KTable`]: `filter`, `filter_not`, `map_values` (optionally materialized), `to_stream`,
 //!   `group_by` ([`KGroupedTable`]: `count`, `reduce`, `aggregate` with adder/subtractor),
 //!   `join`/`left_join`/`outer_join` (table-table), `suppress` ([`Suppressed`]) of windowed
-//!   tables.
+//!   tables, `join_foreign_key`/`left_join_foreign_key` (KIP-213 foreign-key joins).
 //!
 //! A key-changing operator followed by a grouping or a join inserts a repartition topic
 //! `<application.id>-<name>-repartition`, named after the `Grouped`/`StreamJoined`/`Named`
@@ -58,6 +59,7 @@ mod branched;
 mod change;
 mod consumed;
 mod deduplicated;
+mod global_ktable;
 mod grouped;
 mod join_windows;
 pub mod kgrouped_stream;
@@ -84,17 +86,20 @@ pub mod time_windowed_kstream;
 mod time_windowed_serde;
 mod time_windows;
 mod value_and_timestamp;
+mod window_ms;
 mod windowed;
 
 pub use branched::{Branched, BranchedKStream};
 pub use change::{Change, ChangeSerde};
 pub use consumed::Consumed;
 pub use deduplicated::Deduplicated;
+pub use global_ktable::GlobalKTable;
 pub use grouped::Grouped;
 pub use join_windows::JoinWindows;
 pub use kgrouped_stream::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
 pub use kstream::{DEDUP_HITS, KStream, value_hash};
+pub use kstreams_core::WindowError;
 pub use ktable::KTable;
 pub use materialized::{Materialized, StoreType};
 pub use named::Named;

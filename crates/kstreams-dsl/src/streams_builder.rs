@@ -9,6 +9,7 @@ use kstreams_core::{DefaultSerde, SharedSerde, Topology, TopologyError};
 
 use crate::Data;
 use crate::consumed::Consumed;
+use crate::global_ktable::GlobalKTable;
 use crate::kstream::KStream;
 use crate::ktable::KTable;
 use crate::materialized::Materialized;
@@ -143,6 +144,19 @@ impl StreamsBuilder {
         materialized: Materialized<K, V>,
     ) -> KTable<K, V> {
         crate::ktable::source::table(&self.state, topic, consumed, materialized)
+    }
+
+    /// A [`GlobalKTable`] of `topic`: every instance keeps the whole table (all partitions)
+    /// in the store of `materialized`, kept up to date outside of tasks; streams join it
+    /// with [`KStream::join_global`] on a key derived from each record. The topic is the
+    /// store's changelog (the store is never change-logged again). Null values delete keys.
+    pub fn global_table<K: Data, V: Data>(
+        &self,
+        topic: &str,
+        consumed: Consumed<K, V>,
+        materialized: Materialized<K, V>,
+    ) -> GlobalKTable<K, V> {
+        crate::global_ktable::global_table(&self.state, topic, consumed, materialized)
     }
 
     /// The topology, validated; the first error of any operator is reported here.

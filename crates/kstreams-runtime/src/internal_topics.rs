@@ -127,6 +127,28 @@ pub fn compute_partition_counts(
             }
         }
         if !changed {
+            // Topics whose writers wait on each other (a foreign-key join's subscription and
+            // response topics) take the count of the existing topics they are co-partitioned
+            // with.
+            for rt in &layout.repartition {
+                if counts.contains_key(rt) {
+                    continue;
+                }
+                let external = layout
+                    .copartition_groups
+                    .iter()
+                    .filter(|g| g.contains(rt))
+                    .flat_map(|g| g.iter().filter(|t| !layout.repartition.contains(t)))
+                    .filter_map(|t| counts.get(t))
+                    .copied()
+                    .max();
+                if let Some(c) = external {
+                    counts.insert(rt.clone(), c);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
             break;
         }
     }
@@ -305,5 +327,39 @@ mod tests {
         let c = compute_partition_counts(&layout, &ext).unwrap();
         assert_eq!(c.topics["rep"], 4);
         assert_eq!(c.tasks_per_subtopology, vec![1, 4]);
+    }
+
+    #[test]
+    fn foreign_key_join_topics_follow_their_tables() {
+        // Left reads `orders` and the responses, writes subscriptions; right reads
+        // `customers` and the subscriptions, writes responses: the writers wait on each other.
+        let layout = TopicLayout {
+            sources: vec![
+                s(&["orders", "app-fk-resp"]),
+                s(&["customers", "app-fk-reg"]),
+            ],
+            sinks: vec![s(&["app-fk-reg"]), s(&["app-fk-resp"])],
+            repartition: s(&["app-fk-reg", "app-fk-resp"]),
+            changelogs: vec![("app-fk-store-changelog".into(), 1)],
+            copartition_groups: vec![
+                s(&["app-fk-reg", "customers"]),
+                s(&["app-fk-resp", "orders"]),
+            ],
+        };
+        let ext = HashMap::from([
+            ("orders".to_string(), 4usize),
+            ("customers".to_string(), 2usize),
+        ]);
+        let c = compute_partition_counts(&layout, &ext).unwrap();
+        assert_eq!(c.topics["app-fk-reg"], 2);
+        assert_eq!(c.topics["app-fk-resp"], 4);
+        assert_eq!(c.tasks_per_subtopology, vec![4, 2]);
+        assert_eq!(c.topics["app-fk-store-changelog"], 2);
+        // Without the co-partition groups there is no way to tell.
+        let layout = TopicLayout {
+            copartition_groups: vec![],
+            ..layout
+        };
+        assert!(compute_partition_counts(&layout, &ext).is_err());
     }
 }

@@ -11,6 +11,7 @@ use tracing::{error, info};
 
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
+use crate::global_stream_thread;
 use crate::internal_topics::{
     PartitionCounts, TopicLayout, create_dead_letter_topic, create_internal_topics,
 };
@@ -37,6 +38,7 @@ pub struct KafkaStreams {
     shutdown: Arc<AtomicBool>,
     crash: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Result<()>>>,
+    global_thread: Option<JoinHandle<Result<()>>>,
     metrics: Arc<Metrics>,
     partition_counts: Option<PartitionCounts>,
 }
@@ -68,6 +70,7 @@ impl KafkaStreams {
             shutdown: Arc::new(AtomicBool::new(false)),
             crash: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
+            global_thread: None,
             metrics: Arc::default(),
             partition_counts: None,
         })
@@ -145,6 +148,25 @@ impl KafkaStreams {
         std::fs::create_dir_all(self.config.state_dir.join(&self.config.application_id))?;
         let process_id = self.process_id()?;
         info!(application_id = %self.config.application_id, %process_id, "starting");
+        self.state.transition(State::Rebalancing);
+        // Global stores are restored before any stream thread starts, so the instance only
+        // reaches Running with complete global tables.
+        let global = match global_stream_thread::start(
+            &self.config,
+            &self.topology,
+            self.shutdown.clone(),
+            self.crash.clone(),
+            self.state.clone(),
+        ) {
+            Ok(g) => g,
+            Err(e) => {
+                error!(error = %e, "global stream thread failed to restore");
+                self.state.transition(State::Error);
+                return Err(e);
+            }
+        };
+        let global_stores = global.as_ref().map(|g| g.stores.clone());
+        self.global_thread = global.map(|g| g.handle);
         let shared = ThreadShared {
             config: self.config.clone(),
             topology: self.topology.clone(),
@@ -154,9 +176,9 @@ impl KafkaStreams {
             state: self.state.clone(),
             metrics: self.metrics.clone(),
             partitions: Arc::new(partitions),
+            global: global_stores,
         };
         self.state.set_threads(self.config.num_stream_threads);
-        self.state.transition(State::Rebalancing);
         for i in 0..self.config.num_stream_threads {
             let shared = shared.clone();
             let handle = std::thread::Builder::new()
@@ -208,7 +230,7 @@ impl KafkaStreams {
         self.state.transition(State::PendingShutdown);
         self.shutdown.store(true, Ordering::SeqCst);
         let mut first = None;
-        for h in self.threads.drain(..) {
+        for h in self.threads.drain(..).chain(self.global_thread.take()) {
             match h.join() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -238,7 +260,7 @@ impl KafkaStreams {
     pub fn kill(&mut self) {
         self.state.transition(State::PendingShutdown);
         self.crash.store(true, Ordering::SeqCst);
-        for h in self.threads.drain(..) {
+        for h in self.threads.drain(..).chain(self.global_thread.take()) {
             let _ = h.join();
         }
         self.state.transition(State::NotRunning);

@@ -15,6 +15,12 @@
 //! copies of other instances' stores by tailing their changelogs. A task dir without a
 //! checkpoint (a crash) is wiped and restored from the changelog.
 //!
+//! Global stores (`GlobalKTable`s, `Topology::add_global_store`) are kept by one global
+//! thread per instance, outside the group: it reads every partition of their topics
+//! (read_committed under exactly-once), restores them before the stream threads start (so the
+//! instance is Running only with complete global tables), then tails the topics, with a
+//! checkpoint of its offsets in `<state.dir>/<application.id>/global`.
+//!
 //! Each instance needs its own `state.dir`: the instance's process id, which names the
 //! transactional ids under exactly-once, is kept there.
 
@@ -24,6 +30,7 @@ pub mod collector;
 pub mod config;
 pub mod error;
 pub mod exception_handlers;
+mod global_stream_thread;
 pub mod internal_topics;
 pub mod kafka_streams;
 pub mod metrics;

@@ -194,6 +194,8 @@ pub struct MetricsSnapshot {
     /// Per-processor counters over every task of the instance, `(processor name, metric)
     /// -> total`: for instance `dedup-hits` of a `deduplicate` node.
     pub node_counters: BTreeMap<(String, String), u64>,
+    /// Failure counters: (metric, node, reason) → count.
+    pub failures: BTreeMap<FailureMetricKey, u64>,
 }
 
 impl MetricsSnapshot {
@@ -204,8 +206,6 @@ impl MetricsSnapshot {
             .copied()
             .unwrap_or(0)
     }
-    /// Failure counters: (metric, node, reason) → count.
-    pub failures: BTreeMap<FailureMetricKey, u64>,
 }
 
 #[cfg(test)]

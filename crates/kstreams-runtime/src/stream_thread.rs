@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kstreams_core::processor::{LogAndFailExceptionHandler, ProcessorGraph, TaskEnv};
+use kstreams_core::processor::{
+    GlobalStateStores, LogAndFailExceptionHandler, ProcessorGraph, TaskEnv,
+};
 use kstreams_core::{
     ConsumedRecord, Headers, ProcessorTopology, SharedClock, StreamTask, SystemClock, TaskId,
     TaskState,
@@ -47,6 +49,8 @@ pub(crate) struct ThreadShared {
     pub(crate) metrics: Arc<Metrics>,
     /// Partition counts of the topics tasks write (for partitioners).
     pub(crate) partitions: Arc<HashMap<String, i32>>,
+    /// The instance's global stores, restored before the stream threads start.
+    pub(crate) global: Option<GlobalStateStores>,
 }
 
 /// Runs stream thread `index` until shutdown or a fatal error.
@@ -849,7 +853,10 @@ impl StreamThread {
                     metrics: self.shared.metrics.failures.clone(),
                 },
             };
-            let graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
+            let mut graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;
+            if let Some(global) = &self.shared.global {
+                graph.set_global_stores(global.clone());
+            }
             let mut task = StreamTask::new(
                 graph,
                 tps.iter()
@@ -1061,7 +1068,7 @@ impl StreamThread {
     }
 }
 
-fn to_consumed(r: ConsumerRecord) -> ConsumedRecord {
+pub(crate) fn to_consumed(r: ConsumerRecord) -> ConsumedRecord {
     let mut headers = Headers::new();
     for (k, v) in r.headers {
         headers.add(k, v.map(|b| b.to_vec()));

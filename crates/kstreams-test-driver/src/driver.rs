@@ -10,8 +10,9 @@ use std::time::Duration;
 use kstreams_core::failure::{FailureMetrics, default_dead_letter_topic};
 use kstreams_core::processor::{
     DefaultProductionExceptionHandler, DeserializationExceptionHandler, FailureHandling,
-    LogAndFailExceptionHandler, LogAndFailProcessingExceptionHandler, ProcessingExceptionHandler,
-    ProcessorGraph, ProductionExceptionHandler, RecordCollector, TaskEnv,
+    GlobalStateStores, LogAndFailExceptionHandler, LogAndFailProcessingExceptionHandler,
+    ProcessingExceptionHandler, ProcessorGraph, ProductionExceptionHandler, RecordCollector,
+    TaskEnv,
 };
 use kstreams_core::serde::DefaultSerde;
 use kstreams_core::{
@@ -123,6 +124,8 @@ pub(crate) struct Inner {
     tasks: Vec<StreamTask>,
     /// Which task reads a topic.
     readers: HashMap<String, usize>,
+    /// The global stores and the topics that feed them.
+    global: Option<(GlobalStateStores, Vec<String>)>,
     outbox: Outbox,
     /// Everything written to each topic, not yet read by an output topic.
     pub(crate) outputs: HashMap<String, VecDeque<ProducedRecord>>,
@@ -137,7 +140,32 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    fn is_global_topic(&self, topic: &str) -> bool {
+        self.global
+            .as_ref()
+            .is_some_and(|(_, topics)| topics.iter().any(|t| t == topic))
+    }
+
+    /// Updates the global stores at once with a record of a global topic.
+    fn update_global(&mut self, raw: ConsumedRecord) -> Result<()> {
+        let Some((global, _)) = &self.global else {
+            return Ok(());
+        };
+        let mut g = global.lock()?;
+        let partition_time = g.stream_time();
+        if let Some(stamped) = g.decode(raw, partition_time)? {
+            g.process(stamped)?;
+        }
+        Ok(())
+    }
+
     fn enqueue(&mut self, topic: &str, mut raw: ConsumedRecord) -> Result<()> {
+        if self.is_global_topic(topic) {
+            let offset = self.offsets.entry(topic.to_string()).or_insert(0);
+            raw.offset = *offset;
+            *offset += 1;
+            return self.update_global(raw);
+        }
         let Some(&task) = self.readers.get(topic) else {
             return Err(StreamsError::IllegalState(format!(
                 "unknown topic '{topic}': no source of the topology reads it"
@@ -162,7 +190,7 @@ impl Inner {
         );
         let mut fed = false;
         for r in produced {
-            if self.readers.contains_key(&r.topic) {
+            if self.readers.contains_key(&r.topic) || self.is_global_topic(&r.topic) {
                 let raw = ConsumedRecord {
                     topic: r.topic.clone(),
                     partition: 0,
@@ -241,8 +269,18 @@ impl Inner {
         self.run_to_quiescence()
     }
 
-    pub(crate) fn store(&self, name: &str) -> Option<&dyn TaskStore> {
-        self.tasks.iter().find_map(|t| t.graph().store(name))
+    /// Runs `f` with the store `name` of a task or, failing that, the global store `name`.
+    pub(crate) fn with_store<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&dyn TaskStore) -> R,
+    ) -> Option<R> {
+        if let Some(s) = self.tasks.iter().find_map(|t| t.graph().store(name)) {
+            return Some(f(s));
+        }
+        let (global, _) = self.global.as_ref()?;
+        let g = global.lock().ok()?;
+        g.store(name).map(f)
     }
 
     fn close(&mut self) -> Result<()> {
@@ -255,6 +293,13 @@ impl Inner {
             if let Err(e) = r {
                 first.get_or_insert(e);
             }
+        }
+        if let Some((global, _)) = &self.global
+            && let Err(e) = global
+                .lock()
+                .and_then(|mut g| g.flush().and_then(|_| g.close()))
+        {
+            first.get_or_insert(e);
         }
         self.drain_outbox().ok();
         self.closed = true;
@@ -311,6 +356,23 @@ impl TopologyTestDriver {
             clock: clock.clone(),
         });
         let cache = ThreadCache::shared(config.cache_max_bytes);
+        let global_env = TaskEnv {
+            application_id: config.application_id.as_str().into(),
+            task_dir: Some(state_dir.join(&config.application_id).join("global")),
+            changelog: None,
+            clock: Arc::new(clock.clone()),
+            collector: Box::new(DriverCollector(outbox.clone())),
+            deserialization_handler: config.deserialization_handler.clone(),
+            cache: None,
+            failure: FailureHandling::default(),
+        };
+        let global = match ProcessorGraph::new_global(&topology, global_env)? {
+            Some(mut g) => {
+                g.init()?;
+                Some((GlobalStateStores::new(g), topology.global_source_topics()))
+            }
+            None => None,
+        };
         let mut tasks = Vec::new();
         let mut readers = HashMap::new();
         for sub in topology.subtopology_ids() {
@@ -333,7 +395,10 @@ impl TopologyTestDriver {
                     metrics: failure_metrics.clone(),
                 },
             };
-            let graph = ProcessorGraph::new(&topology, sub, 0, env)?;
+            let mut graph = ProcessorGraph::new(&topology, sub, 0, env)?;
+            if let Some((g, _)) = &global {
+                graph.set_global_stores(g.clone());
+            }
             let topics = topology.source_topics(sub);
             for t in &topics {
                 readers.insert(t.clone(), tasks.len());
@@ -347,6 +412,7 @@ impl TopologyTestDriver {
             topology,
             tasks,
             readers,
+            global,
             outbox,
             outputs: HashMap::new(),
             offsets: HashMap::new(),
@@ -475,7 +541,7 @@ impl TopologyTestDriver {
         f: impl FnOnce(&dyn TaskStore) -> R,
     ) -> Option<R> {
         let inner = self.inner.borrow();
-        inner.store(name).map(f)
+        inner.with_store(name, f)
     }
 
     /// Records the topology's processors dropped on purpose (late records for closed
@@ -522,7 +588,7 @@ impl TopologyTestDriver {
         Ok(())
     }
 
-    /// The names of every store of the topology.
+    /// The names of every store of the topology (global stores included).
     pub fn state_store_names(&self) -> Vec<String> {
         let inner = self.inner.borrow();
         let mut v: Vec<String> = inner
@@ -530,6 +596,7 @@ impl TopologyTestDriver {
             .iter()
             .flat_map(|t| t.graph().store_names())
             .collect();
+        v.extend(inner.topology.global_store_names());
         v.sort();
         v
     }

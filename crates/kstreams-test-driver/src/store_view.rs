@@ -20,8 +20,8 @@ impl<K: 'static, V: 'static> KeyValueStoreView<K, V> {
     pub(crate) fn open(inner: Rc<RefCell<Inner>>, name: &str) -> Option<Self> {
         let ok = inner
             .borrow()
-            .store(name)
-            .is_some_and(|s| s.as_any().is::<KeyValueStore<K, V>>());
+            .with_store(name, |s| s.as_any().is::<KeyValueStore<K, V>>())
+            .unwrap_or(false);
         ok.then(|| KeyValueStoreView {
             inner,
             name: name.to_string(),
@@ -31,11 +31,12 @@ impl<K: 'static, V: 'static> KeyValueStoreView<K, V> {
 
     fn with<R>(&self, f: impl FnOnce(&KeyValueStore<K, V>) -> Result<R>) -> Result<R> {
         let inner = self.inner.borrow();
-        let store = inner
-            .store(&self.name)
-            .and_then(|s| s.as_any().downcast_ref::<KeyValueStore<K, V>>())
-            .ok_or_else(|| StreamsError::IllegalState(format!("store '{}' is gone", self.name)))?;
-        f(store)
+        inner
+            .with_store(&self.name, |s| {
+                s.as_any().downcast_ref::<KeyValueStore<K, V>>().map(f)
+            })
+            .flatten()
+            .ok_or_else(|| StreamsError::IllegalState(format!("store '{}' is gone", self.name)))?
     }
 
     /// The store's name.

@@ -49,7 +49,8 @@ pub mod prelude {
     pub use kstreams_dsl::Deduplicated;
     pub use kstreams_dsl::Retried;
     pub use kstreams_dsl::{
-        Consumed, Grouped, JoinWindows, KStream, KTable, Materialized, Named, Produced,
-        Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows,
+        Consumed, GlobalKTable, Grouped, JoinWindows, KStream, KTable, Materialized, Named,
+        Produced, Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed,
+        TimeWindows, WindowError,
     };
 }

@@ -98,6 +98,8 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
     pub fn increment_node_counter(&mut self, metric: &str, n: u64) {
         let key = (self.node, metric.to_string());
         *self.g.node_counters.entry(key).or_insert(0) += n;
+    }
+
     /// The application's dead-letter topic (`<application.id>-dlq` unless configured).
     pub fn dead_letter_topic(&self) -> &str {
         &self.g.dead_letter_topic
@@ -234,6 +236,37 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
         name: &str,
     ) -> Result<&mut KeyValueStore<SK, SV>> {
         self.typed_store(name)
+    }
+
+    /// Runs `f` with the global store `name` (read access, Kafka Streams' global stores:
+    /// every processor can read them without connecting them), downcast to `S`.
+    pub fn with_global_store<S: TaskStore, R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&S) -> Result<R>,
+    ) -> Result<R> {
+        let access_error = |reason: String| StreamsError::StoreAccess {
+            processor: self.node_name().to_string(),
+            store: name.to_string(),
+            reason,
+        };
+        let global = self
+            .g
+            .global
+            .as_ref()
+            .ok_or_else(|| access_error("this task has no global stores".into()))?;
+        global
+            .with_store(name, |s| match s.as_any().downcast_ref::<S>() {
+                Some(s) => f(s),
+                None => Err(access_error(format!(
+                    "the global store is not a {}",
+                    std::any::type_name::<S>()
+                ))),
+            })
+            .map_err(|e| match e {
+                StreamsError::IllegalState(m) => access_error(m),
+                e => e,
+            })?
     }
 
     /// A store connected to this processor, downcast to its concrete type `S`.

@@ -87,6 +87,8 @@ pub(crate) struct GraphState {
     pub(crate) failure_metrics: Arc<FailureMetrics>,
     production_handler: Arc<dyn ProductionExceptionHandler>,
     max_record_bytes: Option<usize>,
+    /// The instance's global stores, readable by every processor.
+    pub(crate) global: Option<GlobalStateStores>,
 }
 
 impl GraphState {
@@ -444,6 +446,31 @@ impl ProcessorGraph {
         let plan = topology.subtopology(subtopology).ok_or_else(|| {
             StreamsError::IllegalState(format!("topology has no sub-topology {subtopology}"))
         })?;
+        Self::from_plan(plan, subtopology, partition, env)
+    }
+
+    /// Instantiates the global sub-topology (the sources, processors and stores of the global
+    /// stores) once for the instance; `None` when the topology has no global stores. Its
+    /// task id is `(number of sub-topologies, -1)`.
+    pub fn new_global(topology: &ProcessorTopology, env: TaskEnv) -> Result<Option<Self>> {
+        let Some(plan) = topology.global_plan() else {
+            return Ok(None);
+        };
+        let id = topology.subtopology_ids().count() as u32;
+        Self::from_plan(plan, id, -1, env).map(Some)
+    }
+
+    /// Gives this task's processors read access to the instance's global stores.
+    pub fn set_global_stores(&mut self, global: GlobalStateStores) {
+        self.g.global = Some(global);
+    }
+
+    fn from_plan(
+        plan: &Arc<SubtopologyPlan>,
+        subtopology: u32,
+        partition: i32,
+        env: TaskEnv,
+    ) -> Result<Self> {
         let store_ctx = StoreContext {
             task_dir: env.task_dir.clone(),
             changelog: env.changelog.clone(),
@@ -483,6 +510,7 @@ impl ProcessorGraph {
                 failure_metrics: env.failure.metrics.clone(),
                 production_handler: env.failure.production_handler.clone(),
                 max_record_bytes: env.failure.max_record_bytes,
+                global: None,
             },
             handler: env.deserialization_handler,
             processing_handler: env.failure.processing_handler,
@@ -801,6 +829,38 @@ impl ProcessorGraph {
     }
 }
 
+/// The global stores of one instance: the global sub-topology's graph behind a lock, shared by
+/// the thread that keeps it up to date and every task that reads it.
+#[derive(Clone)]
+pub struct GlobalStateStores {
+    graph: Arc<std::sync::Mutex<ProcessorGraph>>,
+}
+
+impl GlobalStateStores {
+    /// Shares `graph` (made by [`ProcessorGraph::new_global`]).
+    pub fn new(graph: ProcessorGraph) -> Self {
+        GlobalStateStores {
+            graph: Arc::new(std::sync::Mutex::new(graph)),
+        }
+    }
+
+    /// Locks the global graph (to process global records, flush, close or read stores).
+    pub fn lock(&self) -> Result<std::sync::MutexGuard<'_, ProcessorGraph>> {
+        self.graph
+            .lock()
+            .map_err(|_| StreamsError::Fatal("the global state lock is poisoned".into()))
+    }
+
+    /// Runs `f` with the global store `name`.
+    pub fn with_store<R>(&self, name: &str, f: impl FnOnce(&dyn TaskStore) -> R) -> Result<R> {
+        let g = self.lock()?;
+        let s = g.store(name).ok_or_else(|| {
+            StreamsError::IllegalState(format!("there is no global store '{name}'"))
+        })?;
+        Ok(f(s))
+    }
+}
+
 impl Drop for ProcessorGraph {
     fn drop(&mut self) {
         if !self.closed {
@@ -808,5 +868,14 @@ impl Drop for ProcessorGraph {
                 let _ = s.close();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod global_state_tests {
+    #[test]
+    fn global_state_stores_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::GlobalStateStores>();
     }
 }

@@ -11,7 +11,7 @@ mod task_id;
 mod timestamp_extractor;
 
 pub use context::ProcessorContext;
-pub use graph::{FailureHandling, ProcessorGraph, StampedRecord, TaskEnv};
+pub use graph::{FailureHandling, GlobalStateStores, ProcessorGraph, StampedRecord, TaskEnv};
 pub use handlers::{
     DeadLetterProcessingExceptionHandler, DeadLetterProductionExceptionHandler,
     DefaultProductionExceptionHandler, DeserializationExceptionHandler,

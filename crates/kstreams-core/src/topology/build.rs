@@ -43,6 +43,7 @@ pub struct ProcessorTopology {
     internal_topic_partitions: BTreeMap<String, i32>,
     changelogs: Vec<ChangelogTopic>,
     copartition_groups: Vec<Vec<String>>,
+    global: Option<Arc<SubtopologyPlan>>,
 }
 
 impl ProcessorTopology {
@@ -98,6 +99,43 @@ impl ProcessorTopology {
     /// Groups of topics that must be co-partitioned (resolved names).
     pub fn copartition_groups(&self) -> &[Vec<String>] {
         &self.copartition_groups
+    }
+
+    pub(crate) fn global_plan(&self) -> Option<&Arc<SubtopologyPlan>> {
+        self.global.as_ref()
+    }
+
+    /// Whether the topology has global stores (and so needs a global stream thread).
+    pub fn has_global_stores(&self) -> bool {
+        self.global.is_some()
+    }
+
+    /// The topics feeding global stores (read in full by every instance, outside the consumer
+    /// group), sorted.
+    pub fn global_source_topics(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .global
+            .as_ref()
+            .map(|p| p.source_topics.keys().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// The names of the global stores, sorted.
+    pub fn global_store_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .global
+            .as_ref()
+            .map(|p| {
+                p.store_builders
+                    .iter()
+                    .map(|b| b.name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 
     /// The topology's description.
@@ -188,6 +226,13 @@ impl Topology {
                 if pi == i {
                     return Err(TopologyError::Cycle(vec![d.name.clone(), d.name.clone()]));
                 }
+                if self.global_nodes.contains(p) && !self.global_nodes.contains(&d.name) {
+                    return Err(TopologyError::InvalidParent {
+                        node: d.name.clone(),
+                        parent: p.clone(),
+                        reason: "nodes of a global store have no children outside it".into(),
+                    });
+                }
                 if let (Some(out), Some(inp)) = (pd.output, d.input)
                     && out != inp
                 {
@@ -236,8 +281,17 @@ impl Topology {
             if s.processors.is_empty() {
                 return Err(TopologyError::StoreNotConnected(sname.into()));
             }
+            let global_store = self.global_stores.contains(sname);
             let mut first = None;
             for p in &s.processors {
+                if global_store != self.global_nodes.contains(p) {
+                    return Err(TopologyError::InvalidNode {
+                        node: p.clone(),
+                        reason: format!(
+                            "store '{sname}' cannot be connected: global stores belong to their global processor only (other processors read them with ProcessorContext::with_global_store)"
+                        ),
+                    });
+                }
                 let &pi = index.get(p.as_str()).ok_or_else(|| {
                     TopologyError::UnknownProcessorForStore {
                         store: sname.into(),
@@ -261,7 +315,8 @@ impl Topology {
         // Sub-topologies, numbered by their first node.
         let mut group_of_root: HashMap<usize, u32> = HashMap::new();
         let mut groups: Vec<Vec<usize>> = Vec::new();
-        for i in 0..n {
+        let is_global = |i: usize| self.global_nodes.contains(&self.nodes[i].name);
+        for i in (0..n).filter(|&i| !is_global(i)) {
             let r = uf.find(i);
             let g = *group_of_root.entry(r).or_insert_with(|| {
                 groups.push(Vec::new());
@@ -269,9 +324,18 @@ impl Topology {
             });
             let _ = g;
         }
+        let mut global_members = Vec::new();
         for &i in &order {
+            if is_global(i) {
+                global_members.push(i);
+                continue;
+            }
             let g = group_of_root[&uf.find(i)] as usize;
             groups[g].push(i);
+        }
+        let regular = groups.len();
+        if !global_members.is_empty() {
+            groups.push(global_members);
         }
 
         let resolve = |t: &str| -> String {
@@ -283,6 +347,7 @@ impl Topology {
 
         let mut plans = Vec::with_capacity(groups.len());
         let mut descriptions = Vec::with_capacity(groups.len());
+        let mut global_descriptions = Vec::new();
         let mut changelogs = Vec::new();
         for (gid, members) in groups.iter().enumerate() {
             let local: HashMap<usize, usize> =
@@ -362,7 +427,8 @@ impl Topology {
                     .any(|p| index.get(p.as_str()).is_some_and(|i| local.contains_key(i)))
                 {
                     plan.store_builders.push(s.builder.clone());
-                    if s.builder.logging_enabled() {
+                    // A global store's topic is its changelog.
+                    if gid < regular && s.builder.logging_enabled() {
                         let topic = match application_id {
                             Some(app) => format!("{app}-{}-changelog", s.builder.name()),
                             None => format!("{}-changelog", s.builder.name()),
@@ -375,9 +441,15 @@ impl Topology {
                     }
                 }
             }
-            descriptions.push(SubtopologyDescription::new(gid as u32, nodes_desc));
+            let desc = SubtopologyDescription::new(gid as u32, nodes_desc);
+            if gid < regular {
+                descriptions.push(desc);
+            } else {
+                global_descriptions.push(desc);
+            }
             plans.push(Arc::new(plan));
         }
+        let global = (plans.len() > regular).then(|| plans.remove(regular));
 
         let internal_topics = self.internal_topics.iter().map(|t| resolve(t)).collect();
         let internal_topic_partitions = self
@@ -394,11 +466,13 @@ impl Topology {
             subtopologies: plans,
             description: TopologyDescription {
                 subtopologies: descriptions,
+                global_stores: global_descriptions,
             },
             internal_topics,
             internal_topic_partitions,
             changelogs,
             copartition_groups,
+            global,
         })
     }
 }

@@ -85,6 +85,9 @@ impl SubtopologyDescription {
 pub struct TopologyDescription {
     /// Sub-topologies by id.
     pub subtopologies: Vec<SubtopologyDescription>,
+    /// The global sub-topology (sources and processors of global stores; it generates no
+    /// tasks), numbered after the others. Empty without global stores.
+    pub global_stores: Vec<SubtopologyDescription>,
 }
 
 fn names(v: &[String]) -> String {
@@ -150,6 +153,17 @@ impl fmt::Display for TopologyDescription {
         write!(f, "Topologies:\n ")?;
         for s in &self.subtopologies {
             write!(f, "  {s}")?;
+        }
+        for s in &self.global_stores {
+            writeln!(
+                f,
+                "  Sub-topology: {} for global store (will not generate tasks)",
+                s.id
+            )?;
+            for n in &s.nodes {
+                writeln!(f, "    {n}")?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }

@@ -9,6 +9,8 @@ mod build;
 mod copartition;
 mod describe;
 #[cfg(test)]
+mod global_store_tests;
+#[cfg(test)]
 mod tests;
 
 use std::any::TypeId;
@@ -91,6 +93,10 @@ pub struct Topology {
     /// Requested partition counts of internal topics (by unresolved name).
     pub(crate) internal_topic_partitions: BTreeMap<String, i32>,
     pub(crate) copartition_groups: Vec<BTreeSet<String>>,
+    /// Sources and processors that maintain global stores (not part of any task).
+    pub(crate) global_nodes: BTreeSet<String>,
+    /// Global stores: fully replicated on every instance, fed from all partitions.
+    pub(crate) global_stores: BTreeSet<String>,
 }
 
 impl Topology {
@@ -400,6 +406,45 @@ impl Topology {
         self.copartition_groups
             .push(topics.iter().map(|t| t.to_string()).collect());
         self
+    }
+
+    /// Adds a global store (Kafka Streams' `addGlobalStore`): a source `source_name` reading
+    /// every partition of `topic` feeds the processor `processor_name`, which maintains the
+    /// store `store`. The three form the global sub-topology, which generates no tasks: each
+    /// instance keeps a full copy of the store, and every processor of every task can read it
+    /// with [`ProcessorContext::with_global_store`](crate::ProcessorContext::with_global_store).
+    /// The topic is the store's changelog, so the store is not change-logged again.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_global_store<K, V, KOut, VOut>(
+        &mut self,
+        store: impl StoreBuilder,
+        source_name: &str,
+        extractor: impl TimestampExtractor<K, V>,
+        key_serde: SharedSerde<K>,
+        value_serde: SharedSerde<V>,
+        topic: &str,
+        processor_name: &str,
+        supplier: impl ProcessorSupplier<K, V, KOut, VOut>,
+    ) -> Result<&mut Self, TopologyError>
+    where
+        K: Clone + Send + 'static,
+        V: Clone + Send + 'static,
+        KOut: Clone + Send + 'static,
+        VOut: Clone + Send + 'static,
+    {
+        let store_name = store.name().to_string();
+        self.check_new_name(&store_name)?;
+        self.check_new_name(processor_name)?;
+        if source_name == processor_name || source_name == store_name {
+            return Err(TopologyError::DuplicateName(source_name.into()));
+        }
+        self.add_source_with_extractor(source_name, &[topic], key_serde, value_serde, extractor)?;
+        self.add_processor(processor_name, supplier, &[source_name])?;
+        self.add_state_store(store, &[processor_name])?;
+        self.global_nodes.insert(source_name.into());
+        self.global_nodes.insert(processor_name.into());
+        self.global_stores.insert(store_name);
+        Ok(self)
     }
 
     /// The names of all nodes, in the order they were added.

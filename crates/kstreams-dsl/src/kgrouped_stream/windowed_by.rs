@@ -29,6 +29,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
     /// assert_eq!(out, vec![("k@0".into(), 1), ("k@0".into(), 2), ("k@10".into(), 1)]);
     /// ```
     pub fn windowed_by(&self, windows: TimeWindows) -> TimeWindowedKStream<K, V> {
+        self.stream.check_windows(windows.validate());
         TimeWindowedKStream {
             grouped: self.clone(),
             windows,
@@ -54,6 +55,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         &self,
         windows: crate::SessionWindows,
     ) -> crate::SessionWindowedKStream<K, V> {
+        self.stream.check_windows(windows.validate());
         crate::SessionWindowedKStream {
             grouped: self.clone(),
             windows,
@@ -67,6 +69,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         &self,
         windows: crate::SlidingWindows,
     ) -> crate::SlidingWindowedKStream<K, V> {
+        self.stream.check_windows(windows.validate());
         crate::SlidingWindowedKStream {
             grouped: self.clone(),
             windows,

@@ -5,6 +5,7 @@ mod filter;
 mod flat_map;
 mod flat_map_values;
 mod foreach;
+mod global_join;
 mod group_by;
 mod join;
 mod map;
@@ -131,6 +132,16 @@ impl<K: Data, V: Data> KStream<K, V> {
         KStream {
             node,
             ..self.clone()
+        }
+    }
+
+    /// Reports invalid window settings of an operator on this stream at build time.
+    pub(crate) fn check_windows(&self, r: Result<(), kstreams_core::WindowError>) {
+        if let Err(error) = r {
+            self.b.borrow_mut().error(TopologyError::InvalidWindows {
+                node: self.node.clone(),
+                error,
+            });
         }
     }
 

@@ -357,6 +357,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             Kind::Left => ("KSTREAM-JOINTHIS-", "KSTREAM-OUTEROTHER-"),
             Kind::Outer => ("KSTREAM-OUTERTHIS-", "KSTREAM-OUTEROTHER-"),
         };
+        self.check_windows(windows.validate());
         let (this_name, other_name, merge_name, base) = {
             let mut b = self.b.borrow_mut();
             match &joined.name {

@@ -6,6 +6,7 @@
 
 mod cache_forwarding;
 mod filter;
+mod foreign_key_join;
 mod group_by;
 mod join;
 mod map_values;

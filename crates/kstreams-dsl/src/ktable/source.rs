@@ -10,11 +10,11 @@ use crate::{Consumed, Data, Materialized};
 
 /// Upserts each record into the store (a `None` value deletes) and forwards the change.
 /// A tombstone for an absent key changes nothing and is not forwarded.
-struct KTableSource<K, V> {
-    store: String,
+pub(crate) struct KTableSource<K, V> {
+    pub(crate) store: String,
     /// Whether the store is cached: its cache forwards (see `cache_forwarding`).
-    cached: bool,
-    _types: std::marker::PhantomData<fn() -> (K, V)>,
+    pub(crate) cached: bool,
+    pub(crate) _types: std::marker::PhantomData<fn() -> (K, V)>,
 }
 
 impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for KTableSource<K, V> {

@@ -1,0 +1,167 @@
+//! A stream-GlobalKTable join on two instances against tansu: the global topic (3
+//! partitions) is not co-partitioned with the stream (4 partitions), yet every order on either
+//! instance finds its customer's region, because each instance restores the whole global
+//! table before it runs and then keeps tailing it. Under exactly_once_v2 (read_committed).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+use kstreams_core::{Serdes, Topology};
+use kstreams_dsl::{Consumed, Materialized, Named, Produced, StreamsBuilder};
+use kstreams_kafka::producer::{Producer, ProducerConfig};
+use kstreams_kafka::{ClientConfig, ProducerRecord};
+use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, State};
+use kstreams_testkit::{TansuBroker, random_topic};
+
+fn enrich(orders: &str, regions: &str, out: &str) -> Topology {
+    let b = StreamsBuilder::new();
+    let g = b.global_table::<String, String>(
+        regions,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("regions-store"),
+    );
+    b.stream::<String, String>(orders, Consumed::with(Serdes::string(), Serdes::string()))
+        .join_global(
+            &g,
+            |_order, customer| customer.clone(),
+            |customer, region| format!("{customer}@{region}"),
+            Named::as_("enrich"),
+        )
+        .to(out, Produced::default());
+    b.build().unwrap()
+}
+
+/// Sends `(key, value, partition)` records.
+async fn produce(bootstrap: &str, topic: &str, records: &[(String, String, i32)]) {
+    let p = Producer::connect(ClientConfig::new(bootstrap), ProducerConfig::default())
+        .await
+        .unwrap();
+    let mut futs = Vec::new();
+    for (k, v, part) in records {
+        futs.push(
+            p.send(
+                ProducerRecord::new(topic, v.clone())
+                    .with_key(k.clone())
+                    .with_partition(*part),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    for f in futs {
+        f.await.unwrap();
+    }
+    p.close().await.unwrap();
+}
+
+#[test]
+fn two_instances_each_join_against_the_whole_global_table() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let orders = random_topic("gt-orders");
+    let regions = random_topic("gt-regions");
+    let out = random_topic("gt-out");
+    let app = random_topic("gt-app");
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(create_topics(
+        &bs,
+        &[(&orders, 4), (&regions, 3), (&out, 4)],
+    ));
+    // The global table exists before the instances start: they restore it.
+    let customers: Vec<(String, String, i32)> = (0..12)
+        .map(|i| (format!("c{i}"), format!("r{i}"), i % 3))
+        .collect();
+    rt.block_on(produce(&bs, &regions, &customers));
+
+    let cfg =
+        |d: &tempfile::TempDir| config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, d.path());
+    let mut a = KafkaStreams::new(enrich(&orders, &regions, &out), cfg(&dir_a)).unwrap();
+    let mut b = KafkaStreams::new(enrich(&orders, &regions, &out), cfg(&dir_b)).unwrap();
+    a.start().unwrap();
+    b.start().unwrap();
+    wait_running(&a, Duration::from_secs(90));
+    wait_running(&b, Duration::from_secs(90));
+    // The group may still rebalance once both joined: wait until both are Running again.
+    let settle = Instant::now() + Duration::from_secs(90);
+    while (a.state() != State::Running || b.state() != State::Running) && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Every customer's orders land on every order partition.
+    let batch: Vec<(String, String, i32)> = (0..48)
+        .map(|i| (format!("o{i}"), format!("c{}", i % 12), i % 4))
+        .collect();
+    rt.block_on(produce(&bs, &orders, &batch));
+    let got = rt.block_on(read_output(
+        &bs,
+        &out,
+        4,
+        batch.len(),
+        Duration::from_secs(90),
+    ));
+    let got: BTreeMap<String, String> = got.into_iter().collect();
+    let want: BTreeMap<String, String> = batch
+        .iter()
+        .map(|(o, c, _)| (o.clone(), format!("{c}@r{}", &c[1..])))
+        .collect();
+    assert_eq!(got, want, "every order joined with its region");
+    assert!(
+        a.metrics().processed > 0 && b.metrics().processed > 0,
+        "both instances processed orders"
+    );
+
+    // A region update reaches both instances while they run.
+    rt.block_on(produce(&bs, &regions, &[("c0".into(), "moved".into(), 0)]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut round = 0;
+    let updated_partitions = loop {
+        let probe: Vec<(String, String, i32)> = (0..4)
+            .map(|p| (format!("probe-{round}-p{p}"), "c0".to_string(), p))
+            .collect();
+        rt.block_on(produce(&bs, &orders, &probe));
+        round += 1;
+        std::thread::sleep(Duration::from_millis(500));
+        let seen = rt.block_on(read_output(
+            &bs,
+            &out,
+            4,
+            usize::MAX,
+            Duration::from_millis(300),
+        ));
+        let moved: std::collections::BTreeSet<String> = seen
+            .iter()
+            .filter(|(k, v)| k.starts_with("probe-") && v == "c0@moved")
+            .map(|(k, _)| k.rsplit('-').next().unwrap().to_string())
+            .collect();
+        if moved.len() == 4 || Instant::now() > deadline {
+            break moved;
+        }
+    };
+    a.close().unwrap();
+    b.close().unwrap();
+    assert_eq!(
+        updated_partitions.len(),
+        4,
+        "the update was seen on every order partition (both instances): {updated_partitions:?}"
+    );
+    // A clean close leaves a checkpoint of the global topic's offsets.
+    for d in [&dir_a, &dir_b] {
+        let cp = std::fs::read_to_string(d.path().join(&app).join("global").join(".checkpoint"))
+            .unwrap();
+        assert_eq!(
+            cp.lines().filter(|l| l.starts_with(&regions)).count(),
+            3,
+            "{cp}"
+        );
+        assert!(cp.contains(&format!("{regions} 0 5")), "{cp}");
+    }
+}
