@@ -113,9 +113,9 @@ impl Drop for App {
     }
 }
 
-/// Reads committed `(key, value, headers)` of `topic` until `n` arrived (plus a short grace
+/// Reads committed `(key, value)` of `topic` until `n` arrived (plus a short grace
 /// period for unexpected extras) or the timeout.
-fn read(bs: &str, topic: &str, n: usize) -> Vec<(String, String, Vec<(String, Option<Vec<u8>>)>)> {
+fn read(bs: &str, topic: &str, n: usize) -> Vec<(String, String)> {
     rt().block_on(async {
         let cfg = ConsumerConfig::new(bs)
             .with_isolation_level(IsolationLevel::ReadCommitted)
@@ -133,12 +133,7 @@ fn read(bs: &str, topic: &str, n: usize) -> Vec<(String, String, Vec<(String, Op
         while Instant::now() < deadline && grace.is_none_or(|g| Instant::now() < g) {
             for r in c.poll(Duration::from_millis(100)).await.unwrap() {
                 let s = |b: Option<bytes::Bytes>| String::from_utf8(b.unwrap().to_vec()).unwrap();
-                let headers = r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_ref().map(|v| v.to_vec())))
-                    .collect();
-                out.push((s(r.key), s(r.value), headers));
+                out.push((s(r.key), s(r.value)));
             }
             if out.len() >= n && grace.is_none() {
                 grace = Some(Instant::now() + Duration::from_millis(700));
@@ -191,7 +186,7 @@ fn w1_through_the_binaries_keeps_the_big_amounts_and_measures_them() {
 
     let app = App::start(&bs, &input, &output, "w1", "at-least-once", dir.path());
     let got = read(&bs, &output, expect);
-    let mut got: Vec<(String, String)> = got.into_iter().map(|(k, v, _)| (k, v)).collect();
+    let mut got = got;
     let mut want: Vec<(String, String)> = (0..300)
         .filter_map(|n| {
             let (k, v) = generate(n, 0);
@@ -238,7 +233,7 @@ fn w2_exactly_once_through_the_binary_counts_every_record_once_and_carries_the_s
     let app = App::start(&bs, &input, &output, "w2", "exactly-once", dir.path());
     let got = read(&bs, &output, 30);
     let mut seen: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (k, v, _) in &got {
+    for (k, v) in &got {
         seen.entry(k.clone()).or_default().push(v.parse().unwrap());
     }
     for counts in seen.values_mut() {
@@ -299,7 +294,7 @@ fn w3_through_the_binary_counts_per_page_and_minute_of_event_time() {
     let app = App::start(&bs, &input, &output, "w3", "at-least-once", dir.path());
     let got = read(&bs, &output, 5);
     let mut seen: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (k, v, _) in &got {
+    for (k, v) in &got {
         seen.entry(k.clone()).or_default().push(v.parse().unwrap());
     }
     for counts in seen.values_mut() {
