@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,kstreams_runtime=info".into()),
+                .unwrap_or_else(|_| "warn,kstreams_runtime=info,kstreams_bench=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
