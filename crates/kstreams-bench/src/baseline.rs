@@ -13,6 +13,9 @@ use kstreams_kafka::producer::{Producer, ProducerConfig};
 use kstreams_kafka::{ClientConfig, DeliveryFuture, KafkaError, ProducerRecord};
 use tracing::info;
 
+/// Unacknowledged sends kept before waiting for the older half (as the stream thread).
+const MAX_PENDING: usize = 100_000;
+
 /// Settings of the baseline loop.
 #[derive(Debug, Clone)]
 pub struct BaselineConfig {
@@ -73,6 +76,12 @@ pub async fn run(
                 timestamp: Some(r.timestamp),
             };
             pending.push(producer.send(out).await?);
+        }
+        if pending.len() > MAX_PENDING {
+            // Bound memory between commits, as the stream thread does.
+            for f in pending.drain(..MAX_PENDING / 2) {
+                f.await?;
+            }
         }
         processed.fetch_add(n, Ordering::Relaxed);
         if last_commit.elapsed() >= cfg.commit_interval {

@@ -33,6 +33,9 @@ use crate::error::{Result, RuntimeError};
 use crate::metrics::{LocalLatency, Metrics};
 use crate::state::SharedState;
 
+/// Unacknowledged sends a stream thread keeps before waiting for the older half.
+const MAX_PENDING_SENDS: usize = 100_000;
+
 /// What every stream thread of an instance shares.
 #[derive(Clone)]
 pub(crate) struct ThreadShared {
@@ -443,11 +446,23 @@ impl StreamThread {
             let fut = self.producer.send(pr).await?;
             self.pending.push((changelog, fut));
         }
+        if self.pending.len() > MAX_PENDING_SENDS {
+            // Bound memory between commits (at-least-once commits every 30 s): settle the
+            // older half now; they were sent first, so they are usually acknowledged already.
+            let older: Vec<_> = self.pending.drain(..MAX_PENDING_SENDS / 2).collect();
+            self.settle(older).await?;
+        }
         Ok(())
     }
 
     async fn await_pending(&mut self) -> Result<()> {
-        for (changelog, fut) in std::mem::take(&mut self.pending) {
+        let pending = std::mem::take(&mut self.pending);
+        self.settle(pending).await
+    }
+
+    /// Waits for these sends, noting the changelog offsets they reached.
+    async fn settle(&mut self, sends: Vec<(Option<(String, i32)>, DeliveryFuture)>) -> Result<()> {
+        for (changelog, fut) in sends {
             let md = fut.await?;
             if let Some(key) = changelog {
                 let e = self.changelog_offsets.entry(key).or_insert(0);
