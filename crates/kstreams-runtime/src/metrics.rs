@@ -80,9 +80,44 @@ fn quantiles(h: &Mutex<Option<Histogram<u64>>>) -> LatencySummary {
     }
 }
 
+/// A stream thread's own latency histogram, merged into the shared one in batches so the
+/// per-record path takes no lock.
+#[derive(Debug)]
+pub(crate) struct LocalLatency(Option<Histogram<u64>>);
+
+impl LocalLatency {
+    pub(crate) fn new() -> Self {
+        LocalLatency(Histogram::new_with_bounds(1, 600_000_000, 3).ok())
+    }
+
+    pub(crate) fn record(&mut self, d: Duration) {
+        if let Some(h) = self.0.as_mut() {
+            h.saturating_record(u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1));
+        }
+    }
+}
+
 impl Metrics {
+    #[cfg(test)]
     pub(crate) fn record_process_latency(&self, d: Duration) {
         record(&self.process_latency_us, d);
+    }
+
+    /// Adds a thread's latencies to the shared histogram and empties them.
+    pub(crate) fn merge_process_latency(&self, local: &mut LocalLatency) {
+        let Some(l) = local.0.as_mut() else {
+            return;
+        };
+        if l.is_empty() {
+            return;
+        }
+        if let Ok(mut h) = self.process_latency_us.lock()
+            && let Some(h) = h.as_mut()
+        {
+            // Same bounds on both sides: adding cannot fail.
+            let _ = h.add(&*l);
+        }
+        l.reset();
     }
 
     pub(crate) fn record_commit_latency(&self, d: Duration) {
@@ -211,6 +246,20 @@ impl MetricsSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_latencies_merge_in_batches() {
+        let m = Metrics::default();
+        let mut local = LocalLatency::new();
+        local.record(Duration::from_micros(5));
+        local.record(Duration::from_micros(7));
+        assert_eq!(m.snapshot().process_latency.count, 0, "not merged yet");
+        m.merge_process_latency(&mut local);
+        let s = m.snapshot().process_latency;
+        assert_eq!((s.count, s.max_us), (2, 7));
+        m.merge_process_latency(&mut local);
+        assert_eq!(m.snapshot().process_latency.count, 2, "merged once");
+    }
 
     #[test]
     fn latencies_and_lag_show_in_snapshots() {

@@ -33,8 +33,11 @@ use crate::checkpoint::{self, Offsets};
 use crate::collector::{KafkaRecordCollector, Outbox, TaskChangelogWriter, drain};
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
-use crate::metrics::Metrics;
+use crate::metrics::{LocalLatency, Metrics};
 use crate::state::SharedState;
+
+/// Unacknowledged sends a stream thread keeps before waiting for the older half.
+const MAX_PENDING_SENDS: usize = 100_000;
 
 /// What every stream thread of an instance shares.
 #[derive(Clone)]
@@ -130,6 +133,8 @@ struct StreamThread {
     /// This thread's share of `statestore.cache.max.bytes`, charged by its tasks' caching
     /// stores.
     cache: SharedThreadCache,
+    /// Process latencies since the last merge into the shared metrics.
+    process_latency: LocalLatency,
 }
 
 impl StreamThread {
@@ -233,6 +238,7 @@ impl StreamThread {
             cache: ThreadCache::shared(
                 shared.config.cache_max_bytes / shared.config.num_stream_threads.max(1),
             ),
+            process_latency: LocalLatency::new(),
             shared,
         })
     }
@@ -329,19 +335,23 @@ impl StreamThread {
     }
 
     fn add_records(&mut self, records: Vec<ConsumerRecord>) -> Result<()> {
-        let mut by_tp: BTreeMap<TopicPartition, Vec<ConsumedRecord>> = BTreeMap::new();
-        for r in records {
-            let tp = TopicPartition::new(r.topic.clone(), r.partition);
-            by_tp.entry(tp).or_default().push(to_consumed(r));
-        }
-        for (tp, recs) in by_tp {
+        // The consumer returns each partition's records together and in order: hand every run
+        // of one partition to its task at once, without a key per record.
+        let mut it = records.into_iter().peekable();
+        while let Some(first) = it.next() {
+            let partition = first.partition;
+            let tp = TopicPartition::new(first.topic.clone(), partition);
+            let mut run = vec![to_consumed(first)];
+            while let Some(r) = it.next_if(|r| r.partition == partition && r.topic == tp.topic) {
+                run.push(to_consumed(r));
+            }
             let Some(id) = self.task_of.get(&tp) else {
                 debug!(%tp, "records for a partition without task dropped");
                 continue;
             };
             if let Some(task) = self.tasks.get_mut(id) {
-                let ctp = kstreams_core::TopicPartition::new(tp.topic.clone(), tp.partition);
-                task.add_records(&ctp, recs)?;
+                let ctp = kstreams_core::TopicPartition::new(tp.topic, tp.partition);
+                task.add_records(&ctp, run)?;
             }
         }
         Ok(())
@@ -387,14 +397,15 @@ impl StreamThread {
             let mut any = false;
             for (id, task) in self.tasks.iter_mut() {
                 let _span = tracing::trace_span!("task", task = %id).entered();
+                let mut started = Instant::now();
                 for _ in 0..100 {
-                    let started = Instant::now();
                     if !task.process()? {
                         break;
                     }
-                    self.shared
-                        .metrics
-                        .record_process_latency(started.elapsed());
+                    let now = Instant::now();
+                    // Into the thread's own histogram: no lock per record.
+                    self.process_latency.record(now - started);
+                    started = now;
                     any = true;
                     n += 1;
                 }
@@ -408,6 +419,9 @@ impl StreamThread {
             let counters = task.graph_mut().take_node_counters();
             self.shared.metrics.add_node_counters(counters);
         }
+        self.shared
+            .metrics
+            .merge_process_latency(&mut self.process_latency);
         self.shared
             .metrics
             .processed
@@ -445,11 +459,23 @@ impl StreamThread {
             let fut = self.producer.send(pr).await?;
             self.pending.push((changelog, fut));
         }
+        if self.pending.len() > MAX_PENDING_SENDS {
+            // Bound memory between commits (at-least-once commits every 30 s): settle the
+            // older half now; they were sent first, so they are usually acknowledged already.
+            let older: Vec<_> = self.pending.drain(..MAX_PENDING_SENDS / 2).collect();
+            self.settle(older).await?;
+        }
         Ok(())
     }
 
     async fn await_pending(&mut self) -> Result<()> {
-        for (changelog, fut) in std::mem::take(&mut self.pending) {
+        let pending = std::mem::take(&mut self.pending);
+        self.settle(pending).await
+    }
+
+    /// Waits for these sends, noting the changelog offsets they reached.
+    async fn settle(&mut self, sends: Vec<(Option<(String, i32)>, DeliveryFuture)>) -> Result<()> {
+        for (changelog, fut) in sends {
             let md = fut.await?;
             if let Some(key) = changelog {
                 let e = self.changelog_offsets.entry(key).or_insert(0);

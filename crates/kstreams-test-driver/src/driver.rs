@@ -131,6 +131,8 @@ pub(crate) struct Inner {
     pub(crate) outputs: HashMap<String, VecDeque<ProducedRecord>>,
     /// Next offset per topic (partition 0).
     offsets: HashMap<String, i64>,
+    /// Partition 0 of each input topic, built once.
+    partitions: HashMap<String, TopicPartition>,
     pub(crate) clock: MockClock,
     auto_commit: bool,
     dead_letter_topic: String,
@@ -171,11 +173,20 @@ impl Inner {
                 "unknown topic '{topic}': no source of the topology reads it"
             )));
         };
-        let offset = self.offsets.entry(topic.to_string()).or_insert(0);
-        raw.offset = *offset;
-        *offset += 1;
-        let tp = TopicPartition::new(topic, 0);
-        self.tasks[task].add_records(&tp, [raw])?;
+        // No allocation per record once the topic was seen.
+        if !self.partitions.contains_key(topic) {
+            self.offsets.insert(topic.to_string(), 0);
+            self.partitions
+                .insert(topic.to_string(), TopicPartition::new(topic, 0));
+        }
+        if let Some(offset) = self.offsets.get_mut(topic) {
+            raw.offset = *offset;
+            *offset += 1;
+        }
+        let tp = self.partitions.get(topic).ok_or_else(|| {
+            StreamsError::IllegalState(format!("no partition known for '{topic}'"))
+        })?;
+        self.tasks[task].add_records(tp, [raw])?;
         Ok(())
     }
 
@@ -203,10 +214,14 @@ impl Inner {
                 self.enqueue(&r.topic, raw)?;
                 fed = true;
             }
-            self.outputs
-                .entry(r.topic.clone())
-                .or_default()
-                .push_back(r);
+            match self.outputs.get_mut(&r.topic) {
+                Some(q) => q.push_back(r),
+                None => self
+                    .outputs
+                    .entry(r.topic.clone())
+                    .or_default()
+                    .push_back(r),
+            }
         }
         Ok(fed)
     }
@@ -416,6 +431,7 @@ impl TopologyTestDriver {
             outbox,
             outputs: HashMap::new(),
             offsets: HashMap::new(),
+            partitions: HashMap::new(),
             clock,
             auto_commit: true,
             dead_letter_topic,

@@ -219,11 +219,13 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
     /// A state store connected to this processor, type-erased (custom stores downcast it).
     pub fn state_store(&mut self, name: &str) -> Result<&mut dyn TaskStore> {
         self.check_connected(name)?;
-        let node = self.g.plan.names[self.node].clone();
+        // The plan (not the names) is cloned: this runs once per record in aggregations.
+        let plan = self.g.plan.clone();
+        let node = self.node;
         match self.g.stores.get_mut(name) {
             Some(s) => Ok(s.as_mut()),
             None => Err(StreamsError::StoreAccess {
-                processor: node,
+                processor: plan.names[node].clone(),
                 store: name.to_string(),
                 reason: "no such store in this task".into(),
             }),
@@ -271,13 +273,14 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
 
     /// A store connected to this processor, downcast to its concrete type `S`.
     pub fn typed_store<S: TaskStore>(&mut self, name: &str) -> Result<&mut S> {
-        let node = self.node_name().to_string();
+        let plan = self.g.plan.clone();
+        let node = self.node;
         let store = self.state_store(name)?;
         store
             .as_any_mut()
             .downcast_mut::<S>()
             .ok_or_else(|| StreamsError::StoreAccess {
-                processor: node,
+                processor: plan.names[node].clone(),
                 store: name.to_string(),
                 reason: format!("the store is not a {}", std::any::type_name::<S>()),
             })

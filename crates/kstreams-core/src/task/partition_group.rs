@@ -106,8 +106,24 @@ impl PartitionGroup {
 
     /// Removes and returns the next record in timestamp order.
     pub fn pop_next(&mut self) -> Option<(TopicPartition, StampedRecord)> {
-        let tp = self.next_partition()?.clone();
-        let r = self.queues.get_mut(&tp)?.records.pop_front()?;
+        self.pop_next_ref().map(|(tp, r)| (tp.clone(), r))
+    }
+
+    /// [`PartitionGroup::pop_next`] without cloning the topic-partition (the task's hot path).
+    pub(crate) fn pop_next_ref(&mut self) -> Option<(&TopicPartition, StampedRecord)> {
+        // One pass: the queue whose head has the lowest timestamp (ties: the first).
+        let mut best: Option<(&TopicPartition, &mut RecordQueue)> = None;
+        let mut best_ts = i64::MAX;
+        for (tp, q) in self.queues.iter_mut() {
+            if let Some(head) = q.records.front()
+                && (best.is_none() || head.timestamp < best_ts)
+            {
+                best_ts = head.timestamp;
+                best = Some((tp, q));
+            }
+        }
+        let (tp, q) = best?;
+        let r = q.records.pop_front()?;
         self.buffered -= 1;
         Some((tp, r))
     }

@@ -179,12 +179,17 @@ impl StreamTask {
         if self.state != TaskState::Running {
             return Ok(false);
         }
-        let Some((tp, record)) = self.queues.pop_next() else {
+        let Some((tp, record)) = self.queues.pop_next_ref() else {
             return Ok(false);
         };
         let offset = record.metadata.offset;
         self.graph.process(record)?;
-        self.consumed.insert(tp, offset + 1);
+        match self.consumed.get_mut(tp) {
+            Some(o) => *o = offset + 1,
+            None => {
+                self.consumed.insert(tp.clone(), offset + 1);
+            }
+        }
         self.commit_needed = true;
         self.processed += 1;
         if self.graph.maybe_punctuate_stream_time()? {

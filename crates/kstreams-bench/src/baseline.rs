@@ -1,0 +1,111 @@
+//! The baseline the workloads are measured against: a plain consume-then-produce loop on the
+//! project's own client, with the engine's at-least-once commit protocol (flush the producer,
+//! then commit the consumed positions) and nothing else: records are copied through unchanged
+//! (key, value, headers, timestamp; zero-copy `Bytes`), partitioned by key.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kstreams_kafka::consumer::{Consumer, ConsumerConfig, NoOpRebalanceListener};
+use kstreams_kafka::fetcher::OffsetResetStrategy;
+use kstreams_kafka::producer::{Producer, ProducerConfig};
+use kstreams_kafka::{ClientConfig, DeliveryFuture, KafkaError, ProducerRecord};
+use tracing::info;
+
+/// Unacknowledged sends kept before waiting for the older half (as the stream thread).
+const MAX_PENDING: usize = 100_000;
+
+/// Settings of the baseline loop.
+#[derive(Debug, Clone)]
+pub struct BaselineConfig {
+    /// Bootstrap servers.
+    pub bootstrap: String,
+    /// Input topic.
+    pub input: String,
+    /// Output topic.
+    pub output: String,
+    /// Consumer group.
+    pub group_id: String,
+    /// Commit interval (the engine's at-least-once default is 30 s).
+    pub commit_interval: Duration,
+}
+
+/// Runs the loop until `shutdown` is set, then commits and closes. `processed` counts the
+/// records copied.
+pub async fn run(
+    cfg: BaselineConfig,
+    shutdown: Arc<AtomicBool>,
+    processed: Arc<AtomicU64>,
+) -> Result<(), KafkaError> {
+    let consumer_cfg = ConsumerConfig::new(cfg.bootstrap.clone())
+        .with_group_id(cfg.group_id.clone())
+        .with_auto_commit(false)
+        .with_auto_offset_reset(OffsetResetStrategy::Earliest)
+        // The engine's group timeouts in the benchmark binary.
+        .with_group_timeouts(Duration::from_secs(6), Duration::from_secs(8));
+    let mut consumer = Consumer::connect(consumer_cfg).await?;
+    consumer.set_return_before_rejoin(true);
+    consumer.subscribe(
+        &[cfg.input.as_str()],
+        Box::new(NoOpRebalanceListener),
+        Vec::new(),
+    )?;
+    let producer = Producer::connect(
+        ClientConfig::new(&cfg.bootstrap).with_client_id(format!("{}-producer", cfg.group_id)),
+        ProducerConfig::default(),
+    )
+    .await?;
+    let mut pending: Vec<DeliveryFuture> = Vec::new();
+    let mut last_commit = Instant::now();
+    info!(input = %cfg.input, output = %cfg.output, "baseline loop started");
+    while !shutdown.load(Ordering::SeqCst) {
+        if consumer.rejoin_pending() {
+            // Eager rebalance: commit what was copied before the partitions are revoked.
+            commit(&mut consumer, &producer, &mut pending).await?;
+        }
+        let records = consumer.poll(Duration::from_millis(100)).await?;
+        let n = records.len() as u64;
+        for r in records {
+            let out = ProducerRecord {
+                topic: cfg.output.clone(),
+                partition: None,
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp: Some(r.timestamp),
+            };
+            pending.push(producer.send(out).await?);
+        }
+        if pending.len() > MAX_PENDING {
+            // Bound memory between commits, as the stream thread does.
+            for f in pending.drain(..MAX_PENDING / 2) {
+                f.await?;
+            }
+        }
+        processed.fetch_add(n, Ordering::Relaxed);
+        if last_commit.elapsed() >= cfg.commit_interval {
+            commit(&mut consumer, &producer, &mut pending).await?;
+            last_commit = Instant::now();
+        }
+    }
+    commit(&mut consumer, &producer, &mut pending).await?;
+    consumer.close().await?;
+    producer.close().await
+}
+
+/// At-least-once commit: every copied record acknowledged, then the positions committed.
+async fn commit(
+    consumer: &mut Consumer,
+    producer: &Producer,
+    pending: &mut Vec<DeliveryFuture>,
+) -> Result<(), KafkaError> {
+    producer.flush().await?;
+    for f in pending.drain(..) {
+        f.await?;
+    }
+    if !consumer.assignment().is_empty() {
+        consumer.commit_sync().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! Command line of the benchmark binary:
+//!
+//! ```text
+//! kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC --application-id ID
+//!     --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] [--threads N]
+//!     [--state-dir DIR] [--commit-interval-ms MS]
+//! ```
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kstreams::ProcessingGuarantee;
+
+use crate::workload::Workload;
+
+/// Parsed arguments of the benchmark binary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchArgs {
+    /// `--bootstrap`.
+    pub bootstrap: String,
+    /// `--input`.
+    pub input: String,
+    /// `--output`.
+    pub output: String,
+    /// `--application-id` (also the baseline's consumer group).
+    pub application_id: String,
+    /// `--workload`.
+    pub workload: Workload,
+    /// `--guarantee` (at-least-once).
+    pub guarantee: ProcessingGuarantee,
+    /// `--threads` (1).
+    pub threads: usize,
+    /// `--state-dir` (the engine's default when absent).
+    pub state_dir: Option<PathBuf>,
+    /// `--commit-interval-ms` (the guarantee's default when absent).
+    pub commit_interval: Option<Duration>,
+}
+
+/// The usage line.
+pub const USAGE: &str = "usage: kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC \
+--application-id ID --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] \
+[--threads N] [--state-dir DIR] [--commit-interval-ms MS]";
+
+const FLAGS: [&str; 9] = [
+    "bootstrap",
+    "input",
+    "output",
+    "application-id",
+    "workload",
+    "guarantee",
+    "threads",
+    "state-dir",
+    "commit-interval-ms",
+];
+
+/// Parses the arguments (without the program name). The error is a message with the usage.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<BenchArgs, String> {
+    let mut flags: HashMap<String, String> = HashMap::new();
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(USAGE.to_string());
+        }
+        let Some(name) = flag.strip_prefix("--").filter(|n| FLAGS.contains(n)) else {
+            return Err(format!("unknown argument '{flag}'\n{USAGE}"));
+        };
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        flags.insert(name.to_string(), value);
+    }
+    let mut need = |name: &str| {
+        flags
+            .remove(name)
+            .ok_or_else(|| format!("--{name} is required\n{USAGE}"))
+    };
+    let bootstrap = need("bootstrap")?;
+    let input = need("input")?;
+    let output = need("output")?;
+    let application_id = need("application-id")?;
+    let workload = need("workload")?
+        .parse()
+        .map_err(|e| format!("--workload: {e}\n{USAGE}"))?;
+    let guarantee = match flags.remove("guarantee") {
+        Some(g) => g
+            .parse()
+            .map_err(|e| format!("--guarantee: {e}\n{USAGE}"))?,
+        None => ProcessingGuarantee::AtLeastOnce,
+    };
+    let threads = match flags.remove("threads") {
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("--threads needs a positive number\n{USAGE}"))?,
+        None => 1,
+    };
+    let commit_interval = match flags.remove("commit-interval-ms") {
+        Some(ms) => Some(Duration::from_millis(
+            ms.parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("--commit-interval-ms needs a positive number\n{USAGE}"))?,
+        )),
+        None => None,
+    };
+    Ok(BenchArgs {
+        bootstrap,
+        input,
+        output,
+        application_id,
+        workload,
+        guarantee,
+        threads,
+        state_dir: flags.remove("state-dir").map(PathBuf::from),
+        commit_interval,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    const BASE: [&str; 10] = [
+        "--bootstrap",
+        "127.0.0.1:9092",
+        "--input",
+        "in",
+        "--output",
+        "out",
+        "--application-id",
+        "app",
+        "--workload",
+        "w2",
+    ];
+
+    #[test]
+    fn parses_the_contract_with_defaults() {
+        let a = parse(args(&BASE)).unwrap();
+        assert_eq!(a.bootstrap, "127.0.0.1:9092");
+        assert_eq!((a.input.as_str(), a.output.as_str()), ("in", "out"));
+        assert_eq!(a.application_id, "app");
+        assert_eq!(a.workload, Workload::W2);
+        assert_eq!(a.guarantee, ProcessingGuarantee::AtLeastOnce);
+        assert_eq!(a.threads, 1);
+        assert_eq!(a.state_dir, None);
+        assert_eq!(a.commit_interval, None);
+    }
+
+    #[test]
+    fn parses_the_options() {
+        let mut v = args(&BASE);
+        v.extend(args(&[
+            "--guarantee",
+            "exactly-once",
+            "--threads",
+            "2",
+            "--state-dir",
+            "/tmp/x",
+            "--commit-interval-ms",
+            "50",
+        ]));
+        let a = parse(v).unwrap();
+        assert_eq!(a.guarantee, ProcessingGuarantee::ExactlyOnceV2);
+        assert_eq!(a.threads, 2);
+        assert_eq!(a.state_dir, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(a.commit_interval, Some(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn bad_arguments_are_clear_errors() {
+        let e = parse(args(&["--input", "i"])).unwrap_err();
+        assert!(e.contains("--bootstrap is required"), "{e}");
+        let e = parse(args(&["--nope", "1"])).unwrap_err();
+        assert!(e.contains("unknown argument '--nope'"), "{e}");
+        let e = parse(args(&["--input"])).unwrap_err();
+        assert!(e.contains("needs a value"), "{e}");
+        for (flag, value, msg) in [
+            ("--workload", "w9", "--workload"),
+            ("--guarantee", "maybe", "--guarantee"),
+            ("--threads", "0", "--threads"),
+            ("--commit-interval-ms", "x", "--commit-interval-ms"),
+        ] {
+            let mut v: Vec<String> = args(&BASE)
+                .into_iter()
+                .filter(|a| a != "--workload" && a != "w2")
+                .collect();
+            if flag != "--workload" {
+                v.extend(args(&["--workload", "w1"]));
+            }
+            v.extend(args(&[flag, value]));
+            let e = parse(v).unwrap_err();
+            assert!(e.contains(msg), "{flag}: {e}");
+        }
+    }
+}

