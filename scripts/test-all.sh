@@ -11,5 +11,5 @@ scripts/install-deps.sh
 # Broker tests start their own tansu on free ports with random topic names; two test threads
 # keep a 2-core machine responsive.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-2}"
-cargo test --workspace --all-targets "$@"
+cargo test --workspace --all-targets --no-fail-fast "$@"
 cargo test --workspace --doc

@@ -11,10 +11,12 @@
 //! assert!(out.contains("127.0.0.1"));
 //! ```
 
+use std::collections::BTreeSet;
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -52,10 +54,19 @@ pub fn tansu_binary() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; racy but fine for tests).
+/// A free TCP port on 127.0.0.1 (bound and released), never one this process handed out
+/// before, so two brokers of one test binary cannot be given the same port.
 pub fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    for _ in 0..64 {
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        let port = l.local_addr()?.port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if given.insert(port) {
+            return Ok(port);
+        }
+    }
+    Err(other("no unused free port found".into()))
 }
 
 /// A tansu broker with in-memory storage, killed on drop.
@@ -107,6 +118,14 @@ impl TansuBroker {
                 return Err(other(format!("tansu exited early: {status}")));
             }
             if TcpStream::connect(&addr).is_ok() {
+                // Someone listens; make sure it is this broker and not another process that
+                // took the port first (then this one exits on its failed bind).
+                std::thread::sleep(Duration::from_millis(200));
+                if let Some(status) = self.child.try_wait()? {
+                    return Err(other(format!(
+                        "tansu exited after the port answered (taken?): {status}"
+                    )));
+                }
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(25));
