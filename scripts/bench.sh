@@ -40,25 +40,37 @@ BENCH="$BIN_DIR/kstreams-bench"
 LOAD="$BIN_DIR/kstreams-load"
 
 WORK="$(mktemp -d -t kstreams-bench.XXXXXX)"
-PORT="$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')"
-BS="127.0.0.1:$PORT"
+BS=""
 TANSU_PID=""
 APP_PID=""
+stop_tansu() {
+    [ -n "$TANSU_PID" ] && kill "$TANSU_PID" 2>/dev/null && wait "$TANSU_PID" 2>/dev/null || true
+    TANSU_PID=""
+}
 cleanup() {
     [ -n "$APP_PID" ] && kill -TERM "$APP_PID" 2>/dev/null && wait "$APP_PID" 2>/dev/null || true
-    [ -n "$TANSU_PID" ] && kill "$TANSU_PID" 2>/dev/null && wait "$TANSU_PID" 2>/dev/null || true
+    stop_tansu
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-"$TANSU" broker --listener-url "tcp://$BS" --advertised-listener-url "tcp://$BS" \
-    --storage-engine memory://tansu/ >"$WORK/tansu.log" 2>&1 &
-TANSU_PID=$!
-for _ in $(seq 1 100); do
-    if python3 -c "import socket;socket.create_connection(('127.0.0.1',$PORT),1)" 2>/dev/null; then break; fi
-    sleep 0.1
-done
-echo "== tansu on $BS (pid $TANSU_PID); $(nproc) cores; $(uptime)" >&2
+# A fresh broker for every case: tansu's in-memory storage makes every fetch cost more as the
+# broker holds more batches (all topics together; measured in BENCHMARKS.md), so a case run
+# after others would be measured against a slower broker.
+start_tansu() {
+    stop_tansu
+    local port
+    port="$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')"
+    BS="127.0.0.1:$port"
+    "$TANSU" broker --listener-url "tcp://$BS" --advertised-listener-url "tcp://$BS" \
+        --storage-engine memory://tansu/ >"$WORK/tansu-$port.log" 2>&1 &
+    TANSU_PID=$!
+    for _ in $(seq 1 100); do
+        if python3 -c "import socket;socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    echo "== tansu on $BS (pid $TANSU_PID); $(nproc) cores; $(uptime)" >&2
+}
 
 field() { # field NAME LINE -> value of NAME=... in LINE
     sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<" $2"
@@ -148,6 +160,7 @@ long_case() {
 }
 
 for c in $CASES; do
+    start_tansu
     case "$c" in
         baseline) throughput_case baseline baseline at-least-once ;;
         w1-alos) throughput_case w1-alos w1 at-least-once ;;

@@ -29,6 +29,10 @@ pub struct BaselineConfig {
     pub group_id: String,
     /// Commit interval (the engine's at-least-once default is 30 s).
     pub commit_interval: Duration,
+    /// The consumer's `fetch.max.wait.ms` (as the engine's).
+    pub fetch_max_wait: Duration,
+    /// The producer's `linger.ms` (the client default when `None`, as the engine's).
+    pub linger: Option<Duration>,
 }
 
 /// Runs the loop until `shutdown` is set, then commits and closes. `processed` counts the
@@ -44,6 +48,12 @@ pub async fn run(
         .with_auto_offset_reset(OffsetResetStrategy::Earliest)
         // The engine's group timeouts in the benchmark binary.
         .with_group_timeouts(Duration::from_secs(6), Duration::from_secs(8));
+    let mut consumer_cfg = consumer_cfg;
+    consumer_cfg.fetch_max_wait = cfg.fetch_max_wait;
+    let mut producer_cfg = ProducerConfig::default();
+    if let Some(linger) = cfg.linger {
+        producer_cfg.linger = linger;
+    }
     let mut consumer = Consumer::connect(consumer_cfg).await?;
     consumer.set_return_before_rejoin(true);
     consumer.subscribe(
@@ -53,7 +63,7 @@ pub async fn run(
     )?;
     let producer = Producer::connect(
         ClientConfig::new(&cfg.bootstrap).with_client_id(format!("{}-producer", cfg.group_id)),
-        ProducerConfig::default(),
+        producer_cfg,
     )
     .await?;
     let mut pending: Vec<DeliveryFuture> = Vec::new();
@@ -84,6 +94,10 @@ pub async fn run(
             }
         }
         processed.fetch_add(n, Ordering::Relaxed);
+        if n > 0 && !consumer.has_buffered() {
+            // As the stream thread: nothing more fetched, so send now rather than linger.
+            producer.send_now()?;
+        }
         if last_commit.elapsed() >= cfg.commit_interval {
             commit(&mut consumer, &producer, &mut pending).await?;
             last_commit = Instant::now();

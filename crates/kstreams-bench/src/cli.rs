@@ -3,8 +3,13 @@
 //! ```text
 //! kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC --application-id ID
 //!     --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] [--threads N]
-//!     [--state-dir DIR] [--commit-interval-ms MS]
+//!     [--state-dir DIR] [--commit-interval-ms MS] [--fetch-max-wait-ms MS] [--linger-ms MS]
 //! ```
+//!
+//! `--fetch-max-wait-ms` defaults to 5 ms, not Kafka's 500 ms: tansu holds a fetch that finds no
+//! data for the whole wait (Apache Kafka answers when data arrives), so against tansu the
+//! default would put up to 500 ms into every hop. `--linger-ms` is the producer's linger (the
+//! engine's default, 5 ms, when absent).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,14 +40,23 @@ pub struct BenchArgs {
     pub state_dir: Option<PathBuf>,
     /// `--commit-interval-ms` (the guarantee's default when absent).
     pub commit_interval: Option<Duration>,
+    /// `--fetch-max-wait-ms` (5 ms).
+    pub fetch_max_wait: Duration,
+    /// `--linger-ms` (the engine's default when absent).
+    pub linger: Option<Duration>,
 }
+
+/// The default `--fetch-max-wait-ms`.
+pub const DEFAULT_FETCH_MAX_WAIT: Duration = Duration::from_millis(5);
 
 /// The usage line.
 pub const USAGE: &str = "usage: kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC \
 --application-id ID --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] \
-[--threads N] [--state-dir DIR] [--commit-interval-ms MS]";
+[--threads N] [--state-dir DIR] [--commit-interval-ms MS] [--fetch-max-wait-ms MS] [--linger-ms MS]";
 
-const FLAGS: [&str; 9] = [
+const FLAGS: [&str; 11] = [
+    "fetch-max-wait-ms",
+    "linger-ms",
     "bootstrap",
     "input",
     "output",
@@ -96,15 +110,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<BenchArgs, String
             .ok_or_else(|| format!("--threads needs a positive number\n{USAGE}"))?,
         None => 1,
     };
-    let commit_interval = match flags.remove("commit-interval-ms") {
-        Some(ms) => Some(Duration::from_millis(
-            ms.parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("--commit-interval-ms needs a positive number\n{USAGE}"))?,
-        )),
-        None => None,
-    };
+    let commit_interval = millis(&mut flags, "commit-interval-ms", 1)?;
+    let fetch_max_wait =
+        millis(&mut flags, "fetch-max-wait-ms", 0)?.unwrap_or(DEFAULT_FETCH_MAX_WAIT);
+    let linger = millis(&mut flags, "linger-ms", 0)?;
     Ok(BenchArgs {
         bootstrap,
         input,
@@ -115,7 +124,27 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<BenchArgs, String
         threads,
         state_dir: flags.remove("state-dir").map(PathBuf::from),
         commit_interval,
+        fetch_max_wait,
+        linger,
     })
+}
+
+/// The flag `name` as milliseconds of at least `min`, if given.
+fn millis(
+    flags: &mut HashMap<String, String>,
+    name: &str,
+    min: u64,
+) -> Result<Option<Duration>, String> {
+    let Some(v) = flags.remove(name) else {
+        return Ok(None);
+    };
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| *n >= min && *n <= i32::MAX as u64)
+        .map(|n| Some(Duration::from_millis(n)))
+        .ok_or_else(|| {
+            format!("--{name} needs a number of milliseconds >= {min}, not '{v}'\n{USAGE}")
+        })
 }
 
 #[cfg(test)]
@@ -150,6 +179,8 @@ mod tests {
         assert_eq!(a.threads, 1);
         assert_eq!(a.state_dir, None);
         assert_eq!(a.commit_interval, None);
+        assert_eq!(a.fetch_max_wait, DEFAULT_FETCH_MAX_WAIT);
+        assert_eq!(a.linger, None);
     }
 
     #[test]
@@ -164,12 +195,18 @@ mod tests {
             "/tmp/x",
             "--commit-interval-ms",
             "50",
+            "--fetch-max-wait-ms",
+            "0",
+            "--linger-ms",
+            "20",
         ]));
         let a = parse(v).unwrap();
         assert_eq!(a.guarantee, ProcessingGuarantee::ExactlyOnceV2);
         assert_eq!(a.threads, 2);
         assert_eq!(a.state_dir, Some(PathBuf::from("/tmp/x")));
         assert_eq!(a.commit_interval, Some(Duration::from_millis(50)));
+        assert_eq!(a.fetch_max_wait, Duration::ZERO);
+        assert_eq!(a.linger, Some(Duration::from_millis(20)));
     }
 
     #[test]
@@ -185,6 +222,9 @@ mod tests {
             ("--guarantee", "maybe", "--guarantee"),
             ("--threads", "0", "--threads"),
             ("--commit-interval-ms", "x", "--commit-interval-ms"),
+            ("--commit-interval-ms", "0", "--commit-interval-ms"),
+            ("--fetch-max-wait-ms", "-1", "--fetch-max-wait-ms"),
+            ("--linger-ms", "soon", "--linger-ms"),
         ] {
             let mut v: Vec<String> = args(&BASE)
                 .into_iter()

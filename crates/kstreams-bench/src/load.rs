@@ -211,10 +211,13 @@ pub async fn measure(
     let Some(&partitions) = counts.get(topic) else {
         return Err(KafkaError::Config(format!("topic {topic} does not exist")));
     };
-    let cfg = ConsumerConfig::new(bootstrap)
+    let mut cfg = ConsumerConfig::new(bootstrap)
         .with_isolation_level(IsolationLevel::ReadCommitted)
         .with_auto_offset_reset(OffsetResetStrategy::Earliest)
         .with_auto_commit(false);
+    // tansu holds a fetch without new data for the whole wait: keep the reader's own share
+    // of the measured latency small (as the bench binary's, see cli.rs).
+    cfg.fetch_max_wait = crate::cli::DEFAULT_FETCH_MAX_WAIT;
     let mut c = Consumer::connect(cfg).await?;
     let tps: Vec<TopicPartition> = (0..partitions as i32)
         .map(|p| TopicPartition::new(topic, p))

@@ -18,6 +18,12 @@ use kstreams_bench::cli::{self, BenchArgs};
 use kstreams_bench::wait_for_signal;
 use kstreams_bench::workload::Workload;
 
+/// mimalloc instead of glibc's allocator: the engine allocates per record (decoded values,
+/// output buffers) and glibc's free-list upkeep took about a quarter of the stream thread's
+/// time (BENCHMARKS.md). The baseline runs in the same binary, so it gets the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 type BoxError = Box<dyn std::error::Error>;
@@ -104,6 +110,10 @@ fn run_streams(args: &BenchArgs) -> Result<(), BoxError> {
     if let Some(ci) = args.commit_interval {
         config = config.with_commit_interval(ci);
     }
+    config.fetch_max_wait = args.fetch_max_wait;
+    if let Some(linger) = args.linger {
+        config.linger = linger;
+    }
     let mut streams = KafkaStreams::new(topology, config)?;
     streams.set_state_listener(Box::new(|new, old| {
         eprintln!("kstreams-bench: state {old:?} -> {new:?}");
@@ -147,6 +157,8 @@ fn run_baseline(args: &BenchArgs) -> Result<(), BoxError> {
                 .with_guarantee(args.guarantee)
                 .effective_commit_interval(),
         ),
+        fetch_max_wait: args.fetch_max_wait,
+        linger: args.linger,
     };
     let shutdown = Arc::new(AtomicBool::new(false));
     let processed = Arc::new(AtomicU64::new(0));

@@ -31,6 +31,8 @@ pub struct Materialized<K, V> {
     pub(crate) value_serde: Option<SharedSerde<V>>,
     pub(crate) store_type: StoreType,
     pub(crate) cache_bytes: Option<usize>,
+    /// Whether a cached table forwards from its cache (see `with_store_cache_only`).
+    pub(crate) cache_forwarding: bool,
     pub(crate) logging: bool,
     pub(crate) retention: Option<Duration>,
 }
@@ -43,6 +45,7 @@ impl<K, V> Default for Materialized<K, V> {
             value_serde: None,
             store_type: StoreType::RocksDb,
             cache_bytes: None,
+            cache_forwarding: true,
             logging: true,
             retention: None,
         }
@@ -92,6 +95,18 @@ impl<K: Data, V: Data> Materialized<K, V> {
     /// session stores are not cached.
     pub fn with_caching_enabled(mut self, enabled: bool) -> Self {
         self.cache_bytes = enabled.then_some(DEFAULT_CACHE_BYTES);
+        self.cache_forwarding = true;
+        self
+    }
+
+    /// A record cache that only serves the store: reads hit it and repeated writes of a key
+    /// between commits reach the store and its changelog once (as with
+    /// [`Materialized::with_caching_enabled`]), but every update is still forwarded downstream
+    /// at once (as with caching disabled). For a running aggregate whose every result matters
+    /// downstream but whose changelog need only hold the latest value per commit.
+    pub fn with_store_cache_only(mut self) -> Self {
+        self.cache_bytes = Some(DEFAULT_CACHE_BYTES);
+        self.cache_forwarding = false;
         self
     }
 
@@ -155,7 +170,9 @@ impl<K: Data, V: Data> Materialized<K, V> {
             sb = sb.in_memory();
         }
         if let Some(bytes) = self.cache_bytes {
-            sb = sb.with_caching_enabled(bytes);
+            sb = sb
+                .with_caching_enabled(bytes)
+                .with_cache_forwarding(self.cache_forwarding);
         }
         sb
     }

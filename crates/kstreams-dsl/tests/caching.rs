@@ -242,3 +242,63 @@ fn updates_caused_by_one_record_fold_into_one_output_per_key() {
         ]
     );
 }
+
+/// `with_store_cache_only`: a count forwards every update at once (as without caching), while
+/// its changelog gets only the latest count of each key per commit (as with caching).
+#[test]
+fn a_store_cache_only_count_forwards_every_update_and_logs_the_latest_per_commit() {
+    let b = StreamsBuilder::new();
+    b.stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::string()))
+        .count(Materialized::as_("clicks-per-user").with_store_cache_only())
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    let d = TopologyTestDriver::with_config(b.build().unwrap(), manual_commits()).unwrap();
+    let i = d.create_input_topic("clicks", Serdes::string(), Serdes::string());
+    for (k, ts) in [("alice", 1), ("alice", 2), ("bob", 3), ("alice", 4)] {
+        i.pipe_input_with_timestamp(k.into(), "x".into(), ts);
+    }
+    let counts = |d: &TopologyTestDriver| -> Vec<(String, Option<i64>, i64)> {
+        d.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::i64()))
+            .read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value, r.timestamp))
+            .collect()
+    };
+    let changelog = |d: &TopologyTestDriver| -> Vec<String> {
+        d.create_output_topic(
+            "topology-test-driver-clicks-per-user-changelog",
+            Serdes::string(),
+            Serdes::option(Serdes::bytes()),
+        )
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| r.key)
+        .collect()
+    };
+    assert_eq!(
+        counts(&d),
+        vec![
+            ("alice".into(), Some(1), 1),
+            ("alice".into(), Some(2), 2),
+            ("bob".into(), Some(1), 3),
+            ("alice".into(), Some(3), 4),
+        ],
+        "every update forwarded before any commit"
+    );
+    assert!(changelog(&d).is_empty(), "store writes wait in the cache");
+    d.commit().unwrap();
+    assert_eq!(changelog(&d), vec!["bob".to_string(), "alice".to_string()]);
+    assert!(counts(&d).is_empty(), "the commit forwards nothing more");
+    assert_eq!(
+        d.key_value_store::<String, ValueAndTimestamp<i64>>("clicks-per-user")
+            .unwrap()
+            .get(&"alice".to_string())
+            .unwrap()
+            .map(|v| v.value),
+        Some(3)
+    );
+}

@@ -11,11 +11,15 @@ use kstreams_state::ChangelogWriter;
 /// Records waiting to be sent by the stream thread, in the order tasks wrote them.
 pub type Outbox = Arc<Mutex<Vec<ProducedRecord>>>;
 
-/// Takes everything out of an outbox.
+/// Takes everything out of an outbox, leaving it room for as many records (so the next
+/// round's pushes do not grow it from nothing).
 pub fn drain(outbox: &Outbox) -> Vec<ProducedRecord> {
     outbox
         .lock()
-        .map(|mut o| std::mem::take(&mut *o))
+        .map(|mut o| {
+            let room = o.len();
+            std::mem::replace(&mut *o, Vec::with_capacity(room))
+        })
         .unwrap_or_default()
 }
 

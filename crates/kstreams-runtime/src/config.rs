@@ -85,6 +85,16 @@ pub struct StreamsConfig {
     pub buffered_records_per_partition: usize,
     /// `poll.ms` (100 ms): how long a stream thread waits for records.
     pub poll_interval: Duration,
+    /// `fetch.max.wait.ms` of the stream threads' consumers (500 ms, Kafka's default): how
+    /// long the broker may hold a fetch that finds no new data. Apache Kafka answers such a
+    /// fetch as soon as data arrives, so the default costs no latency there; tansu holds it for
+    /// the whole wait, so against tansu this bounds the end-to-end latency (see
+    /// BENCHMARKS.md) and a few milliseconds is the right setting.
+    pub fetch_max_wait: Duration,
+    /// `linger.ms` of the stream threads' producers (5 ms): how long a batch waits for more
+    /// records while the thread is busy. A thread that has processed everything it fetched
+    /// sends its open batches at once, so an idle pipeline does not wait out the linger.
+    pub linger: Duration,
     /// `replication.factor` of internal topics (1; -1 uses the broker default).
     pub replication_factor: i16,
     /// `group.instance.id` (none): makes each stream thread a static member
@@ -119,6 +129,8 @@ impl StreamsConfig {
             transaction_timeout: Duration::from_secs(10),
             buffered_records_per_partition: 1000,
             poll_interval: Duration::from_millis(100),
+            fetch_max_wait: Duration::from_millis(500),
+            linger: Duration::from_millis(5),
             replication_factor: 1,
             group_instance_id: None,
             dead_letter_topic: None,
@@ -272,6 +284,21 @@ impl StreamsConfig {
             return Err(ConfigError::Invalid {
                 key: "transaction.timeout.ms",
                 message: "must not be shorter than commit.interval.ms".into(),
+            });
+        }
+        if self.fetch_max_wait > Duration::from_millis(i32::MAX as u64) {
+            return Err(ConfigError::Invalid {
+                key: "fetch.max.wait.ms",
+                message: format!(
+                    "{:?} does not fit the protocol's i32 milliseconds",
+                    self.fetch_max_wait
+                ),
+            });
+        }
+        if self.linger > Duration::from_secs(900) {
+            return Err(ConfigError::Invalid {
+                key: "linger.ms",
+                message: format!("{:?} is longer than the supported 900 s", self.linger),
             });
         }
         if self.buffered_records_per_partition == 0 {

@@ -168,6 +168,7 @@ impl StreamThread {
             consumer_cfg.group_instance_id = Some(format!("{id}-{index}"));
         }
         consumer_cfg.request_timeout = cfg.request_timeout;
+        consumer_cfg.fetch_max_wait = cfg.fetch_max_wait;
         let mut consumer = Consumer::with_client(client.clone(), consumer_cfg)?;
         // Commit before a rebalance revokes the partitions (see `step`).
         consumer.set_return_before_rejoin(true);
@@ -260,6 +261,7 @@ impl StreamThread {
             ProducerConfig::default()
         };
         pc.request_timeout = cfg.request_timeout;
+        pc.linger = cfg.linger;
         let producer = Producer::new(client.clone(), pc).await?;
         if cfg.is_exactly_once() {
             producer.init_transactions().await?;
@@ -326,7 +328,15 @@ impl StreamThread {
         self.backpressure()?;
         self.process()?;
         self.poll_standbys().await?;
-        self.send_outbox().await?;
+        let sent = self.send_outbox().await?;
+        if sent > 0
+            && !self.consumer.has_buffered()
+            && self.tasks.values().all(|t| t.buffered() == 0)
+        {
+            // Everything fetched is processed: nothing would join these batches before the
+            // next fetch returns, so lingering only adds latency.
+            self.producer.send_now()?;
+        }
         if self.last_commit.elapsed() >= commit_interval {
             self.commit().await?;
             self.last_commit = Instant::now();
@@ -429,10 +439,12 @@ impl StreamThread {
         Ok(n)
     }
 
-    async fn send_outbox(&mut self) -> Result<()> {
+    /// Sends what the tasks wrote; returns how many records.
+    async fn send_outbox(&mut self) -> Result<usize> {
         let records = drain(&self.outbox);
-        if records.is_empty() {
-            return Ok(());
+        let n = records.len();
+        if n == 0 {
+            return Ok(0);
         }
         if self.eos && !self.in_txn {
             self.producer.begin_transaction()?;
@@ -465,7 +477,7 @@ impl StreamThread {
             let older: Vec<_> = self.pending.drain(..MAX_PENDING_SENDS / 2).collect();
             self.settle(older).await?;
         }
-        Ok(())
+        Ok(n)
     }
 
     async fn await_pending(&mut self) -> Result<()> {

@@ -39,6 +39,8 @@ pub struct CachingKeyValueStore<S> {
     next_seq: u64,
     cached_bytes: usize,
     listener: Option<CacheFlushListener>,
+    /// Whether a flush listener may be registered (see [`CachingKeyValueStore::without_forwarding`]).
+    forwarding: bool,
     thread_cache: Option<SharedThreadCache>,
 }
 
@@ -58,8 +60,17 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             next_seq: 0,
             cached_bytes: 0,
             listener: None,
+            forwarding: true,
             thread_cache: None,
         }
+    }
+
+    /// Refuses flush listeners: a table processor over this store then forwards every update
+    /// itself, at once, while reads and writes still go through the cache (repeated writes of
+    /// a key between commits reach the inner store and its changelog once).
+    pub fn without_forwarding(mut self) -> Self {
+        self.forwarding = false;
+        self
     }
 
     /// Also charges the entries to the thread's shared budget: a write that takes the thread
@@ -377,6 +388,9 @@ impl<S: KeyValueStore> KeyValueStore for CachingKeyValueStore<S> {
     }
 
     fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        if !self.forwarding {
+            return false;
+        }
         self.listener = Some(listener);
         true
     }
@@ -609,6 +623,31 @@ mod tests {
         assert_eq!(cache.used_bytes(), one, "a released its entries on close");
         drop(b);
         assert_eq!(cache.used_bytes(), 0, "b released its entries when dropped");
+    }
+
+    #[test]
+    fn without_forwarding_refuses_listeners_but_still_coalesces_writes() {
+        let log = RecordingChangelogWriter::shared();
+        let inner = ChangeLoggingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), log.clone());
+        let mut store = CachingKeyValueStore::new(inner, 1 << 20).without_forwarding();
+        assert!(!store.set_flush_listener(Box::new(|_| {})));
+        for v in [b"1", b"2", b"3"] {
+            store.put(b"k", v).unwrap();
+        }
+        assert_eq!(store.get(b"k").unwrap().as_deref(), Some(&b"3"[..]));
+        assert!(
+            log.changes().is_empty(),
+            "nothing written down before the flush"
+        );
+        store.flush().unwrap();
+        let logged = log.changes();
+        assert_eq!(
+            logged.len(),
+            1,
+            "three writes of one key logged once: {logged:?}"
+        );
+        assert_eq!(logged[0].2.as_deref(), Some(&b"3"[..]));
+        assert_eq!(store.inner().get(b"k").unwrap().as_deref(), Some(&b"3"[..]));
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub struct KeyValueStoreBuilder {
     backend: StoreBackend,
     logging_enabled: bool,
     cache_max_bytes: Option<usize>,
+    cache_forwarding: bool,
 }
 
 impl KeyValueStoreBuilder {
@@ -41,6 +42,7 @@ impl KeyValueStoreBuilder {
             backend: StoreBackend::default(),
             logging_enabled: true,
             cache_max_bytes: None,
+            cache_forwarding: true,
         }
     }
 
@@ -79,6 +81,14 @@ impl KeyValueStoreBuilder {
     /// Enables a write-back cache of at most `max_bytes`.
     pub fn with_caching_enabled(mut self, max_bytes: usize) -> Self {
         self.cache_max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Whether a table over the cached store forwards from the cache (true, the default: only
+    /// the latest update of a key per commit goes downstream) or forwards every update itself
+    /// (false: the cache then only coalesces store and changelog writes).
+    pub fn with_cache_forwarding(mut self, forwarding: bool) -> Self {
+        self.cache_forwarding = forwarding;
         self
     }
 
@@ -140,6 +150,9 @@ impl KeyValueStoreBuilder {
             let mut caching = CachingKeyValueStore::new(store, max_bytes);
             if let Some(cache) = &context.cache {
                 caching = caching.with_thread_cache(cache.clone());
+            }
+            if !self.cache_forwarding {
+                caching = caching.without_forwarding();
             }
             store = Box::new(caching);
         }

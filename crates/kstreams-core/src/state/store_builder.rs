@@ -74,6 +74,12 @@ impl<K: 'static, V: 'static> KeyValueStoreBuilder<K, V> {
         self
     }
 
+    /// See [`BytesKeyValueStoreBuilder::with_cache_forwarding`].
+    pub fn with_cache_forwarding(mut self, forwarding: bool) -> Self {
+        self.inner = self.inner.with_cache_forwarding(forwarding);
+        self
+    }
+
     /// The byte-store builder underneath.
     pub fn bytes_builder(&self) -> &BytesKeyValueStoreBuilder {
         &self.inner

@@ -490,6 +490,11 @@ impl Consumer {
         self.fetcher.paused()
     }
 
+    /// Whether records already fetched wait for the next `poll` (on a partition not paused).
+    pub fn has_buffered(&self) -> bool {
+        self.fetcher.has_ready()
+    }
+
     /// Records buffered for a partition (fetched, not yet returned by `poll`).
     pub fn buffered_records(&self, tp: &TopicPartition) -> Result<usize> {
         self.fetcher.buffered_records(tp)

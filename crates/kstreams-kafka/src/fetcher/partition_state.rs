@@ -193,6 +193,7 @@ impl PartitionState {
     fn release(&mut self) {
         let drained = self.filter.drain(self.last_stable_offset);
         let floor = self.ready_end.unwrap_or(self.position).max(self.position);
+        self.ready.reserve(drained.records.len());
         for r in drained.records {
             if r.offset >= floor {
                 self.ready_bytes += record_size(&r);

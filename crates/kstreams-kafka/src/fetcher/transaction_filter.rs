@@ -166,6 +166,16 @@ impl TransactionFilter {
     /// (negative: unknown, no bound).
     pub fn drain(&mut self, last_stable_offset: i64) -> Drained {
         let mut out = Drained::default();
+        // One allocation for what this drain can release at most (no growth while appending).
+        let releasable: usize = self
+            .queue
+            .iter()
+            .take_while(|e| e.decision != Decision::Undecided)
+            .map(|e| match &e.batch.content {
+                BatchContent::Records(r) if e.decision == Decision::Deliver => r.len(),
+                _ => 0,
+            })
+            .sum();
         while let Some(front) = self.queue.front() {
             if front.decision == Decision::Undecided {
                 break;
@@ -184,9 +194,12 @@ impl TransactionFilter {
             if entry.decision == Decision::Deliver
                 && let BatchContent::Records(records) = entry.batch.content
             {
-                if out.records.is_empty() {
+                if out.records.is_empty() && records.len() == releasable {
                     out.records = records;
                 } else {
+                    if out.records.capacity() < releasable {
+                        out.records.reserve_exact(releasable - out.records.len());
+                    }
                     out.records.extend(records);
                 }
             }

@@ -271,6 +271,16 @@ impl Producer {
         rx.await.map_err(|_| KafkaError::Closed)
     }
 
+    /// Ends the linger of every buffered record: the open batches are sent as soon as the
+    /// in-flight limits allow. Unlike [`Producer::flush`] it does not wait for
+    /// acknowledgements; a caller that has nothing more to send right now uses it so its last
+    /// records do not wait out `linger.ms`.
+    pub fn send_now(&self) -> Result<()> {
+        self.tx
+            .send(Command::SendNow)
+            .map_err(|_| KafkaError::Closed)
+    }
+
     /// Flushes and stops the background task.
     pub async fn close(&self) -> Result<()> {
         let (reply, rx) = oneshot::channel();

@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 pub(crate) enum Command {
     Append(TopicPartition, PendingRecord),
     Flush(oneshot::Sender<()>),
+    /// Close the open batches so they go out now (linger cut short), without a reply.
+    SendNow,
     Close(oneshot::Sender<()>),
 }
 
@@ -177,6 +179,7 @@ impl Sender {
                     self.waiters.push((ids, reply));
                 }
             }
+            Command::SendNow => self.acc.close_all(),
             Command::Close(reply) => {
                 self.acc.close_all();
                 self.closing = Some(Some(reply));
