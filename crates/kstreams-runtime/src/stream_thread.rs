@@ -515,10 +515,12 @@ impl StreamThread {
             }
             committed.push(*id);
         }
+        let prepared = started.elapsed();
         self.send_outbox().await?;
         if offsets.is_empty() && !self.in_txn && self.pending.is_empty() {
             return Ok(());
         }
+        let outbox_sent = started.elapsed();
         if self.eos {
             if !self.in_txn {
                 self.producer.begin_transaction()?;
@@ -531,9 +533,17 @@ impl StreamThread {
                     .send_offsets_to_transaction(&list, &group)
                     .await?;
             }
+            let offsets_sent = started.elapsed();
             self.producer.commit_transaction().await?;
             self.in_txn = false;
             self.await_pending().await?;
+            debug!(
+                prepare_us = prepared.as_micros() as u64,
+                send_us = (outbox_sent - prepared).as_micros() as u64,
+                offsets_us = (offsets_sent - outbox_sent).as_micros() as u64,
+                commit_txn_us = (started.elapsed() - offsets_sent).as_micros() as u64,
+                "transaction committed"
+            );
         } else {
             self.producer.flush().await?;
             self.await_pending().await?;

@@ -135,10 +135,34 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     }
 
     fn cache_write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        self.remove_entry(key);
         let seq = self.next_seq;
         self.next_seq += 1;
         let bytes = entry_bytes(key, value);
+        if let Some(entry) = self.entries.get_mut(key) {
+            // A key written again (the common case of a running aggregate): update in place,
+            // reusing the key and value buffers, and move the key to the end of the write order.
+            let old_bytes = entry_bytes(key, entry.value.as_deref());
+            match (value, entry.value.as_mut()) {
+                (Some(v), Some(buf)) => {
+                    buf.clear();
+                    buf.extend_from_slice(v);
+                }
+                (v, _) => entry.value = v.map(<[u8]>::to_vec),
+            }
+            entry.dirty = true;
+            let old_seq = std::mem::replace(&mut entry.seq, seq);
+            let ordered_key = self
+                .write_order
+                .remove(&old_seq)
+                .unwrap_or_else(|| key.to_vec());
+            self.write_order.insert(seq, ordered_key);
+            self.cached_bytes = self.cached_bytes.saturating_sub(old_bytes) + bytes;
+            if let Some(c) = &self.thread_cache {
+                c.release(old_bytes);
+                c.charge(bytes);
+            }
+            return self.evict_over_budget();
+        }
         self.cached_bytes += bytes;
         if let Some(c) = &self.thread_cache {
             c.charge(bytes);
@@ -176,6 +200,16 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
 
     /// Writes one entry to the inner store and tells the listener.
     fn write_down(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        if self.listener.is_none() {
+            // Nobody needs the old value: no read.
+            match value {
+                Some(value) => self.inner.put(key, value)?,
+                None => {
+                    self.inner.delete(key)?;
+                }
+            }
+            return Ok(());
+        }
         let old_value = self.inner.get(key)?;
         match value {
             Some(value) => self.inner.put(key, value)?,
@@ -195,6 +229,9 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     }
 
     fn write_down_dirty(&mut self) -> Result<()> {
+        if self.listener.is_none() {
+            return self.write_down_dirty_unobserved();
+        }
         let dirty: Vec<Vec<u8>> = self
             .write_order
             .values()
@@ -209,6 +246,35 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             } else if let Some(entry) = self.entries.get_mut(&key) {
                 entry.dirty = false;
             }
+        }
+        Ok(())
+    }
+
+    /// [`Self::write_down_dirty`] when nobody listens: the old values are not needed, so the
+    /// puts go down in one `put_all` (one RocksDB write batch) without a read per entry.
+    fn write_down_dirty_unobserved(&mut self) -> Result<()> {
+        let mut puts: Vec<KeyValue> = Vec::new();
+        let mut deletes: Vec<Vec<u8>> = Vec::new();
+        for key in self.write_order.values() {
+            let Some(entry) = self.entries.get(key).filter(|e| e.dirty) else {
+                continue;
+            };
+            match &entry.value {
+                Some(value) => puts.push((key.clone(), value.clone())),
+                None => deletes.push(key.clone()),
+            }
+        }
+        if !puts.is_empty() {
+            self.inner.put_all(&puts)?;
+        }
+        for (key, _) in &puts {
+            if let Some(entry) = self.entries.get_mut(key) {
+                entry.dirty = false;
+            }
+        }
+        for key in deletes {
+            self.inner.delete(&key)?;
+            self.remove_entry(&key);
         }
         Ok(())
     }

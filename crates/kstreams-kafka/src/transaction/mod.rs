@@ -61,12 +61,25 @@ where
                 }
                 if e.is_retriable() && Instant::now() < deadline {
                     tracing::debug!(key, error = %e, "coordinator request failed, retrying");
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(retry_delay(&e, backoff)).await;
                     continue;
                 }
                 return Err(e);
             }
         }
+    }
+}
+
+/// How long to wait before retrying a coordinator request that failed with `e`.
+/// CONCURRENT_TRANSACTIONS (51) only says the coordinator is still completing the previous
+/// transaction's commit, which takes milliseconds: waiting the full `retry.backoff.ms` (100 ms)
+/// for it would stall every transaction that starts right after a commit (the Java client
+/// uses a short fixed backoff for the same reason).
+pub(crate) fn retry_delay(e: &KafkaError, backoff: Duration) -> Duration {
+    const CONCURRENT_TRANSACTIONS_BACKOFF: Duration = Duration::from_millis(5);
+    match e {
+        KafkaError::Broker { code: 51, .. } => backoff.min(CONCURRENT_TRANSACTIONS_BACKOFF),
+        _ => backoff,
     }
 }
 
@@ -375,5 +388,24 @@ impl TransactionManager {
             },
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_transactions_is_retried_sooner_than_other_errors() {
+        let backoff = Duration::from_millis(100);
+        let concurrent = broker_error("AddPartitionsToTxn", 51, None);
+        let not_coordinator = broker_error("AddPartitionsToTxn", 16, None);
+        assert_eq!(retry_delay(&concurrent, backoff), Duration::from_millis(5));
+        assert_eq!(retry_delay(&not_coordinator, backoff), backoff);
+        // Never longer than the configured backoff.
+        assert_eq!(
+            retry_delay(&concurrent, Duration::from_millis(1)),
+            Duration::from_millis(1)
+        );
     }
 }
