@@ -1,8 +1,9 @@
 //! Criterion benchmarks of the in-process hot paths (no broker):
 //!
 //! - the three workloads (w1 stateless, w2 RocksDB count, w3 windowed count) through the
-//!   TopologyTestDriver, one record at a time as the driver always works (process, punctuate,
-//!   commit per record);
+//!   TopologyTestDriver, one record at a time (process, punctuate), committing after every
+//!   record as the driver does by default (`driver/…`), or once per batch of 10,000 records as
+//!   the runtime does per commit interval (`driver_commit_per_batch/…`);
 //! - serde round trips of the types on those paths;
 //! - key-value store get + put over RocksDB and in memory, bare and with the record cache,
 //!   each under the metered wrapper as tasks see them.
@@ -18,7 +19,11 @@ use kstreams::serde::Serde;
 use kstreams::stores::{KeyValueStore, KeyValueStoreBuilder, StoreContext};
 use kstreams_bench::event::{PageView, generate};
 use kstreams_bench::workload::{LenientPageViewSerde, w1, w2, w3};
-use kstreams_test_driver::TopologyTestDriver;
+use kstreams_test_driver::{DriverConfig, TopologyTestDriver};
+
+/// The allocator of the bench binary (see its `main.rs`), so both measure the same code.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const BATCH: u64 = 10_000;
 
@@ -35,36 +40,45 @@ fn inputs(base: i64) -> Vec<(String, String, i64)> {
 }
 
 fn workloads(c: &mut Criterion) {
-    let mut group = c.benchmark_group("driver");
-    group.throughput(Throughput::Elements(BATCH));
-    group.sample_size(20);
-    for (name, topology) in [
-        ("w1_stateless", w1("in", "out").unwrap()),
-        ("w2_rocksdb_count", w2("in", "out").unwrap()),
-        ("w3_windowed_count", w3("in", "out").unwrap()),
-    ] {
-        let driver = TopologyTestDriver::new(topology).unwrap();
-        let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
-        let output = driver.create_output_topic("out", Serdes::string(), Serdes::string());
-        // Event time keeps advancing across iterations so w3 windows keep closing.
-        let mut base = 0i64;
-        group.bench_function(name, |b| {
-            b.iter_batched(
-                || {
-                    base += BATCH as i64;
-                    inputs(base)
-                },
-                |batch| {
-                    for (k, v, ts) in batch {
-                        input.pipe_input_with_timestamp(k, v, ts);
-                    }
-                    while output.try_read_record().unwrap().is_some() {}
-                },
-                BatchSize::LargeInput,
-            )
-        });
+    for (group_name, commit_per_record) in [("driver", true), ("driver_commit_per_batch", false)] {
+        let mut group = c.benchmark_group(group_name);
+        group.throughput(Throughput::Elements(BATCH));
+        group.sample_size(20);
+        for (name, topology) in [
+            ("w1_stateless", w1("in", "out").unwrap()),
+            ("w2_rocksdb_count", w2("in", "out").unwrap()),
+            ("w3_windowed_count", w3("in", "out").unwrap()),
+        ] {
+            let config = DriverConfig {
+                commit_after_each_record: commit_per_record,
+                ..DriverConfig::default()
+            };
+            let driver = TopologyTestDriver::with_config(topology, config).unwrap();
+            let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
+            let output = driver.create_output_topic("out", Serdes::string(), Serdes::string());
+            // Event time keeps advancing across iterations so w3 windows keep closing.
+            let mut base = 0i64;
+            group.bench_function(name, |b| {
+                b.iter_batched(
+                    || {
+                        base += BATCH as i64;
+                        inputs(base)
+                    },
+                    |batch| {
+                        for (k, v, ts) in batch {
+                            input.pipe_input_with_timestamp(k, v, ts);
+                        }
+                        if !commit_per_record {
+                            driver.commit().unwrap();
+                        }
+                        while output.try_read_record().unwrap().is_some() {}
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 fn serdes(c: &mut Criterion) {

@@ -1,7 +1,7 @@
 //! [`CachingKeyValueStore`]: a write-back cache with a byte budget over a key-value store.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use crate::error::{Result, StateError};
@@ -36,6 +36,9 @@ pub struct CachingKeyValueStore<S> {
     max_cache_bytes: usize,
     entries: BTreeMap<Vec<u8>, CacheEntry>,
     write_order: BTreeMap<u64, Vec<u8>>,
+    /// Write-order positions of the dirty entries: a flush visits only these, not every
+    /// cached entry (a store committed after every record keeps most entries clean).
+    dirty_seqs: BTreeSet<u64>,
     next_seq: u64,
     cached_bytes: usize,
     listener: Option<CacheFlushListener>,
@@ -57,6 +60,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             max_cache_bytes,
             entries: BTreeMap::new(),
             write_order: BTreeMap::new(),
+            dirty_seqs: BTreeSet::new(),
             next_seq: 0,
             cached_bytes: 0,
             listener: None,
@@ -92,6 +96,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     fn clear_cache(&mut self) {
         self.entries.clear();
         self.write_order.clear();
+        self.dirty_seqs.clear();
         if let Some(c) = &self.thread_cache {
             c.release(self.cached_bytes);
         }
@@ -126,6 +131,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     fn remove_entry(&mut self, key: &[u8]) -> Option<CacheEntry> {
         let entry = self.entries.remove(key)?;
         self.write_order.remove(&entry.seq);
+        self.dirty_seqs.remove(&entry.seq);
         let bytes = entry_bytes(key, entry.value.as_deref());
         self.cached_bytes = self.cached_bytes.saturating_sub(bytes);
         if let Some(c) = &self.thread_cache {
@@ -149,8 +155,12 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
                 }
                 (v, _) => entry.value = v.map(<[u8]>::to_vec),
             }
-            entry.dirty = true;
+            let was_dirty = std::mem::replace(&mut entry.dirty, true);
             let old_seq = std::mem::replace(&mut entry.seq, seq);
+            if was_dirty {
+                self.dirty_seqs.remove(&old_seq);
+            }
+            self.dirty_seqs.insert(seq);
             let ordered_key = self
                 .write_order
                 .remove(&old_seq)
@@ -176,6 +186,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             },
         );
         self.write_order.insert(seq, key.to_vec());
+        self.dirty_seqs.insert(seq);
         self.evict_over_budget()
     }
 
@@ -232,15 +243,17 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         if self.listener.is_none() {
             return self.write_down_dirty_unobserved();
         }
-        let dirty: Vec<Vec<u8>> = self
-            .write_order
-            .values()
-            .filter(|key| self.entries.get(*key).is_some_and(|e| e.dirty))
-            .cloned()
-            .collect();
-        for key in dirty {
+        // A seq leaves the dirty set only once its entry is written down, so a failed write
+        // leaves the rest dirty.
+        let seqs: Vec<u64> = self.dirty_seqs.iter().copied().collect();
+        for seq in seqs {
+            let Some(key) = self.write_order.get(&seq).cloned() else {
+                self.dirty_seqs.remove(&seq);
+                continue;
+            };
             let value = self.entries.get(&key).and_then(|e| e.value.clone());
             self.write_down(&key, value.as_deref())?;
+            self.dirty_seqs.remove(&seq);
             if value.is_none() {
                 self.remove_entry(&key);
             } else if let Some(entry) = self.entries.get_mut(&key) {
@@ -255,17 +268,27 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     fn write_down_dirty_unobserved(&mut self) -> Result<()> {
         let mut puts: Vec<KeyValue> = Vec::new();
         let mut deletes: Vec<Vec<u8>> = Vec::new();
-        for key in self.write_order.values() {
+        let mut written: Vec<u64> = Vec::new();
+        for &seq in &self.dirty_seqs {
+            let Some(key) = self.write_order.get(&seq) else {
+                continue;
+            };
             let Some(entry) = self.entries.get(key).filter(|e| e.dirty) else {
                 continue;
             };
             match &entry.value {
-                Some(value) => puts.push((key.clone(), value.clone())),
+                Some(value) => {
+                    puts.push((key.clone(), value.clone()));
+                    written.push(seq);
+                }
                 None => deletes.push(key.clone()),
             }
         }
         if !puts.is_empty() {
             self.inner.put_all(&puts)?;
+        }
+        for seq in written {
+            self.dirty_seqs.remove(&seq);
         }
         for (key, _) in &puts {
             if let Some(entry) = self.entries.get_mut(key) {
@@ -714,6 +737,41 @@ mod tests {
         );
         assert_eq!(logged[0].2.as_deref(), Some(&b"3"[..]));
         assert_eq!(store.inner().get(b"k").unwrap().as_deref(), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn a_flush_writes_down_only_what_changed_since_the_last_one() {
+        for listening in [false, true] {
+            let log = RecordingChangelogWriter::shared();
+            let inner =
+                ChangeLoggingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), log.clone());
+            let mut store = CachingKeyValueStore::new(inner, 1 << 20);
+            let flushed = listening.then(|| with_listener(&mut store));
+            store.put(b"a", b"1").unwrap();
+            store.put(b"b", b"1").unwrap();
+            store.flush().unwrap();
+            assert_eq!(log.changes().len(), 2);
+            log.clear();
+            store.put(b"a", b"2").unwrap();
+            store.delete(b"b").unwrap();
+            store.put(b"a", b"3").unwrap();
+            store.flush().unwrap();
+            let keys: Vec<Vec<u8>> = log.changes().into_iter().map(|(_, k, _)| k).collect();
+            assert_eq!(keys.len(), 2, "listening={listening}: {keys:?}");
+            assert!(keys.contains(&b"a".to_vec()) && keys.contains(&b"b".to_vec()));
+            log.clear();
+            store.flush().unwrap();
+            assert!(
+                log.changes().is_empty(),
+                "listening={listening}: nothing dirty"
+            );
+            assert_eq!(store.dirty_entries(), 0);
+            assert_eq!(store.get(b"a").unwrap().as_deref(), Some(&b"3"[..]));
+            assert_eq!(store.get(b"b").unwrap(), None);
+            if let Some(f) = flushed {
+                assert_eq!(f.lock().unwrap().len(), 4, "2 + 2 forwarded");
+            }
+        }
     }
 
     #[test]
