@@ -543,7 +543,7 @@ impl StreamThread {
             }
         }
         match other {
-            Some(e) if !(self.eos && !rejected.is_empty()) => Err(e.into()),
+            Some(e) if !self.eos || rejected.is_empty() => Err(e.into()),
             _ => Ok(rejected),
         }
     }

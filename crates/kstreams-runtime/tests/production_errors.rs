@@ -150,14 +150,6 @@ async fn committed(bs: &str, app: &str, topic: &str) -> Vec<Option<i64>> {
         .collect()
 }
 
-fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 struct Run {
     output: Vec<Read>,
     dlq: Vec<Read>,
@@ -418,6 +410,12 @@ fn fencing_errors_never_reach_the_production_handler() {
     }
     let want: BTreeMap<String, usize> = values().iter().map(|v| (v.to_uppercase(), 1)).collect();
     assert_eq!(seen, want, "every record exactly once after the migration");
+    let processed: u32 = r.calls.values().sum();
+    assert!(
+        processed > N as u32,
+        "the fenced transaction was redone: {:?}",
+        r.calls
+    );
     assert!(r.dlq.is_empty(), "{:?}", r.dlq);
     assert_eq!(r.metrics.failure_total(FailureMetric::ProductionError), 0);
     assert_eq!(r.metrics.failure_total(FailureMetric::DeadLetter), 0);
