@@ -473,7 +473,7 @@ impl StreamThread {
                             // Under exactly-once a rejected record makes the transaction
                             // abortable and later sends fail: handle the rejection (abort,
                             // reprocess) if that is what happened.
-                            if self.eos && self.await_pending().await? {
+                            if self.eos && self.handle_known_rejections().await? {
                                 debug!(error = %e, "send refused after a rejected record; transaction redone");
                                 return Ok(());
                             }
@@ -515,37 +515,88 @@ impl StreamThread {
 
     /// Waits for these sends, noting the changelog offsets they reached. Sink output the
     /// broker rejected for what it is comes back for the production exception handler; any
-    /// other failure is returned as an error (under exactly-once, failures of a transaction
-    /// with a rejected record are consequences of the rejection and are dropped).
+    /// other failure is returned as an error at once. Under exactly-once the first rejection
+    /// ends the wait: the transaction is lost, and its later sends may never complete before
+    /// it is aborted.
     async fn settle(&mut self, sends: Vec<PendingSend>) -> Result<Vec<RejectedSend>> {
         let mut rejected = Vec::new();
-        let mut other = None;
         for s in sends {
             let r = match s.delivery {
                 Delivery::Sent(fut) => fut.await,
                 Delivery::Rejected(e) => Err(e),
             };
-            match (r, s.output) {
-                (Ok(md), _) => {
-                    if let Some(key) = s.changelog {
-                        let e = self.changelog_offsets.entry(key).or_insert(0);
-                        *e = (*e).max(md.offset + 1);
-                    }
-                }
-                (Err(error), Some(output))
-                    if classify_send_error(&error) == SendFailureClass::RecordRejected =>
-                {
-                    rejected.push(RejectedSend { output, error });
-                }
-                (Err(e), _) => {
-                    other.get_or_insert(e);
+            if let Some(r) = self.note_outcome(r, s.changelog, s.output)? {
+                rejected.push(r);
+                if self.eos {
+                    break;
                 }
             }
         }
-        match other {
-            Some(e) if !self.eos || rejected.is_empty() => Err(e.into()),
-            _ => Ok(rejected),
+        Ok(rejected)
+    }
+
+    /// Notes one send's outcome: the changelog offset it reached, or the rejected record.
+    fn note_outcome(
+        &mut self,
+        r: kstreams_kafka::Result<kstreams_kafka::RecordMetadata>,
+        changelog: Option<(String, i32)>,
+        output: Option<Box<SentOutput>>,
+    ) -> Result<Option<RejectedSend>> {
+        match (r, output) {
+            (Ok(md), _) => {
+                if let Some(key) = changelog {
+                    let e = self.changelog_offsets.entry(key).or_insert(0);
+                    *e = (*e).max(md.offset + 1);
+                }
+                Ok(None)
+            }
+            (Err(error), Some(output))
+                if classify_send_error(&error) == SendFailureClass::RecordRejected =>
+            {
+                Ok(Some(RejectedSend { output, error }))
+            }
+            (Err(e), _) => Err(e.into()),
         }
+    }
+
+    /// Exactly-once: handles the rejections among the sends whose outcome is already known,
+    /// without waiting for the others (a poisoned transaction may hold them until it is
+    /// aborted). Returns whether a rejection aborted the transaction and revived the tasks.
+    async fn handle_known_rejections(&mut self) -> Result<bool> {
+        let mut rejected = Vec::new();
+        let mut waker_cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut still = Vec::with_capacity(self.pending.len());
+        for mut s in std::mem::take(&mut self.pending) {
+            let r = match &mut s.delivery {
+                Delivery::Sent(fut) => match std::pin::Pin::new(fut).poll(&mut waker_cx) {
+                    std::task::Poll::Ready(r) => r,
+                    std::task::Poll::Pending => {
+                        still.push(s);
+                        continue;
+                    }
+                },
+                Delivery::Rejected(_) => {
+                    let Delivery::Rejected(e) = s.delivery else {
+                        continue;
+                    };
+                    Err(e)
+                }
+            };
+            match self.note_outcome(r, s.changelog, s.output) {
+                Ok(Some(r)) => rejected.push(r),
+                Ok(None) => {}
+                // The transaction cannot commit; if a rejection explains it, it is redone.
+                Err(e) if !rejected.is_empty() => {
+                    debug!(error = %e, "send failed in a poisoned transaction")
+                }
+                Err(e) => {
+                    self.pending = still;
+                    return Err(e);
+                }
+            }
+        }
+        self.pending = still;
+        self.handle_rejections(rejected).await
     }
 
     /// Applies the production exception handler to output records the broker rejected:
@@ -681,8 +732,7 @@ impl StreamThread {
                 self.in_txn = true;
             }
             // A rejected output record poisons the transaction: find out before committing.
-            self.producer.flush().await?;
-            if self.await_pending().await? {
+            if self.handle_known_rejections().await? {
                 return Ok(());
             }
             if !offsets.is_empty() {
@@ -692,8 +742,15 @@ impl StreamThread {
                     .send_offsets_to_transaction(&list, &group)
                     .await?;
             }
-            self.producer.commit_transaction().await?;
+            if let Err(e) = self.producer.commit_transaction().await {
+                // The rejection of a record sent late in the transaction shows only now.
+                if self.handle_known_rejections().await? {
+                    return Ok(());
+                }
+                return Err(e.into());
+            }
             self.in_txn = false;
+            self.await_pending().await?;
         } else {
             self.producer.flush().await?;
             self.await_pending().await?;
