@@ -32,7 +32,7 @@ use kstreams_kafka::producer::{Producer, ProducerConfig};
 use kstreams_kafka::{ClientConfig, IsolationLevel, ProducerRecord, TopicPartition};
 use kstreams_runtime::send_failure::{FaultInjection, SendFaultInjector};
 use kstreams_runtime::{KafkaStreams, MetricsSnapshot, ProcessingGuarantee, StreamsConfig};
-use kstreams_testkit::{TansuBroker, random_topic};
+use kstreams_testkit::{TansuBroker, python_kafka, python_kafka_available, random_topic};
 
 const N: usize = 12;
 const SINK: &str = "to-output";
@@ -101,6 +101,25 @@ impl SendFaultInjector for Reject {
 
 type Read = (Option<String>, String, Vec<(String, String)>);
 
+/// Prints `value dlq-reason failed-node error-message` of the first `n` records of a topic.
+const PY_DLQ: &str = r#"
+import sys, time
+from confluent_kafka import Consumer, TopicPartition
+bs, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Consumer({'bootstrap.servers': bs, 'group.id': 'py-dlq', 'enable.auto.commit': False})
+c.assign([TopicPartition(topic, 0, 0)])
+got = 0
+end = time.time() + 30
+while got < n and time.time() < end:
+    m = c.poll(0.3)
+    if m is None or m.error():
+        continue
+    got += 1
+    h = {k: (v.decode() if v is not None else '') for k, v in (m.headers() or [])}
+    print(m.value().decode(), h.get('kstreams.dlq-reason'), h.get('kstreams.failed-node'), h.get('kstreams.error-message'))
+c.close()
+"#;
+
 /// Every committed record of `topic` until `n` were read (then a grace period, where
 /// duplicates would show) or 60 s passed.
 async fn read_committed(bs: &str, topic: &str, partitions: i32, n: usize) -> Vec<Read> {
@@ -151,6 +170,7 @@ async fn committed(bs: &str, app: &str, topic: &str) -> Vec<Option<i64>> {
 }
 
 struct Run {
+    dlq_topic: String,
     output: Vec<Read>,
     dlq: Vec<Read>,
     metrics: MetricsSnapshot,
@@ -210,6 +230,7 @@ fn run(
     s.close().unwrap();
     let calls = calls.lock().unwrap().clone();
     Run {
+        dlq_topic: format!("{app}-dlq"),
         output: out,
         dlq,
         metrics,
@@ -325,6 +346,17 @@ fn at_least_once_rejected_records_are_dead_lettered_or_dropped_and_offsets_commi
     assert_rejections_counted(&dl);
     for v in values() {
         assert_eq!(dl.calls[&v], 1, "at-least-once processes {v} once here");
+    }
+    if python_kafka_available() {
+        // An independent reader (librdkafka) sees the same DLQ records and headers.
+        let py = python_kafka(PY_DLQ, &[&broker.bootstrap(), &dl.dlq_topic, "3"]).unwrap();
+        let mut lines: Vec<&str> = py.lines().collect();
+        lines.sort();
+        assert_eq!(lines.len(), 3, "{py}");
+        for (l, v) in lines.iter().zip(["HUGE-1", "HUGE-5", "HUGE-9"]) {
+            assert!(l.starts_with(&format!("{v} production {SINK} ")), "{l}");
+            assert!(l.contains("MESSAGE_TOO_LARGE"), "{l}");
+        }
     }
 
     let skip = run(
