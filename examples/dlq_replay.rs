@@ -529,11 +529,7 @@ mod tests {
         });
         let dead = |s: &KafkaStreams| {
             s.metrics()
-                .failures
-                .iter()
-                .filter(|(k, _)| k.metric == kstreams::failure::FailureMetric::DeadLetter)
-                .map(|(_, v)| *v)
-                .sum::<u64>()
+                .failure_total(kstreams::failure::FailureMetric::DeadLetter)
         };
         wait_for("first DLQ record", || dead(&streams) == 1);
         let first = rt.block_on(read_all(&bs, &dlq, 1));

@@ -191,7 +191,7 @@ mod tests {
         want.sort();
         assert_eq!(answered, want);
         // With 40 % failures some records needed retries, and some exhausted them.
-        let m = d.failure_metrics();
+        let m = d.node_metrics();
         assert!(m.get(FailureMetric::RetryScheduled, NODE, "retryable") > 0);
         assert!(
             !dead.is_empty(),

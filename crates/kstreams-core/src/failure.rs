@@ -7,17 +7,22 @@
 //! Around the headers: [`ProcessingError`] and [`ErrorClassifier`] (is a failure worth a
 //! retry?), [`RetryPolicy`] (the pure backoff and retry-or-dead-letter decision),
 //! [`ParkedRecord`]/[`SchedulerKey`] (the retry scheduler store's formats) and
-//! [`FailureMetrics`] (counters per node and reason). The design is explained in
+//! [`NodeMetrics`] (counters per node, metric and reason). The design is explained in
 //! `docs/failure-handling.md`.
 
 mod failure_metrics;
 mod parked_record;
 mod processing_error;
+mod production_failure;
 mod retry_policy;
 
-pub use failure_metrics::{FailureMetric, FailureMetricKey, FailureMetrics};
+pub use failure_metrics::{FailureMetric, NodeMetricKey, NodeMetrics, sum as sum_node_metrics};
 pub use parked_record::{ParkedRecord, ParkedRecordError, SchedulerKey};
 pub use processing_error::{DefaultErrorClassifier, ErrorClassifier, ProcessingError};
+pub use production_failure::{
+    OutputId, ProductionDecision, ProductionDecisions, dead_letter_record, failed_sink,
+    output_original, production_failure_metadata,
+};
 pub use retry_policy::{
     JitterSource, RetryDecision, RetryPolicy, RetryPolicyError, SplitMixJitter,
 };

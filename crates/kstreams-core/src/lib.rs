@@ -19,7 +19,9 @@ pub use processor::{
     Cancellable, Processor, ProcessorContext, ProcessorSupplier, PunctuationType, RecordCollector,
     TaskId,
 };
-pub use record::{ConsumedRecord, Header, Headers, ProducedRecord, Record, RecordMetadata};
+pub use record::{
+    ConsumedRecord, Header, Headers, OutputOrigin, ProducedRecord, Record, RecordMetadata,
+};
 pub use serde::{DefaultSerde, Serde, SerdeError, Serdes, SharedSerde};
 pub use state::{
     KeyValueStore, KeyValueStoreBuilder, SessionStore, SessionStoreBuilder, StoreBuilder, Stores,

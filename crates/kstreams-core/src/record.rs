@@ -190,6 +190,24 @@ pub struct ProducedRecord {
     pub timestamp: i64,
     /// Headers.
     pub headers: Headers,
+    /// For a sink's output: which sink wrote it for which input record (`None` for internal
+    /// writes: changelogs, retry and dead-letter records). Failed sends of records with an
+    /// origin go through the production exception handler.
+    pub origin: Option<OutputOrigin>,
+}
+
+/// Where a sink's output record came from: how a send that fails later is traced back to its
+/// sink and input record (production exception handler, dead-letter metadata, and under
+/// exactly-once the identity of the record when it is produced again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputOrigin {
+    /// The sink node.
+    pub sink: std::sync::Arc<str>,
+    /// The input record being processed (`None`: output of a punctuator or a cache flush).
+    pub source: Option<std::sync::Arc<RecordMetadata>>,
+    /// How many sink outputs the task wrote for this input record before this one (0 for the
+    /// first): with `source` and the topic it identifies the record among its siblings.
+    pub index: u32,
 }
 
 #[cfg(test)]

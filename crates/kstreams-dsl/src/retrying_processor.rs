@@ -170,8 +170,9 @@ fn fail<K: 'static, V: 'static, VO>(
                 value,
                 timestamp: a.timestamp,
                 headers,
+                origin: None,
             })?;
-            ctx.failure_metrics().record(
+            ctx.node_metrics().record(
                 FailureMetric::RetryScheduled,
                 &meta.failed_node,
                 class.as_str(),
@@ -281,7 +282,7 @@ where
             .deserialize(&retry_topic, parked.value.as_deref())?;
         let attempt = prior.attempt + 1;
         let node = ctx.node_name().to_string();
-        ctx.failure_metrics()
+        ctx.node_metrics()
             .record(FailureMetric::RetryRedelivered, &node, "due");
         let span = tracing::info_span!("retry", node = %node, attempt);
         let _entered = span.enter();

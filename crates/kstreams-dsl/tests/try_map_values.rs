@@ -147,7 +147,7 @@ fn retryable_failure_is_retried_after_its_backoff_and_then_succeeds() {
     );
     assert!(retry.is_empty());
     assert!(d.dead_letter_topic::<String, String>().is_empty());
-    let m = d.failure_metrics();
+    let m = d.node_metrics();
     assert_eq!(
         m.get(FailureMetric::RetryScheduled, "flaky", "retryable"),
         2
@@ -229,7 +229,7 @@ fn attempt_n_is_due_within_its_jittered_window_until_max_attempts() {
     d.advance_wall_clock_time(Duration::from_secs(3_600));
     assert!(retry.is_empty() && dlq.is_empty());
     assert_eq!(calls.lock().unwrap()["always"], 4);
-    let fm = d.failure_metrics();
+    let fm = d.node_metrics();
     assert_eq!(
         fm.get(FailureMetric::DeadLetter, "flaky", "max-attempts"),
         1
@@ -263,7 +263,7 @@ fn non_retryable_failure_goes_straight_to_the_dlq_and_does_not_block() {
     assert_eq!(m.error_message, "cannot parse poison");
     assert_eq!(d.dead_letter_topic_name(), "app-dlq");
     assert_eq!(
-        d.failure_metrics()
+        d.node_metrics()
             .get(FailureMetric::DeadLetter, "flaky", "non-retryable"),
         1
     );

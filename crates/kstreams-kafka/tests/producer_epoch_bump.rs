@@ -282,6 +282,22 @@ async fn out_of_order_sequence_bumps_the_epoch_and_restarts_sequences() {
 }
 
 #[tokio::test]
+async fn a_rejected_batch_restarts_the_sequences_under_a_new_epoch() {
+    // MESSAGE_TOO_LARGE: the broker did not use the batch's sequence numbers, so continuing
+    // at sequence 1 would be out of order on a real broker.
+    let script = run(10, 4).await;
+    let s = script.lock().unwrap();
+    assert_eq!(s.inits, vec![(-1, -1), (PRODUCER_ID, 0)]);
+    assert_eq!(s.produced[0], (PRODUCER_ID, 0, 0, 1));
+    let mut next = 0;
+    for &(id, epoch, seq, count) in &s.produced[1..] {
+        assert_eq!((id, epoch, seq), (PRODUCER_ID, 1, next), "{:?}", s.produced);
+        next += count;
+    }
+    assert_eq!(next, 3);
+}
+
+#[tokio::test]
 async fn unknown_producer_id_bumps_the_epoch() {
     let script = run(59, 3).await;
     let s = script.lock().unwrap();

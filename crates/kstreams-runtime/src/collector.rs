@@ -90,6 +90,7 @@ impl ChangelogWriter for TaskChangelogWriter {
                 value: value.map(<[u8]>::to_vec),
                 timestamp: self.clock.now_ms(),
                 headers: Default::default(),
+                origin: None,
             });
         }
     }

@@ -109,6 +109,9 @@ pub struct StreamsConfig {
     /// `max.request.size` (1 MiB): larger output records go to the production exception
     /// handler instead of the producer.
     pub max_request_size: usize,
+    /// Test seam: makes chosen output records fail as if the broker rejected them (off by
+    /// default; see [`crate::send_failure::SendFaultInjector`]).
+    pub send_fault_injection: crate::send_failure::FaultInjection,
 }
 
 impl StreamsConfig {
@@ -136,6 +139,7 @@ impl StreamsConfig {
             dead_letter_topic: None,
             exception_handlers: ExceptionHandlers::default(),
             max_request_size: 1024 * 1024,
+            send_fault_injection: Default::default(),
         }
     }
 

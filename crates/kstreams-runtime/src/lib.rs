@@ -34,6 +34,7 @@ mod global_stream_thread;
 pub mod internal_topics;
 pub mod kafka_streams;
 pub mod metrics;
+pub mod send_failure;
 pub mod state;
 mod stream_thread;
 

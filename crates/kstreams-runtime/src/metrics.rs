@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use kstreams_core::failure::{FailureMetricKey, FailureMetrics};
+use kstreams_core::failure::{FailureMetric, NodeMetricKey, NodeMetrics, sum_node_metrics};
 
 /// Metrics of one [`crate::KafkaStreams`] instance.
 #[derive(Debug)]
@@ -26,14 +26,14 @@ pub struct Metrics {
     pub standby_updates: AtomicU64,
     /// Assignments received (one per stream thread and rebalance).
     pub assignments: AtomicU64,
-    /// Retries scheduled, retries re-delivered and dead-letter records, per node and reason
-    /// (shared with every task).
-    pub failures: Arc<FailureMetrics>,
+    /// Per-node counters shared with every task, per metric, node and reason: retries
+    /// scheduled and re-delivered, dead-letter records, production errors, and processor
+    /// counters such as `dedup-hits`.
+    pub node_metrics: Arc<NodeMetrics>,
     process_latency_us: Mutex<Option<Histogram<u64>>>,
     commit_latency_us: Mutex<Option<Histogram<u64>>>,
     lag: Mutex<BTreeMap<String, i64>>,
     active_tasks: Mutex<BTreeMap<usize, Vec<String>>>,
-    node_counters: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl Default for Metrics {
@@ -46,12 +46,11 @@ impl Default for Metrics {
             paused: AtomicU64::new(0),
             standby_updates: AtomicU64::new(0),
             assignments: AtomicU64::new(0),
-            failures: Arc::default(),
+            node_metrics: Arc::default(),
             process_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             commit_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             lag: Mutex::new(BTreeMap::new()),
             active_tasks: Mutex::new(BTreeMap::new()),
-            node_counters: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -131,18 +130,6 @@ impl Metrics {
         }
     }
 
-    /// Adds per-processor counter deltas (`(node, metric) -> n`) to the instance's totals.
-    pub(crate) fn add_node_counters(&self, deltas: BTreeMap<(String, String), u64>) {
-        if deltas.is_empty() {
-            return;
-        }
-        if let Ok(mut m) = self.node_counters.lock() {
-            for (key, n) in deltas {
-                *m.entry(key).or_insert(0) += n;
-            }
-        }
-    }
-
     pub(crate) fn remove_lag(&self, tp: &str) {
         if let Ok(mut m) = self.lag.lock() {
             m.remove(tp);
@@ -178,12 +165,7 @@ impl Metrics {
             process_latency: quantiles(&self.process_latency_us),
             commit_latency: quantiles(&self.commit_latency_us),
             lag: self.lag.lock().map(|m| m.clone()).unwrap_or_default(),
-            node_counters: self
-                .node_counters
-                .lock()
-                .map(|m| m.clone())
-                .unwrap_or_default(),
-            failures: self.failures.snapshot(),
+            node_metrics: self.node_metrics.snapshot(),
         }
     }
 }
@@ -226,20 +208,29 @@ pub struct MetricsSnapshot {
     pub commit_latency: LatencySummary,
     /// Lag per input partition (`topic-partition`), updated at each commit.
     pub lag: BTreeMap<String, i64>,
-    /// Per-processor counters over every task of the instance, `(processor name, metric)
-    /// -> total`: for instance `dedup-hits` of a `deduplicate` node.
-    pub node_counters: BTreeMap<(String, String), u64>,
-    /// Failure counters: (metric, node, reason) → count.
-    pub failures: BTreeMap<FailureMetricKey, u64>,
+    /// Per-node counters over every task of the instance, (metric, node, reason) → total:
+    /// the failure-handling metrics ([`FailureMetric`]) and processor counters such as
+    /// `dedup-hits` of a `deduplicate` node (reason `""`).
+    pub node_metrics: BTreeMap<NodeMetricKey, u64>,
 }
 
 impl MetricsSnapshot {
-    /// The total of processor `node`'s counter `metric` (0 when never incremented).
+    /// The total of processor `node`'s counter `metric` over reasons (0 when never
+    /// incremented).
     pub fn node_counter(&self, node: &str, metric: &str) -> u64 {
-        self.node_counters
-            .get(&(node.to_string(), metric.to_string()))
-            .copied()
-            .unwrap_or(0)
+        sum_node_metrics(&self.node_metrics, |k| k.node == node && k.metric == metric)
+    }
+
+    /// A failure counter of `node` for `reason` (0 when never incremented).
+    pub fn failure(&self, metric: FailureMetric, node: &str, reason: &str) -> u64 {
+        sum_node_metrics(&self.node_metrics, |k| {
+            k.metric == metric.as_str() && k.node == node && k.reason == reason
+        })
+    }
+
+    /// A failure metric summed over nodes and reasons.
+    pub fn failure_total(&self, metric: FailureMetric) -> u64 {
+        sum_node_metrics(&self.node_metrics, |k| k.metric == metric.as_str())
     }
 }
 
@@ -275,10 +266,36 @@ mod tests {
         assert_eq!(s.commit_latency.count, 2);
         assert!(s.commit_latency.max_us >= 1990, "{s:?}");
         assert_eq!(s.lag["t-0"], 5);
-        m.add_node_counters(BTreeMap::from([(("dedup".into(), "dedup-hits".into()), 2)]));
-        m.add_node_counters(BTreeMap::from([(("dedup".into(), "dedup-hits".into()), 3)]));
-        assert_eq!(m.snapshot().node_counter("dedup", "dedup-hits"), 5);
-        assert_eq!(m.snapshot().node_counter("other", "dedup-hits"), 0);
+        m.node_metrics.add("dedup-hits", "dedup", "", 2);
+        m.node_metrics.add("dedup-hits", "dedup", "", 3);
+        m.node_metrics
+            .record(FailureMetric::DeadLetter, "to-out", "production");
+        m.node_metrics
+            .record(FailureMetric::DeadLetter, "try", "max-attempts");
+        m.node_metrics.record(
+            FailureMetric::ProductionError,
+            "to-out",
+            "MESSAGE_TOO_LARGE",
+        );
+        let s = m.snapshot();
+        assert_eq!(s.node_counter("dedup", "dedup-hits"), 5);
+        assert_eq!(s.node_counter("other", "dedup-hits"), 0);
+        assert_eq!(
+            s.failure(FailureMetric::DeadLetter, "to-out", "production"),
+            1
+        );
+        assert_eq!(
+            s.failure(FailureMetric::DeadLetter, "to-out", "max-attempts"),
+            0
+        );
+        assert_eq!(s.failure_total(FailureMetric::DeadLetter), 2);
+        assert_eq!(s.node_counter("to-out", "dead-letter-records-total"), 1);
+        assert_eq!(
+            s.node_counter("to-out", "production-errors-total"),
+            1,
+            "dedup hits and failure counters in one snapshot"
+        );
+        assert_eq!(s.node_metrics.len(), 4);
         m.remove_lag("t-0");
         assert!(m.snapshot().lag.is_empty());
         m.set_active_tasks(1, vec!["1_0".into()]);

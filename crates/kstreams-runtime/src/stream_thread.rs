@@ -10,21 +10,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use kstreams_core::failure::{
+    FailureMetric, ParkedRecord, ProductionDecisions, dead_letter_record, output_original,
+    production_failure_metadata,
+};
 use kstreams_core::processor::{
     GlobalStateStores, LogAndFailExceptionHandler, ProcessorGraph, TaskEnv,
 };
 use kstreams_core::{
-    ConsumedRecord, Headers, ProcessorTopology, SharedClock, StreamTask, SystemClock, TaskId,
-    TaskState,
+    ConsumedRecord, Headers, ProcessorTopology, SharedClock, StreamTask, StreamsError, SystemClock,
+    TaskId, TaskState,
 };
 use kstreams_kafka::consumer::{Consumer, ConsumerConfig, ConsumerRebalanceListener};
 use kstreams_kafka::fetcher::{ConsumerRecord, OffsetResetStrategy};
 use kstreams_kafka::producer::{Producer, ProducerConfig};
-use kstreams_kafka::{
-    Client, ClientConfig, DeliveryFuture, IsolationLevel, OffsetAndMetadata, ProducerRecord,
-    TopicPartition,
-};
+use kstreams_kafka::{Client, ClientConfig, IsolationLevel, OffsetAndMetadata, TopicPartition};
 use kstreams_state::{SharedThreadCache, ThreadCache};
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -34,6 +34,10 @@ use crate::collector::{KafkaRecordCollector, Outbox, TaskChangelogWriter, drain}
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::{LocalLatency, Metrics};
+use crate::send_failure::{
+    Delivery, PendingSend, RejectedSend, RejectionPlan, SendFailureClass, SentOutput,
+    classify_send_error, decide, failure_cause, rejection_error, to_producer_record,
+};
 use crate::state::SharedState;
 
 /// Unacknowledged sends a stream thread keeps before waiting for the older half.
@@ -122,8 +126,12 @@ struct StreamThread {
     standby_targets: HashMap<TopicPartition, ChangelogTarget>,
     task_of: HashMap<TopicPartition, TaskId>,
     outbox: Outbox,
-    /// Sent records not yet acknowledged; changelog ones carry their partition.
-    pending: Vec<(Option<(String, i32)>, DeliveryFuture)>,
+    /// Sent records not yet acknowledged; changelog ones carry their partition, sink output
+    /// its record (for the production exception handler).
+    pending: Vec<PendingSend>,
+    /// Production handler decisions waiting for their records to be reprocessed
+    /// (exactly-once), shared with the tasks.
+    production_decisions: Arc<ProductionDecisions>,
     /// Next offset of each changelog partition the local stores reflect.
     changelog_offsets: HashMap<(String, i32), i64>,
     changelog_topics: HashSet<String>,
@@ -231,6 +239,7 @@ impl StreamThread {
             task_of: HashMap::new(),
             outbox: Outbox::default(),
             pending: Vec::new(),
+            production_decisions: Arc::default(),
             changelog_offsets: HashMap::new(),
             changelog_topics,
             in_txn: false,
@@ -426,8 +435,6 @@ impl StreamThread {
         }
         for task in self.tasks.values_mut() {
             task.maybe_punctuate_wall_clock()?;
-            let counters = task.graph_mut().take_node_counters();
-            self.shared.metrics.add_node_counters(counters);
         }
         self.shared
             .metrics
@@ -450,50 +457,262 @@ impl StreamThread {
             self.producer.begin_transaction()?;
             self.in_txn = true;
         }
-        for r in records {
+        let injector = self.shared.config.send_fault_injection.0.clone();
+        for mut r in records {
             let changelog = if self.changelog_topics.contains(&r.topic) {
                 r.partition.map(|p| (r.topic.clone(), p))
             } else {
                 None
             };
-            let pr = ProducerRecord {
-                topic: r.topic,
-                partition: r.partition,
-                key: r.key.map(Bytes::from),
-                value: r.value.map(Bytes::from),
-                headers: r
-                    .headers
-                    .iter()
-                    .map(|h| (h.key.clone(), h.value.clone().map(Bytes::from)))
-                    .collect(),
-                timestamp: Some(r.timestamp),
+            let origin = r.origin.take();
+            let injected = match (&injector, &origin) {
+                (Some(i), Some(_)) => i.reject(&r),
+                _ => None,
             };
-            let fut = self.producer.send(pr).await?;
-            self.pending.push((changelog, fut));
+            let pr = to_producer_record(r);
+            let output = origin.map(|o| Box::new(SentOutput::of(&pr, o)));
+            let delivery = match injected {
+                Some(code) => Delivery::Rejected(kstreams_kafka::error::broker_error(
+                    "Produce",
+                    code,
+                    Some("rejected by the send fault injector".into()),
+                )),
+                None => {
+                    let sent = self.producer.send(pr).await;
+                    match sent {
+                        Ok(fut) => Delivery::Sent(fut),
+                        Err(e) => {
+                            // Under exactly-once a rejected record makes the transaction
+                            // abortable and later sends fail: handle the rejection (abort,
+                            // reprocess) if that is what happened.
+                            if self.eos && self.handle_known_rejections().await? {
+                                debug!(error = %e, "send refused after a rejected record; transaction redone");
+                                return Ok(0);
+                            }
+                            return Err(e.into());
+                        }
+                    }
+                }
+            };
+            self.pending.push(PendingSend {
+                changelog,
+                output,
+                delivery,
+            });
         }
         if self.pending.len() > MAX_PENDING_SENDS {
             // Bound memory between commits (at-least-once commits every 30 s): settle the
             // older half now; they were sent first, so they are usually acknowledged already.
             let older: Vec<_> = self.pending.drain(..MAX_PENDING_SENDS / 2).collect();
-            self.settle(older).await?;
+            let rejected = self.settle(older).await?;
+            self.handle_rejections(rejected).await?;
         }
         Ok(n)
     }
 
-    async fn await_pending(&mut self) -> Result<()> {
+    /// Waits for every pending send and handles rejected output records. Returns whether
+    /// that aborted the transaction and revived the tasks (exactly-once).
+    async fn await_pending(&mut self) -> Result<bool> {
         let pending = std::mem::take(&mut self.pending);
-        self.settle(pending).await
+        let rejected = self.settle(pending).await?;
+        let revived = self.handle_rejections(rejected).await?;
+        if !self.eos && !self.pending.is_empty() {
+            // Dead-letter writes of rejected records, done before the offsets commit.
+            self.producer.flush().await?;
+            let pending = std::mem::take(&mut self.pending);
+            self.settle(pending).await?;
+        }
+        Ok(revived)
     }
 
-    /// Waits for these sends, noting the changelog offsets they reached.
-    async fn settle(&mut self, sends: Vec<(Option<(String, i32)>, DeliveryFuture)>) -> Result<()> {
-        for (changelog, fut) in sends {
-            let md = fut.await?;
-            if let Some(key) = changelog {
-                let e = self.changelog_offsets.entry(key).or_insert(0);
-                *e = (*e).max(md.offset + 1);
+    /// Waits for these sends, noting the changelog offsets they reached. Sink output the
+    /// broker rejected for what it is comes back for the production exception handler; any
+    /// other failure is returned as an error at once. Under exactly-once the first rejection
+    /// ends the wait: the transaction is lost, and its later sends may never complete before
+    /// it is aborted.
+    async fn settle(&mut self, sends: Vec<PendingSend>) -> Result<Vec<RejectedSend>> {
+        let mut rejected = Vec::new();
+        for s in sends {
+            let r = match s.delivery {
+                Delivery::Sent(fut) => fut.await,
+                Delivery::Rejected(e) => Err(e),
+            };
+            if let Some(r) = self.note_outcome(r, s.changelog, s.output)? {
+                rejected.push(r);
+                if self.eos {
+                    break;
+                }
             }
         }
+        Ok(rejected)
+    }
+
+    /// Notes one send's outcome: the changelog offset it reached, or the rejected record.
+    fn note_outcome(
+        &mut self,
+        r: kstreams_kafka::Result<kstreams_kafka::RecordMetadata>,
+        changelog: Option<(String, i32)>,
+        output: Option<Box<SentOutput>>,
+    ) -> Result<Option<RejectedSend>> {
+        match (r, output) {
+            (Ok(md), _) => {
+                if let Some(key) = changelog {
+                    let e = self.changelog_offsets.entry(key).or_insert(0);
+                    *e = (*e).max(md.offset + 1);
+                }
+                Ok(None)
+            }
+            (Err(error), Some(output))
+                if classify_send_error(&error) == SendFailureClass::RecordRejected =>
+            {
+                Ok(Some(RejectedSend { output, error }))
+            }
+            (Err(e), _) => Err(e.into()),
+        }
+    }
+
+    /// Exactly-once: handles the rejections among the sends whose outcome is already known,
+    /// without waiting for the others (a poisoned transaction may hold them until it is
+    /// aborted). Returns whether a rejection aborted the transaction and revived the tasks.
+    async fn handle_known_rejections(&mut self) -> Result<bool> {
+        let mut rejected = Vec::new();
+        let mut waker_cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut still = Vec::with_capacity(self.pending.len());
+        for mut s in std::mem::take(&mut self.pending) {
+            let r = match &mut s.delivery {
+                Delivery::Sent(fut) => match std::pin::Pin::new(fut).poll(&mut waker_cx) {
+                    std::task::Poll::Ready(r) => r,
+                    std::task::Poll::Pending => {
+                        still.push(s);
+                        continue;
+                    }
+                },
+                Delivery::Rejected(_) => {
+                    let Delivery::Rejected(e) = s.delivery else {
+                        continue;
+                    };
+                    Err(e)
+                }
+            };
+            match self.note_outcome(r, s.changelog, s.output) {
+                Ok(Some(r)) => rejected.push(r),
+                Ok(None) => {}
+                // The transaction cannot commit; if a rejection explains it, it is redone.
+                Err(e) if !rejected.is_empty() => {
+                    debug!(error = %e, "send failed in a poisoned transaction")
+                }
+                Err(e) => {
+                    self.pending = still;
+                    return Err(e);
+                }
+            }
+        }
+        self.pending = still;
+        self.handle_rejections(rejected).await
+    }
+
+    /// Applies the production exception handler to output records the broker rejected:
+    /// at-least-once drops them or writes them to the dead-letter topic (before the offsets
+    /// commit); exactly-once notes the decisions, aborts the transaction and reprocesses from
+    /// the committed offsets (returning `true`). A fail response fails the thread.
+    async fn handle_rejections(&mut self, rejected: Vec<RejectedSend>) -> Result<bool> {
+        if rejected.is_empty() {
+            return Ok(false);
+        }
+        let handler = self.shared.config.exception_handlers.production.clone();
+        let metrics = self.shared.metrics.node_metrics.clone();
+        let mut reprocess = false;
+        for r in rejected {
+            let node = r.output.origin.sink.to_string();
+            let cause = failure_cause(&r.error);
+            metrics.record(FailureMetric::ProductionError, &node, &cause);
+            warn!(node = %node, topic = %r.output.topic, error = %r.error, "the broker rejected an output record");
+            match decide(handler.as_ref(), &r, self.eos) {
+                RejectionPlan::Fail(message) => {
+                    return Err(StreamsError::Fatal(message).into());
+                }
+                RejectionPlan::Skip => {
+                    metrics.record(FailureMetric::ProductionSkipped, &node, &cause);
+                }
+                RejectionPlan::DeadLetter => self.dead_letter_rejected(&r, node).await?,
+                RejectionPlan::Reprocess { id, decision } => {
+                    self.production_decisions.insert(id, decision);
+                    reprocess = true;
+                }
+            }
+        }
+        if reprocess {
+            self.revive_tasks().await?;
+        }
+        Ok(reprocess)
+    }
+
+    /// Writes a rejected output record to the dead-letter topic (at-least-once).
+    async fn dead_letter_rejected(&mut self, r: &RejectedSend, node: String) -> Result<()> {
+        let record = r.output.to_produced();
+        let config = &self.shared.config;
+        let meta = production_failure_metadata(
+            node.clone(),
+            rejection_error(r).to_string(),
+            &config.application_id,
+            self.clock.now_ms(),
+            output_original(&record),
+        );
+        let parked = ParkedRecord {
+            timestamp: record.timestamp,
+            key: record.key,
+            value: record.value,
+            headers: record.headers,
+        };
+        let dlq = dead_letter_record(&config.effective_dead_letter_topic(), parked, &meta);
+        let fut = self.producer.send(to_producer_record(dlq)).await?;
+        self.pending.push(PendingSend {
+            changelog: None,
+            output: None,
+            delivery: Delivery::Sent(fut),
+        });
+        self.shared
+            .metrics
+            .node_metrics
+            .record(FailureMetric::DeadLetter, &node, "production");
+        Ok(())
+    }
+
+    /// Exactly-once after a rejected record poisoned the transaction (as on task corruption):
+    /// aborts it, closes the tasks dirty, reopens them (stores restored from the committed
+    /// changelogs) and rewinds their input to the committed offsets. The production
+    /// handler's decisions are applied when the rejected records are produced again.
+    async fn revive_tasks(&mut self) -> Result<()> {
+        if self.in_txn {
+            self.producer.abort_transaction().await?;
+            self.in_txn = false;
+        }
+        let partitions: Vec<TopicPartition> = self.task_of.keys().cloned().collect();
+        info!(
+            partitions = partitions.len(),
+            "transaction aborted after a rejected record: reprocessing from the committed offsets"
+        );
+        self.close_dirty_all();
+        self.create_tasks(&partitions)?;
+        self.restore().await?;
+        for task in self.tasks.values_mut() {
+            task.initialize()?;
+        }
+        let committed = self.consumer.committed(&partitions).await?;
+        for tp in &partitions {
+            match committed.get(tp).cloned().flatten() {
+                Some(o) => self.consumer.seek(tp, o.offset)?,
+                None => {
+                    self.consumer
+                        .seek_to_beginning(std::slice::from_ref(tp))
+                        .await?
+                }
+            }
+        }
+        self.create_standbys().await?;
+        let ids: Vec<String> = self.tasks.keys().map(ToString::to_string).collect();
+        self.shared.metrics.set_active_tasks(self.index, ids);
+        self.last_commit = Instant::now();
         Ok(())
     }
 
@@ -526,6 +745,10 @@ impl StreamThread {
                 self.producer.begin_transaction()?;
                 self.in_txn = true;
             }
+            // A rejected output record poisons the transaction: find out before committing.
+            if self.handle_known_rejections().await? {
+                return Ok(());
+            }
             if !offsets.is_empty() {
                 let group = self.consumer.group_metadata()?;
                 let list: Vec<(TopicPartition, OffsetAndMetadata)> = offsets.into_iter().collect();
@@ -534,7 +757,13 @@ impl StreamThread {
                     .await?;
             }
             let offsets_sent = started.elapsed();
-            self.producer.commit_transaction().await?;
+            if let Err(e) = self.producer.commit_transaction().await {
+                // The rejection of a record sent late in the transaction shows only now.
+                if self.handle_known_rejections().await? {
+                    return Ok(());
+                }
+                return Err(e.into());
+            }
             self.in_txn = false;
             self.await_pending().await?;
             debug!(
@@ -898,7 +1127,8 @@ impl StreamThread {
                     processing_handler: handlers.processing.clone(),
                     production_handler: handlers.production.clone(),
                     max_record_bytes: Some(self.shared.config.max_request_size),
-                    metrics: self.shared.metrics.failures.clone(),
+                    metrics: self.shared.metrics.node_metrics.clone(),
+                    production_decisions: self.production_decisions.clone(),
                 },
             };
             let mut graph = ProcessorGraph::new(&topology, id.subtopology, id.partition, env)?;

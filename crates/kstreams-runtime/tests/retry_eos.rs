@@ -106,12 +106,7 @@ async fn read_committed(bs: &str, topic: &str, partitions: i32, n: usize) -> Vec
 }
 
 fn failures(s: &KafkaStreams, metric: FailureMetric) -> u64 {
-    s.metrics()
-        .failures
-        .iter()
-        .filter(|(k, _)| k.metric == metric)
-        .map(|(_, v)| *v)
-        .sum()
+    s.metrics().failure_total(metric)
 }
 
 fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kstreams_core::failure::{FailureMetrics, default_dead_letter_topic};
+use kstreams_core::failure::{NodeMetrics, default_dead_letter_topic};
 use kstreams_core::processor::{
     DefaultProductionExceptionHandler, DeserializationExceptionHandler, FailureHandling,
     GlobalStateStores, LogAndFailExceptionHandler, LogAndFailProcessingExceptionHandler,
@@ -48,7 +48,8 @@ pub struct DriverConfig {
     pub commit_after_each_record: bool,
     /// What to do when a processor fails (default: fail).
     pub processing_handler: Arc<dyn ProcessingExceptionHandler>,
-    /// What to do with output records above `max_record_bytes` (default: fail).
+    /// What to do with output records a sink cannot serialize or above `max_record_bytes`
+    /// (default: fail).
     pub production_handler: Arc<dyn ProductionExceptionHandler>,
     /// The largest output record "the producer" accepts (`max.request.size`; default: no
     /// limit), to exercise the production exception handler.
@@ -114,6 +115,7 @@ impl ChangelogWriter for DriverChangelog {
                 value: value.map(<[u8]>::to_vec),
                 timestamp: self.clock.now_ms(),
                 headers: Default::default(),
+                origin: None,
             });
         }
     }
@@ -136,7 +138,7 @@ pub(crate) struct Inner {
     pub(crate) clock: MockClock,
     auto_commit: bool,
     dead_letter_topic: String,
-    failure_metrics: Arc<FailureMetrics>,
+    node_metrics: Arc<NodeMetrics>,
     closed: bool,
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -358,7 +360,7 @@ impl TopologyTestDriver {
                 "sub-topology {sub} reads the dead-letter topic '{dead_letter_topic}': records must not flow back from it automatically (replay them instead)"
             )));
         }
-        let failure_metrics = Arc::new(FailureMetrics::default());
+        let node_metrics = Arc::new(NodeMetrics::default());
         let clock = MockClock::new(config.initial_wall_clock_ms);
         let outbox: Outbox = Arc::default();
         let changelog = Arc::new(DriverChangelog {
@@ -407,7 +409,8 @@ impl TopologyTestDriver {
                     processing_handler: config.processing_handler.clone(),
                     production_handler: config.production_handler.clone(),
                     max_record_bytes: config.max_record_bytes,
-                    metrics: failure_metrics.clone(),
+                    metrics: node_metrics.clone(),
+                    production_decisions: Default::default(),
                 },
             };
             let mut graph = ProcessorGraph::new(&topology, sub, 0, env)?;
@@ -435,7 +438,7 @@ impl TopologyTestDriver {
             clock,
             auto_commit: true,
             dead_letter_topic,
-            failure_metrics,
+            node_metrics,
             closed: false,
             _temp_dir: temp_dir,
         };
@@ -574,13 +577,7 @@ impl TopologyTestDriver {
     /// The value of processor `node`'s counter `metric` (for instance `dedup-hits`), summed
     /// over every task; 0 when it was never incremented.
     pub fn node_counter(&self, node: &str, metric: &str) -> u64 {
-        let key = (node.to_string(), metric.to_string());
-        let inner = self.inner.borrow();
-        inner
-            .tasks
-            .iter()
-            .filter_map(|t| t.graph().node_counters().get(&key).copied())
-            .sum()
+        self.inner.borrow().node_metrics.node_counter(node, metric)
     }
 
     /// Applies changelog records (`(key, value)`, `None` a tombstone, in the store's changelog
@@ -636,9 +633,10 @@ impl TopologyTestDriver {
         self.output_topic(&name)
     }
 
-    /// Retry and dead-letter counters per node and reason.
-    pub fn failure_metrics(&self) -> Arc<FailureMetrics> {
-        self.inner.borrow().failure_metrics.clone()
+    /// Every per-node counter (retries, dead-letter records, production errors, dedup hits)
+    /// per node, metric and reason: the same mechanism as the runtime's metrics snapshot.
+    pub fn node_metrics(&self) -> Arc<NodeMetrics> {
+        self.inner.borrow().node_metrics.clone()
     }
 
     /// The topology's description.

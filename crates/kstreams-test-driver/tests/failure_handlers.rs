@@ -173,7 +173,7 @@ fn processing_errors_can_go_to_the_dlq_with_the_source_bytes() {
     let o = m.original.unwrap();
     assert_eq!((o.metadata.topic.as_str(), o.metadata.offset), ("in", 1));
     assert_eq!(
-        d.failure_metrics()
+        d.node_metrics()
             .get(FailureMetric::DeadLetter, "work", "processing"),
         1
     );
@@ -288,6 +288,9 @@ fn too_large_output_can_be_dropped_or_dead_lettered() {
         ("big".repeat(10).as_str(), 4)
     );
     assert_eq!(m.dlq_reason, Some(DeadLetterReason::Production));
-    assert_eq!(m.failed_node, "sink:out");
+    assert_eq!(
+        m.failed_node, "sink",
+        "the sink node the record was bound through"
+    );
     assert!(m.error_message.contains("31 bytes"), "{}", m.error_message);
 }

@@ -9,7 +9,7 @@ use super::graph::{FlushFn, FlushForwarder, GraphState, Punct};
 use super::punctuation::{Cancellable, PunctuationType};
 use super::task_id::TaskId;
 use crate::error::{Result, StreamsError};
-use crate::failure::{FailureMetadata, FailureMetrics, ParkedRecord};
+use crate::failure::{FailureMetadata, NodeMetrics, ParkedRecord};
 use crate::record::{ProducedRecord, Record, RecordMetadata};
 use crate::state::{KeyValueStore, TaskStore};
 
@@ -93,11 +93,12 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
         self.g.dropped_records += 1;
     }
 
-    /// Adds `n` to this processor's counter `metric` (for instance `dedup-hits`). The test
-    /// driver and the runtime's metrics report the counters per processor name.
+    /// Adds `n` to this processor's counter `metric` (for instance `dedup-hits`) in the
+    /// instance's [`NodeMetrics`] (reason `""`), which the test driver and the runtime's
+    /// metrics snapshot report per processor name.
     pub fn increment_node_counter(&mut self, metric: &str, n: u64) {
-        let key = (self.node, metric.to_string());
-        *self.g.node_counters.entry(key).or_insert(0) += n;
+        let node = &self.g.plan.names[self.node];
+        self.g.node_metrics.add(metric, node, "", n);
     }
 
     /// The application's dead-letter topic (`<application.id>-dlq` unless configured).
@@ -122,9 +123,9 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
         self.g.collector.send(record)
     }
 
-    /// The instance's failure counters (retries, dead-letter records).
-    pub fn failure_metrics(&self) -> &FailureMetrics {
-        &self.g.failure_metrics
+    /// The instance's per-node counters (retries, dead-letter records, dedup hits, ...).
+    pub fn node_metrics(&self) -> &NodeMetrics {
+        &self.g.node_metrics
     }
 
     /// Asks the runtime to commit the task soon.

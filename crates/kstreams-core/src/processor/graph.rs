@@ -3,7 +3,7 @@
 //! both run records through this type.
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -13,17 +13,21 @@ use super::handlers::{
     DefaultProductionExceptionHandler, DeserializationExceptionHandler,
     DeserializationHandlerResponse, ErrorHandlerContext, LogAndFailProcessingExceptionHandler,
     ProcessingExceptionHandler, ProcessingHandlerResponse, ProductionExceptionHandler,
-    ProductionHandlerResponse,
+    ProductionHandlerResponse, SerializationErrorContext,
 };
 use super::punctuation::{PunctuationQueue, PunctuationType};
 use super::record_collector::RecordCollector;
 use super::task_id::TaskId;
 use crate::error::{Result, StreamsError};
 use crate::failure::{
-    DeadLetterReason, FailureClass, FailureMetadata, FailureMetric, FailureMetrics,
-    OriginalPosition, ParkedRecord, default_dead_letter_topic,
+    DeadLetterReason, FailureClass, FailureMetadata, FailureMetric, NodeMetrics, OriginalPosition,
+    OutputId, ParkedRecord, ProductionDecisions, dead_letter_record, default_dead_letter_topic,
+    failed_sink, output_original, production_failure_metadata,
 };
-use crate::record::{ConsumedRecord, ProducedRecord, Record, RecordMetadata};
+use crate::record::{
+    ConsumedRecord, Headers, OutputOrigin, ProducedRecord, Record, RecordMetadata,
+};
+use crate::serde::SerdeError;
 use crate::state::TaskStore;
 use crate::time::SharedClock;
 use crate::topology::{ProcessorTopology, SubtopologyPlan};
@@ -81,20 +85,66 @@ pub(crate) struct GraphState {
     pub(crate) commit_requested: bool,
     /// Records processors dropped on purpose (late for a closed window, ...).
     pub(crate) dropped_records: u64,
-    /// Per-node counters (`(node index, metric)`), e.g. dedup hits.
-    pub(crate) node_counters: BTreeMap<(usize, String), u64>,
+    /// Node names, shared into output records' origins.
+    node_names: Vec<Arc<str>>,
     pub(crate) dead_letter_topic: String,
-    pub(crate) failure_metrics: Arc<FailureMetrics>,
+    /// Per-node counters of the instance: failure handling and processor counters.
+    pub(crate) node_metrics: Arc<NodeMetrics>,
     production_handler: Arc<dyn ProductionExceptionHandler>,
+    /// Handler decisions waiting for their output records to be produced again.
+    production_decisions: Arc<ProductionDecisions>,
     max_record_bytes: Option<usize>,
+    /// The bytes of the input record being processed, when a handler may dead-letter them.
+    pub(crate) current_raw: Option<Box<ParkedRecord>>,
+    /// The input record the last output was written for, and how many outputs it has had.
+    origin_source: Option<Arc<RecordMetadata>>,
+    output_index: u32,
     /// The instance's global stores, readable by every processor.
     pub(crate) global: Option<GlobalStateStores>,
 }
 
 impl GraphState {
-    /// Sends a sink's output record, applying the production exception handler to records the
-    /// producer would reject (above `max_record_bytes`).
+    /// The origin of the next output of sink `me`: the sink and the input record.
+    pub(crate) fn output_origin(&mut self, me: usize) -> OutputOrigin {
+        let source = match (&self.origin_source, &self.metadata) {
+            (Some(a), Some(m)) if **a == *m => {
+                self.output_index += 1;
+                Some(a.clone())
+            }
+            (_, Some(m)) => {
+                let a = Arc::new(m.clone());
+                self.origin_source = Some(a.clone());
+                self.output_index = 0;
+                Some(a)
+            }
+            (_, None) => {
+                self.origin_source = None;
+                self.output_index = 0;
+                None
+            }
+        };
+        OutputOrigin {
+            sink: self.node_names[me].clone(),
+            source,
+            index: self.output_index,
+        }
+    }
+
+    /// Sends a sink's output record: applies a production handler decision waiting for it
+    /// (exactly-once reprocessing after a rejected send), and the production exception
+    /// handler to records the producer would reject (above `max_record_bytes`).
     pub(crate) fn send_output(&mut self, record: ProducedRecord) -> Result<()> {
+        if !self.production_decisions.is_empty()
+            && let Some(id) = record
+                .origin
+                .as_ref()
+                .and_then(|o| OutputId::of(o, &record.topic))
+            && let Some(d) = self.production_decisions.take(&id)
+        {
+            tracing::info!(topic = %record.topic, source_offset = id.source_offset, cause = %d.cause,
+                "applying the production handler's decision to a reprocessed output record");
+            return self.apply_production_response(record, d.response, &d.cause, d.message);
+        }
         let Some(max) = self.max_record_bytes else {
             return self.collector.send(record);
         };
@@ -106,33 +156,103 @@ impl GraphState {
             "the record for topic '{}' is {size} bytes, more than max.request.size ({max})",
             record.topic
         ));
+        const CAUSE: &str = "max-request-size";
+        self.node_metrics
+            .record(FailureMetric::ProductionError, &failed_sink(&record), CAUSE);
         match self.production_handler.handle(&record, &error) {
             ProductionHandlerResponse::Fail => Err(error),
+            response => self.apply_production_response(record, response, CAUSE, error.to_string()),
+        }
+    }
+
+    /// Carries out a production handler's continue or dead-letter for an output record.
+    fn apply_production_response(
+        &mut self,
+        record: ProducedRecord,
+        response: ProductionHandlerResponse,
+        cause: &str,
+        message: String,
+    ) -> Result<()> {
+        let node = failed_sink(&record);
+        match response {
+            ProductionHandlerResponse::Fail => Err(StreamsError::Fatal(message)),
             ProductionHandlerResponse::Continue => {
                 self.dropped_records += 1;
+                self.node_metrics
+                    .record(FailureMetric::ProductionSkipped, &node, cause);
                 Ok(())
             }
             ProductionHandlerResponse::DeadLetter => {
-                let meta = FailureMetadata {
-                    attempt: 1,
-                    first_failure_ms: self.clock.now_ms(),
-                    due_ms: None,
-                    error_class: FailureClass::NonRetryable,
-                    error_message: error.to_string(),
-                    dlq_reason: Some(DeadLetterReason::Production),
-                    failed_node: format!("sink:{}", record.topic),
-                    application_id: self.application_id.to_string(),
-                    original: self.metadata.clone().map(|metadata| OriginalPosition {
-                        metadata,
-                        timestamp: record.timestamp,
-                    }),
-                };
+                let meta = production_failure_metadata(
+                    node,
+                    message,
+                    &self.application_id,
+                    self.clock.now_ms(),
+                    output_original(&record),
+                );
                 let parked = ParkedRecord {
                     timestamp: record.timestamp,
                     key: record.key,
                     value: record.value,
                     headers: record.headers,
                 };
+                self.send_dead_letter(parked, meta)
+            }
+        }
+    }
+
+    /// Applies the production exception handler to a sink's key or value that did not
+    /// serialize (KIP-1033). A dead-lettered record carries the input record's bytes when
+    /// they were kept, else no key and no value (and the output's headers).
+    pub(crate) fn handle_serialization_error(
+        &mut self,
+        me: usize,
+        topic: &str,
+        is_key: bool,
+        timestamp: i64,
+        headers: Headers,
+        error: SerdeError,
+    ) -> Result<()> {
+        const CAUSE: &str = "serialization";
+        let node = self.plan.names[me].clone();
+        self.node_metrics
+            .record(FailureMetric::ProductionError, &node, CAUSE);
+        let ctx = SerializationErrorContext {
+            node: &node,
+            task_id: self.task_id,
+            topic,
+            is_key,
+            metadata: self.metadata.as_ref(),
+        };
+        match self.production_handler.handle_serialization(&ctx, &error) {
+            ProductionHandlerResponse::Fail => Err(error.into()),
+            ProductionHandlerResponse::Continue => {
+                self.dropped_records += 1;
+                self.node_metrics
+                    .record(FailureMetric::ProductionSkipped, &node, CAUSE);
+                Ok(())
+            }
+            ProductionHandlerResponse::DeadLetter => {
+                let parked = match self.current_raw.as_deref() {
+                    Some(raw) => raw.clone(),
+                    None => ParkedRecord {
+                        timestamp,
+                        key: None,
+                        value: None,
+                        headers,
+                    },
+                };
+                let original = self.metadata.clone().map(|metadata| OriginalPosition {
+                    metadata,
+                    timestamp: parked.timestamp,
+                });
+                let meta = production_failure_metadata(
+                    node,
+                    error.to_string(),
+                    &self.application_id,
+                    self.clock.now_ms(),
+                    original,
+                );
                 self.send_dead_letter(parked, meta)
             }
         }
@@ -148,17 +268,8 @@ impl GraphState {
         record: ParkedRecord,
         meta: FailureMetadata,
     ) -> Result<()> {
-        let mut headers = record.headers;
-        meta.write_to(&mut headers);
         let reason = meta.dlq_reason.unwrap_or(DeadLetterReason::NonRetryable);
-        let out = ProducedRecord {
-            topic: self.dead_letter_topic.clone(),
-            partition: None,
-            key: record.key,
-            value: record.value,
-            timestamp: record.timestamp,
-            headers,
-        };
+        let out = dead_letter_record(&self.dead_letter_topic, record, &meta);
         self.collector.send(out).map_err(|e| {
             StreamsError::Fatal(format!(
                 "writing to the dead-letter topic '{}' failed: {e}",
@@ -167,7 +278,7 @@ impl GraphState {
         })?;
         tracing::warn!(node = %meta.failed_node, reason = reason.as_str(), attempt = meta.attempt,
             topic = %self.dead_letter_topic, "record sent to the dead-letter topic");
-        self.failure_metrics.record(
+        self.node_metrics.record(
             FailureMetric::DeadLetter,
             &meta.failed_node,
             reason.as_str(),
@@ -400,8 +511,12 @@ pub struct FailureHandling {
     /// `max.request.size`: larger output records are rejected before they reach the
     /// producer (`None`: no limit).
     pub max_record_bytes: Option<usize>,
-    /// Where retry and dead-letter counters go (shared by the instance's tasks).
-    pub metrics: Arc<FailureMetrics>,
+    /// Where per-node counters go (failure handling, dedup hits; shared by the instance's
+    /// tasks).
+    pub metrics: Arc<NodeMetrics>,
+    /// Production handler decisions waiting for their records to be produced again (shared
+    /// by a stream thread and its tasks; empty unless a send failed under exactly-once).
+    pub production_decisions: Arc<ProductionDecisions>,
 }
 
 impl Default for FailureHandling {
@@ -412,6 +527,7 @@ impl Default for FailureHandling {
             production_handler: Arc::new(DefaultProductionExceptionHandler),
             max_record_bytes: None,
             metrics: Arc::default(),
+            production_decisions: Arc::default(),
         }
     }
 }
@@ -501,15 +617,19 @@ impl ProcessorGraph {
                 wall_puncts: PunctuationQueue::default(),
                 commit_requested: false,
                 dropped_records: 0,
-                node_counters: BTreeMap::new(),
+                node_names: plan.names.iter().map(|n| Arc::from(n.as_str())).collect(),
                 dead_letter_topic: env
                     .failure
                     .dead_letter_topic
                     .clone()
                     .unwrap_or_else(|| default_dead_letter_topic(&env.application_id)),
-                failure_metrics: env.failure.metrics.clone(),
+                node_metrics: env.failure.metrics.clone(),
                 production_handler: env.failure.production_handler.clone(),
+                production_decisions: env.failure.production_decisions.clone(),
                 max_record_bytes: env.failure.max_record_bytes,
+                current_raw: None,
+                origin_source: None,
+                output_index: 0,
                 global: None,
             },
             handler: env.deserialization_handler,
@@ -558,7 +678,9 @@ impl ProcessorGraph {
                 self.g.plan.names[source]
             )));
         };
-        let kept = self.processing_handler.may_dead_letter().then(|| {
+        let keep = self.processing_handler.may_dead_letter()
+            || self.g.production_handler.may_dead_letter();
+        let kept = keep.then(|| {
             Box::new(ParkedRecord {
                 timestamp: raw.timestamp,
                 key: raw.key.clone(),
@@ -633,9 +755,11 @@ impl ProcessorGraph {
         self.init()?;
         self.g.stream_time = self.g.stream_time.max(record.timestamp);
         self.g.metadata = Some(record.metadata);
+        self.g.current_raw = record.raw;
         let r = self.g.dispatch(record.source, record.record);
+        let raw = self.g.current_raw.take();
         let r = match r {
-            Err(e @ StreamsError::Processing { .. }) => self.handle_processing_error(e, record.raw),
+            Err(e @ StreamsError::Processing { .. }) => self.handle_processing_error(e, raw),
             other => other,
         };
         self.g.metadata = None;
@@ -749,26 +873,6 @@ impl ProcessorGraph {
     /// `dropped-records-total`): late records for closed windows and the like.
     pub fn dropped_records(&self) -> u64 {
         self.g.dropped_records
-    }
-
-    /// The per-processor counters of this task since it was created, as
-    /// `(node name, metric name) -> count` (see [`ProcessorContext::increment_node_counter`]).
-    ///
-    /// [`ProcessorContext::increment_node_counter`]: super::ProcessorContext::increment_node_counter
-    pub fn node_counters(&self) -> BTreeMap<(String, String), u64> {
-        self.g
-            .node_counters
-            .iter()
-            .map(|((node, metric), n)| ((self.g.plan.names[*node].clone(), metric.clone()), *n))
-            .collect()
-    }
-
-    /// As [`ProcessorGraph::node_counters`], resetting them: the runtime adds the deltas to
-    /// its instance-wide totals at each commit.
-    pub fn take_node_counters(&mut self) -> BTreeMap<(String, String), u64> {
-        let counters = self.node_counters();
-        self.g.node_counters.clear();
-        counters
     }
 
     /// Whether a processor asked for a commit since the last call; resets the flag.

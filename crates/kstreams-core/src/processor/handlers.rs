@@ -5,8 +5,9 @@
 //! - [`ProcessingExceptionHandler`] (KIP-1033): a processing error raised by a processor's
 //!   code (fail, continue, or send the source record to the dead-letter topic); the
 //!   `try_*` DSL operators handle their own failures with retries and never reach it;
-//! - [`ProductionExceptionHandler`]: an output record the producer rejects, e.g. one above
-//!   `max.request.size` (fail, continue, or send it to the dead-letter topic).
+//! - [`ProductionExceptionHandler`]: an output record a sink cannot serialize (KIP-1033), or
+//!   one the producer or the broker rejects, e.g. above `max.request.size` or
+//!   `MESSAGE_TOO_LARGE` (fail, continue, or send it to the dead-letter topic).
 //!
 //! A dead-letter write that fails is fatal: it is never handed to a handler again, so a record
 //! cannot loop into the dead-letter topic.
@@ -177,7 +178,7 @@ impl ProcessingExceptionHandler for DeadLetterProcessingExceptionHandler {
     }
 }
 
-/// What to do with an output record the producer rejected.
+/// What to do with an output record that could not be serialized or written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductionHandlerResponse {
     /// Stop processing with the error.
@@ -188,10 +189,46 @@ pub enum ProductionHandlerResponse {
     DeadLetter,
 }
 
-/// Decides what happens to an output record the producer rejects.
+/// Where a sink failed to serialize its output record.
+#[derive(Debug, Clone, Copy)]
+pub struct SerializationErrorContext<'a> {
+    /// The sink node.
+    pub node: &'a str,
+    /// The task.
+    pub task_id: TaskId,
+    /// The topic the record was bound for.
+    pub topic: &'a str,
+    /// Whether the key (else the value) failed to serialize.
+    pub is_key: bool,
+    /// The input record being processed (`None` in a punctuator or a cache flush).
+    pub metadata: Option<&'a RecordMetadata>,
+}
+
+/// Decides what happens to an output record the producer or the broker rejects (Kafka
+/// Streams' `ProductionExceptionHandler`), and, as in KIP-1033, to one a sink cannot
+/// serialize. Only errors about the record itself reach it: fencing and fatal producer
+/// errors always fail (or migrate) the task, and retriable errors are retried by the producer.
 pub trait ProductionExceptionHandler: Send + Sync + 'static {
     /// The decision for this record.
     fn handle(&self, record: &ProducedRecord, error: &StreamsError) -> ProductionHandlerResponse;
+
+    /// The decision for an output record whose key or value did not serialize (default:
+    /// fail). A dead-lettered one carries the input record's bytes when the task kept them
+    /// (see [`ProductionExceptionHandler::may_dead_letter`]), else no key and no value.
+    fn handle_serialization(
+        &self,
+        ctx: &SerializationErrorContext<'_>,
+        error: &SerdeError,
+    ) -> ProductionHandlerResponse {
+        tracing::error!(node = ctx.node, topic = ctx.topic, %error, "serializing an output record failed; stopping");
+        ProductionHandlerResponse::Fail
+    }
+
+    /// Whether the handler may answer [`ProductionHandlerResponse::DeadLetter`]: the task then
+    /// keeps each input record's bytes until it is processed (for serialization errors).
+    fn may_dead_letter(&self) -> bool {
+        false
+    }
 }
 
 /// Fails (Kafka Streams' `DefaultProductionExceptionHandler`).
@@ -214,6 +251,15 @@ impl ProductionExceptionHandler for LogAndContinueProductionExceptionHandler {
         tracing::warn!(topic = %record.topic, %error, "producing an output record failed; dropping it");
         ProductionHandlerResponse::Continue
     }
+
+    fn handle_serialization(
+        &self,
+        ctx: &SerializationErrorContext<'_>,
+        error: &SerdeError,
+    ) -> ProductionHandlerResponse {
+        tracing::warn!(node = ctx.node, topic = ctx.topic, %error, "serializing an output record failed; dropping it");
+        ProductionHandlerResponse::Continue
+    }
 }
 
 /// Sends the rejected output record to the dead-letter topic and continues.
@@ -225,5 +271,19 @@ impl ProductionExceptionHandler for DeadLetterProductionExceptionHandler {
         tracing::warn!(topic = %record.topic, %error,
             "producing an output record failed; sending it to the dead-letter topic");
         ProductionHandlerResponse::DeadLetter
+    }
+
+    fn handle_serialization(
+        &self,
+        ctx: &SerializationErrorContext<'_>,
+        error: &SerdeError,
+    ) -> ProductionHandlerResponse {
+        tracing::warn!(node = ctx.node, topic = ctx.topic, %error,
+            "serializing an output record failed; sending the input record to the dead-letter topic");
+        ProductionHandlerResponse::DeadLetter
+    }
+
+    fn may_dead_letter(&self) -> bool {
+        true
     }
 }

@@ -19,7 +19,7 @@ pub use handlers::{
     LogAndContinueProcessingExceptionHandler, LogAndContinueProductionExceptionHandler,
     LogAndFailExceptionHandler, LogAndFailProcessingExceptionHandler, ProcessingExceptionHandler,
     ProcessingHandlerResponse, ProductionExceptionHandler, ProductionHandlerResponse,
-    SendToDeadLetterExceptionHandler,
+    SendToDeadLetterExceptionHandler, SerializationErrorContext,
 };
 pub use partitioner::{StreamPartitioner, TopicNameExtractor};
 pub use punctuation::{Cancellable, PunctuationType};

@@ -157,7 +157,8 @@ impl<K, V> Clone for SinkTopic<K, V> {
     }
 }
 
-/// A sink: serializes and hands the record to the collector.
+/// A sink: serializes and hands the record to the collector. A key or value that does not
+/// serialize goes to the production exception handler (KIP-1033).
 pub(crate) struct SinkNode<K, V> {
     pub(crate) topic: SinkTopic<K, V>,
     pub(crate) key_serde: SharedSerde<K>,
@@ -175,8 +176,32 @@ impl<K: Send + 'static, V: Send + 'static> ErasedNode for SinkNode<K, V> {
             SinkTopic::Static(t) => t.clone(),
             SinkTopic::Dynamic(e) => e.extract(&record.key, &record.value, g.metadata.as_ref()),
         };
-        let key = self.key_serde.serialize(&topic, &record.key)?;
-        let value = self.value_serde.serialize(&topic, &record.value)?;
+        let key = match self.key_serde.serialize(&topic, &record.key) {
+            Ok(k) => k,
+            Err(e) => {
+                return g.handle_serialization_error(
+                    me,
+                    &topic,
+                    true,
+                    record.timestamp,
+                    record.headers,
+                    e,
+                );
+            }
+        };
+        let value = match self.value_serde.serialize(&topic, &record.value) {
+            Ok(v) => v,
+            Err(e) => {
+                return g.handle_serialization_error(
+                    me,
+                    &topic,
+                    false,
+                    record.timestamp,
+                    record.headers,
+                    e,
+                );
+            }
+        };
         let partition = match &self.partitioner {
             Some(p) => g
                 .collector
@@ -184,6 +209,7 @@ impl<K: Send + 'static, V: Send + 'static> ErasedNode for SinkNode<K, V> {
                 .and_then(|n| p.partition(&topic, &record.key, &record.value, n)),
             None => None,
         };
+        let origin = Some(g.output_origin(me));
         g.send_output(ProducedRecord {
             topic,
             partition,
@@ -191,6 +217,7 @@ impl<K: Send + 'static, V: Send + 'static> ErasedNode for SinkNode<K, V> {
             value,
             timestamp: record.timestamp,
             headers: record.headers,
+            origin,
         })
     }
     fn close(&mut self, _g: &mut GraphState, _me: usize) -> Result<()> {

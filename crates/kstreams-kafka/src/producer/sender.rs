@@ -609,7 +609,18 @@ impl Sender {
             if let Some(txn) = &self.shared.txn {
                 txn.set_abortable(format!("send to {tp} failed: {e}"));
             }
+            let had_sequence = b
+                .encoded
+                .as_ref()
+                .is_some_and(|enc| enc.base_sequence >= 0 && enc.ident == self.seq_ident);
             self.fail_batch(b, e);
+            if had_sequence && self.seq_ident.is_valid() {
+                // The broker rejected the batch (e.g. MESSAGE_TOO_LARGE) without using its
+                // sequence numbers: the partition's next batch would be out of sequence.
+                // An idempotent producer restarts its sequences under a bumped epoch, as
+                // Kafka's does (KIP-360); a transactional one aborts instead.
+                self.request_bump();
+            }
         }
     }
 

@@ -1,0 +1,394 @@
+//! Sends of output records that the producer reports as failed: which failures go to the
+//! production exception handler (a pure classification of the Kafka error), what is kept of a
+//! sent record to hand it over, and the fault-injection seam tests use to make the "broker"
+//! reject chosen records (tansu accepts records of any size and content).
+//!
+//! The stream thread applies the handler's response: at-least-once at once (drop, or write
+//! to the dead-letter topic before the offsets commit); under exactly-once it aborts the
+//! poisoned transaction, notes the response for the record's [`OutputId`] and reprocesses
+//! from the committed offsets (see `docs/failure-handling.md`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kstreams_core::failure::{OutputId, ProductionDecision};
+use kstreams_core::processor::{ProductionExceptionHandler, ProductionHandlerResponse};
+use kstreams_core::{Headers, OutputOrigin, ProducedRecord, StreamsError};
+use kstreams_kafka::{DeliveryFuture, ErrorClass, KafkaError, ProducerRecord};
+
+/// What a failed send means for the record and the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailureClass {
+    /// The broker rejected this record (or the batch carrying it) for what it is: too large,
+    /// invalid, corrupt, or a topic the application may not write. Retrying cannot help;
+    /// the production exception handler decides (fail, drop, dead-letter).
+    RecordRejected,
+    /// Another producer took over or the producer's sequence state is lost (fenced,
+    /// epoch, out-of-order sequence): the tasks migrate, never the handler.
+    Fenced,
+    /// A failure that is not about one record (transactional id or cluster authorization,
+    /// configuration, protocol): the thread fails, never the handler.
+    Fatal,
+    /// Still retriable after the producer's own retries (timeouts, leadership): handled as
+    /// today (the tasks are closed dirty and rejoin), never the handler.
+    Retriable,
+}
+
+/// The class of a Produce error code.
+pub fn classify_produce_code(code: i16) -> SendFailureClass {
+    match code {
+        // CORRUPT_MESSAGE (after the producer's retries), MESSAGE_TOO_LARGE,
+        // INVALID_TOPIC_EXCEPTION, RECORD_LIST_TOO_LARGE, TOPIC_AUTHORIZATION_FAILED,
+        // INVALID_TIMESTAMP, UNSUPPORTED_FOR_MESSAGE_FORMAT, POLICY_VIOLATION, INVALID_RECORD.
+        2 | 10 | 17 | 18 | 29 | 32 | 43 | 44 | 87 => SendFailureClass::RecordRejected,
+        // PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, OUT_OF_ORDER_SEQUENCE_NUMBER,
+        // UNKNOWN_PRODUCER_ID, TRANSACTION_COORDINATOR_FENCED.
+        90 | 47 | 45 | 59 | 52 => SendFailureClass::Fenced,
+        c if kstreams_kafka::error::is_retriable_code(c) => SendFailureClass::Retriable,
+        // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
+        // INVALID_REQUIRED_ACKS, INVALID_TXN_STATE, UNSUPPORTED_COMPRESSION_TYPE, unknown...
+        _ => SendFailureClass::Fatal,
+    }
+}
+
+/// The class of a failed send's error.
+pub fn classify_send_error(e: &KafkaError) -> SendFailureClass {
+    match e {
+        KafkaError::Broker { code, .. } => classify_produce_code(*code),
+        other => match other.class() {
+            ErrorClass::Retriable => SendFailureClass::Retriable,
+            ErrorClass::Fenced => SendFailureClass::Fenced,
+            ErrorClass::Fatal => SendFailureClass::Fatal,
+        },
+    }
+}
+
+/// The metric reason of a rejected send: the error code's name, else the error's kind.
+pub fn failure_cause(e: &KafkaError) -> String {
+    match e {
+        KafkaError::Broker { name, .. } => (*name).to_string(),
+        other => format!("{:?}", other.class()).to_lowercase(),
+    }
+}
+
+/// A sink output record as it was sent, kept until its send is acknowledged so a rejection
+/// can be handed to the production exception handler.
+#[derive(Debug, Clone)]
+pub(crate) struct SentOutput {
+    pub(crate) topic: String,
+    pub(crate) partition: Option<i32>,
+    pub(crate) key: Option<Bytes>,
+    pub(crate) value: Option<Bytes>,
+    pub(crate) timestamp: i64,
+    pub(crate) headers: Vec<(String, Option<Bytes>)>,
+    pub(crate) origin: OutputOrigin,
+}
+
+impl SentOutput {
+    /// What is kept of `pr` (already converted for the producer) with its origin.
+    pub(crate) fn of(pr: &ProducerRecord, origin: OutputOrigin) -> Self {
+        SentOutput {
+            topic: pr.topic.clone(),
+            partition: pr.partition,
+            key: pr.key.clone(),
+            value: pr.value.clone(),
+            timestamp: pr.timestamp.unwrap_or(-1),
+            headers: pr.headers.clone(),
+            origin,
+        }
+    }
+
+    /// Back to the form the handler sees.
+    pub(crate) fn to_produced(&self) -> ProducedRecord {
+        let mut headers = Headers::new();
+        for (k, v) in &self.headers {
+            headers.add(k.clone(), v.as_ref().map(|b| b.to_vec()));
+        }
+        ProducedRecord {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            key: self.key.as_ref().map(|b| b.to_vec()),
+            value: self.value.as_ref().map(|b| b.to_vec()),
+            timestamp: self.timestamp,
+            headers,
+            origin: Some(self.origin.clone()),
+        }
+    }
+}
+
+/// The outcome of a send, as the stream thread waits for it.
+pub(crate) enum Delivery {
+    /// Handed to the producer.
+    Sent(DeliveryFuture),
+    /// Rejected by the fault injector (tests) as the broker would have.
+    Rejected(KafkaError),
+}
+
+/// A send the stream thread has not seen acknowledged yet.
+pub(crate) struct PendingSend {
+    /// The changelog partition, for changelog records (their offsets are checkpointed).
+    pub(crate) changelog: Option<(String, i32)>,
+    /// The record, for sink output (the production handler may need it).
+    pub(crate) output: Option<Box<SentOutput>>,
+    pub(crate) delivery: Delivery,
+}
+
+/// A sink output record the broker rejected for what it is.
+pub(crate) struct RejectedSend {
+    pub(crate) output: Box<SentOutput>,
+    pub(crate) error: KafkaError,
+}
+
+/// What the stream thread does about one rejected record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectionPlan {
+    /// Fail the thread with this error.
+    Fail(String),
+    /// Drop the record (at-least-once, or exactly-once without a transaction to redo).
+    Skip,
+    /// Write the record to the dead-letter topic now (at-least-once).
+    DeadLetter,
+    /// Exactly-once: abort, note `decision` for `id` and reprocess.
+    Reprocess {
+        /// The record's identity when it is produced again.
+        id: OutputId,
+        /// What to do with it then.
+        decision: ProductionDecision,
+    },
+}
+
+/// Decides what happens to a rejected output record: the handler's response, adapted to the
+/// processing guarantee. Under exactly-once a record that cannot be recognized when reprocessed
+/// (no input record: punctuator or cache-flush output) fails, whatever the handler says.
+pub fn plan_rejection(
+    response: ProductionHandlerResponse,
+    eos: bool,
+    id: Option<OutputId>,
+    cause: String,
+    message: String,
+) -> RejectionPlan {
+    match (response, eos, id) {
+        (ProductionHandlerResponse::Fail, _, _) => RejectionPlan::Fail(message),
+        (ProductionHandlerResponse::Continue, false, _) => RejectionPlan::Skip,
+        (ProductionHandlerResponse::DeadLetter, false, _) => RejectionPlan::DeadLetter,
+        (response, true, Some(id)) => RejectionPlan::Reprocess {
+            id,
+            decision: ProductionDecision {
+                response,
+                cause,
+                message,
+            },
+        },
+        (_, true, None) => RejectionPlan::Fail(format!(
+            "{message} (the record has no input record, so exactly-once cannot redo its transaction without it)"
+        )),
+    }
+}
+
+/// The error the production handler sees for a rejected record.
+pub(crate) fn rejection_error(rejected: &RejectedSend) -> StreamsError {
+    StreamsError::Fatal(format!(
+        "the broker rejected the record for {}: {}",
+        rejected.output.topic, rejected.error
+    ))
+}
+
+/// Asks `handler` about a rejected record and plans the consequence.
+pub(crate) fn decide(
+    handler: &dyn ProductionExceptionHandler,
+    rejected: &RejectedSend,
+    eos: bool,
+) -> RejectionPlan {
+    let record = rejected.output.to_produced();
+    let error = rejection_error(rejected);
+    let response = handler.handle(&record, &error);
+    plan_rejection(
+        response,
+        eos,
+        OutputId::of(&rejected.output.origin, &rejected.output.topic),
+        failure_cause(&rejected.error),
+        error.to_string(),
+    )
+}
+
+/// The producer's form of a record.
+pub(crate) fn to_producer_record(r: ProducedRecord) -> ProducerRecord {
+    ProducerRecord {
+        topic: r.topic,
+        partition: r.partition,
+        key: r.key.map(Bytes::from),
+        value: r.value.map(Bytes::from),
+        headers: r
+            .headers
+            .iter()
+            .map(|h| (h.key.clone(), h.value.clone().map(Bytes::from)))
+            .collect(),
+        timestamp: Some(r.timestamp),
+    }
+}
+
+/// Test seam: decides, for each sink output record about to be sent, whether "the broker"
+/// rejects it with a Kafka error code (the record then never reaches the producer; its send
+/// fails with that code). `None` in production.
+pub trait SendFaultInjector: Send + Sync + 'static {
+    /// The error code to reject `record` with, or `None` to send it.
+    fn reject(&self, record: &ProducedRecord) -> Option<i16>;
+}
+
+/// An optional [`SendFaultInjector`] (part of `StreamsConfig`).
+#[derive(Clone, Default)]
+pub struct FaultInjection(pub Option<Arc<dyn SendFaultInjector>>);
+
+impl std::fmt::Debug for FaultInjection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "FaultInjection(on)"
+        } else {
+            "FaultInjection(off)"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kstreams_core::RecordMetadata;
+    use kstreams_kafka::error::broker_error;
+
+    #[test]
+    fn record_specific_codes_go_to_the_handler() {
+        for code in [2, 10, 17, 18, 29, 32, 43, 44, 87] {
+            let e = broker_error("Produce", code, None);
+            assert_eq!(
+                classify_send_error(&e),
+                SendFailureClass::RecordRejected,
+                "{e}"
+            );
+        }
+        assert_eq!(
+            failure_cause(&broker_error("Produce", 10, None)),
+            "MESSAGE_TOO_LARGE"
+        );
+        assert_eq!(
+            failure_cause(&broker_error("Produce", 87, None)),
+            "INVALID_RECORD"
+        );
+    }
+
+    #[test]
+    fn fencing_and_fatal_errors_never_reach_the_handler() {
+        for code in [90, 47, 45, 59, 52] {
+            let e = broker_error("Produce", code, None);
+            assert_eq!(classify_send_error(&e), SendFailureClass::Fenced, "{e}");
+        }
+        // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
+        // INVALID_REQUIRED_ACKS, INVALID_TXN_STATE, UNSUPPORTED_COMPRESSION_TYPE, UNKNOWN.
+        for code in [53, 31, 21, 48, 76, -1] {
+            let e = broker_error("Produce", code, None);
+            assert_eq!(classify_send_error(&e), SendFailureClass::Fatal, "{e}");
+        }
+        for code in [3, 5, 6, 7, 19, 20, 51, 56] {
+            let e = broker_error("Produce", code, None);
+            assert_eq!(classify_send_error(&e), SendFailureClass::Retriable, "{e}");
+        }
+        let timeout = KafkaError::Timeout {
+            what: "produce".into(),
+        };
+        assert_eq!(classify_send_error(&timeout), SendFailureClass::Retriable);
+        let illegal = KafkaError::IllegalState("transaction must be aborted".into());
+        assert_eq!(classify_send_error(&illegal), SendFailureClass::Fatal);
+        assert_eq!(
+            classify_send_error(&KafkaError::Closed),
+            SendFailureClass::Fatal
+        );
+    }
+
+    fn id() -> OutputId {
+        OutputId {
+            source_topic: "in".into(),
+            source_partition: 0,
+            source_offset: 3,
+            sink_topic: "out".into(),
+            index: 0,
+        }
+    }
+
+    #[test]
+    fn plans_follow_the_response_and_the_guarantee() {
+        use ProductionHandlerResponse::*;
+        let plan = |r, eos, id| plan_rejection(r, eos, id, "MESSAGE_TOO_LARGE".into(), "m".into());
+        assert_eq!(
+            plan(Fail, false, Some(id())),
+            RejectionPlan::Fail("m".into())
+        );
+        assert_eq!(
+            plan(Fail, true, Some(id())),
+            RejectionPlan::Fail("m".into())
+        );
+        assert_eq!(plan(Continue, false, None), RejectionPlan::Skip);
+        assert_eq!(
+            plan(DeadLetter, false, Some(id())),
+            RejectionPlan::DeadLetter
+        );
+        for r in [Continue, DeadLetter] {
+            assert_eq!(
+                plan(r, true, Some(id())),
+                RejectionPlan::Reprocess {
+                    id: id(),
+                    decision: ProductionDecision {
+                        response: r,
+                        cause: "MESSAGE_TOO_LARGE".into(),
+                        message: "m".into()
+                    }
+                }
+            );
+            assert!(matches!(plan(r, true, None), RejectionPlan::Fail(_)));
+        }
+    }
+
+    #[test]
+    fn the_handler_sees_the_record_as_sent() {
+        struct Check;
+        impl ProductionExceptionHandler for Check {
+            fn handle(&self, r: &ProducedRecord, e: &StreamsError) -> ProductionHandlerResponse {
+                assert_eq!(
+                    (r.topic.as_str(), r.value.as_deref()),
+                    ("out", Some(&b"v"[..]))
+                );
+                assert_eq!(r.headers.last_value("h"), Some(&b"1"[..]));
+                assert!(e.to_string().contains("MESSAGE_TOO_LARGE"), "{e}");
+                ProductionHandlerResponse::DeadLetter
+            }
+        }
+        let pr = ProducerRecord {
+            topic: "out".into(),
+            partition: Some(1),
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"v")),
+            headers: vec![("h".into(), Some(Bytes::from_static(b"1")))],
+            timestamp: Some(5),
+        };
+        let origin = OutputOrigin {
+            sink: "to-out".into(),
+            source: Some(Arc::new(RecordMetadata {
+                topic: "in".into(),
+                partition: 0,
+                offset: 3,
+            })),
+            index: 0,
+        };
+        let rejected = RejectedSend {
+            output: Box::new(SentOutput::of(&pr, origin)),
+            error: broker_error("Produce", 10, None),
+        };
+        assert_eq!(rejected.output.to_produced().timestamp, 5);
+        assert_eq!(decide(&Check, &rejected, false), RejectionPlan::DeadLetter);
+        match decide(&Check, &rejected, true) {
+            RejectionPlan::Reprocess { id: got, decision } => {
+                assert_eq!(got, id());
+                assert_eq!(decision.cause, "MESSAGE_TOO_LARGE");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
