@@ -26,6 +26,11 @@ THREADS="${THREADS:-1}"
 # Commit interval of the exactly-once latency case: output becomes visible at commits, so it
 # bounds the latency (the exactly-once default, 100 ms, cannot meet a 50 ms P95).
 EOS_COMMIT_MS="${EOS_COMMIT_MS:-20}"
+# Linger of the load tool's producer in the latency cases. tansu answers a fetch with about one
+# batch per partition, so a consumer keeps up only with as many fetches as the producer makes
+# batches: at 20,000 records/s a 1 ms linger makes ~1,000 batches/s, and tansu (one core)
+# falls behind serving the fetches (BENCHMARKS.md). 5 ms keeps the input at ~200 batches/s.
+LOAD_LINGER_MS="${LOAD_LINGER_MS:-5}"
 CASES="${CASES:-baseline w1-alos w2-alos w2-eos w3-alos lat-w1-alos lat-w2-alos lat-w2-eos}"
 
 scripts/install-deps.sh >/dev/null
@@ -132,7 +137,7 @@ latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]
         --timeout-secs $((RATE_SECS + 120)) >"$WORK/$name.measure" &
     mpid=$!
     sleep 1
-    r=$("$LOAD" --bootstrap "$BS" --topic "in-$name" rate "$RATE" --duration "$RATE_SECS")
+    r=$("$LOAD" --bootstrap "$BS" --topic "in-$name" rate "$RATE" --duration "$RATE_SECS" --linger-ms "$LOAD_LINGER_MS")
     wait "$mpid"
     m=$(cat "$WORK/$name.measure")
     stop_app
