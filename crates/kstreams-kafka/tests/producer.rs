@@ -393,3 +393,39 @@ async fn repeated_header_keys_survive_produce_and_fetch() {
         consumer.close().await.unwrap();
     }
 }
+
+/// `send_now` ends the linger: with a linger of ten minutes a record is delivered only because
+/// of it (the wait below is far shorter than the linger, so the test fails without it).
+#[tokio::test]
+async fn send_now_ends_the_linger() {
+    let (_broker, admin, topic) = setup(1).await;
+    let producer = Producer::new(
+        admin.client().clone(),
+        ProducerConfig {
+            linger: Duration::from_secs(600),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut fut = producer
+        .send(ProducerRecord::new(&topic, "lingering").with_key("k"))
+        .await
+        .unwrap();
+    // Still lingering: not delivered after a while.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut fut)
+            .await
+            .is_err(),
+        "delivered before send_now"
+    );
+    producer.send_now().unwrap();
+    let md = tokio::time::timeout(Duration::from_secs(30), fut)
+        .await
+        .expect("send_now sends the open batch")
+        .unwrap();
+    assert_eq!(md.offset, 0);
+    let fetched = common::fetch_all(admin.client(), &topic, 0, 0).await;
+    assert_eq!(fetched.len(), 1);
+    producer.close().await.unwrap();
+}

@@ -394,6 +394,32 @@ mod tests {
         assert!(c.validate().is_ok());
         c.num_standby_replicas = 9;
         assert!(c.validate().is_err());
+        let mut c = StreamsConfig::new("a", "h:1");
+        assert_eq!(
+            c.fetch_max_wait,
+            Duration::from_millis(500),
+            "Kafka's default"
+        );
+        c.fetch_max_wait = Duration::from_millis(5);
+        c.linger = Duration::ZERO;
+        assert!(c.validate().is_ok());
+        c.fetch_max_wait = Duration::from_millis(i32::MAX as u64 + 1);
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                key: "fetch.max.wait.ms",
+                ..
+            })
+        ));
+        let mut c = StreamsConfig::new("a", "h:1");
+        c.linger = Duration::from_secs(901);
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                key: "linger.ms",
+                ..
+            })
+        ));
     }
 
     #[test]
