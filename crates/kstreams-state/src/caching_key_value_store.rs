@@ -19,7 +19,6 @@ const ENTRY_OVERHEAD_BYTES: usize = 64;
 struct CacheEntry {
     /// The cached value; `None` for a delete not yet written down.
     value: Option<Vec<u8>>,
-    dirty: bool,
     /// Position in write order.
     seq: u64,
 }
@@ -36,8 +35,9 @@ pub struct CachingKeyValueStore<S> {
     max_cache_bytes: usize,
     entries: BTreeMap<Vec<u8>, CacheEntry>,
     write_order: BTreeMap<u64, Vec<u8>>,
-    /// Write-order positions of the dirty entries: a flush visits only these, not every
-    /// cached entry (a store committed after every record keeps most entries clean).
+    /// Write-order positions of the dirty entries (not written down yet): an entry is dirty
+    /// exactly when its `seq` is here. A flush visits only these, not every cached entry (a
+    /// store committed after every record keeps most entries clean).
     dirty_seqs: BTreeSet<u64>,
     next_seq: u64,
     cached_bytes: usize,
@@ -115,7 +115,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
 
     /// Number of cached entries not yet written down.
     pub fn dirty_entries(&self) -> usize {
-        self.entries.values().filter(|e| e.dirty).count()
+        self.dirty_seqs.len()
     }
 
     fn check_open(&self) -> Result<()> {
@@ -155,11 +155,8 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
                 }
                 (v, _) => entry.value = v.map(<[u8]>::to_vec),
             }
-            let was_dirty = std::mem::replace(&mut entry.dirty, true);
             let old_seq = std::mem::replace(&mut entry.seq, seq);
-            if was_dirty {
-                self.dirty_seqs.remove(&old_seq);
-            }
+            self.dirty_seqs.remove(&old_seq);
             self.dirty_seqs.insert(seq);
             let ordered_key = self
                 .write_order
@@ -181,7 +178,6 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             key.to_vec(),
             CacheEntry {
                 value: value.map(<[u8]>::to_vec),
-                dirty: true,
                 seq,
             },
         );
@@ -199,7 +195,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             let Some(entry) = self.entries.get(&key) else {
                 break;
             };
-            if entry.dirty {
+            if self.dirty_seqs.contains(&entry.seq) {
                 let value = entry.value.clone();
                 tracing::trace!(store = %self.inner.name(), "evicting dirty cache entry");
                 self.write_down(&key, value.as_deref())?;
@@ -256,8 +252,6 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             self.dirty_seqs.remove(&seq);
             if value.is_none() {
                 self.remove_entry(&key);
-            } else if let Some(entry) = self.entries.get_mut(&key) {
-                entry.dirty = false;
             }
         }
         Ok(())
@@ -273,7 +267,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             let Some(key) = self.write_order.get(&seq) else {
                 continue;
             };
-            let Some(entry) = self.entries.get(key).filter(|e| e.dirty) else {
+            let Some(entry) = self.entries.get(key) else {
                 continue;
             };
             match &entry.value {
@@ -289,11 +283,6 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         }
         for seq in written {
             self.dirty_seqs.remove(&seq);
-        }
-        for (key, _) in &puts {
-            if let Some(entry) = self.entries.get_mut(key) {
-                entry.dirty = false;
-            }
         }
         for key in deletes {
             self.inner.delete(&key)?;
@@ -465,7 +454,11 @@ impl<S: KeyValueStore> KeyValueStore for CachingKeyValueStore<S> {
     fn approximate_num_entries(&self) -> Result<u64> {
         self.check_open()?;
         let mut count = i128::from(self.inner.approximate_num_entries()?);
-        for (key, entry) in self.entries.iter().filter(|(_, e)| e.dirty) {
+        for (key, entry) in self
+            .entries
+            .iter()
+            .filter(|(_, e)| self.dirty_seqs.contains(&e.seq))
+        {
             let stored = self.inner.get(key)?.is_some();
             match (entry.value.is_some(), stored) {
                 (true, false) => count += 1,
