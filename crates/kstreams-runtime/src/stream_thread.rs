@@ -579,20 +579,15 @@ impl StreamThread {
         let mut waker_cx = std::task::Context::from_waker(std::task::Waker::noop());
         let mut still = Vec::with_capacity(self.pending.len());
         for mut s in std::mem::take(&mut self.pending) {
-            let r = match &mut s.delivery {
-                Delivery::Sent(fut) => match std::pin::Pin::new(fut).poll(&mut waker_cx) {
+            let r = match s.delivery {
+                Delivery::Sent(ref mut fut) => match std::pin::Pin::new(fut).poll(&mut waker_cx) {
                     std::task::Poll::Ready(r) => r,
                     std::task::Poll::Pending => {
                         still.push(s);
                         continue;
                     }
                 },
-                Delivery::Rejected(_) => {
-                    let Delivery::Rejected(e) = s.delivery else {
-                        continue;
-                    };
-                    Err(e)
-                }
+                Delivery::Rejected(e) => Err(e),
             };
             match self.note_outcome(r, s.changelog, s.output) {
                 Ok(Some(r)) => rejected.push(r),
@@ -693,11 +688,7 @@ impl StreamThread {
             "transaction aborted after a rejected record: reprocessing from the committed offsets"
         );
         self.close_dirty_all();
-        self.create_tasks(&partitions)?;
-        self.restore().await?;
-        for task in self.tasks.values_mut() {
-            task.initialize()?;
-        }
+        self.open_tasks(&partitions).await?;
         let committed = self.consumer.committed(&partitions).await?;
         for tp in &partitions {
             match committed.get(tp).cloned().flatten() {
@@ -709,11 +700,25 @@ impl StreamThread {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Opens the tasks of `partitions` (stores restored from their changelogs) and the
+    /// standbys, and publishes them as this thread's active tasks. Returns the task ids.
+    async fn open_tasks(&mut self, partitions: &[TopicPartition]) -> Result<Vec<String>> {
+        self.create_tasks(partitions)?;
+        self.restore().await?;
+        for task in self.tasks.values_mut() {
+            task.initialize()?;
+        }
+        self.close_standbys()?;
         self.create_standbys().await?;
         let ids: Vec<String> = self.tasks.keys().map(ToString::to_string).collect();
-        self.shared.metrics.set_active_tasks(self.index, ids);
+        self.shared
+            .metrics
+            .set_active_tasks(self.index, ids.clone());
         self.last_commit = Instant::now();
-        Ok(())
+        Ok(ids)
     }
 
     /// Commits every task that needs it: ALOS flushes the producer, then commits the offsets;
@@ -857,22 +862,13 @@ impl StreamThread {
             if !self.tasks.is_empty() {
                 self.abort_and_close_dirty().await;
             }
-            self.create_tasks(&partitions)?;
-            self.restore().await?;
-            for task in self.tasks.values_mut() {
-                task.initialize()?;
-            }
-            self.close_standbys()?;
-            self.create_standbys().await?;
-            let ids: Vec<String> = self.tasks.keys().map(ToString::to_string).collect();
+            let ids = self.open_tasks(&partitions).await?;
             info!(tasks = ?ids, "tasks running");
             self.shared
                 .metrics
                 .assignments
                 .fetch_add(1, Ordering::Relaxed);
-            self.shared.metrics.set_active_tasks(self.index, ids);
             self.shared.state.thread_running(self.index, true);
-            self.last_commit = Instant::now();
         }
         Ok(())
     }
