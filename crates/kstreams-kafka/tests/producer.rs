@@ -429,3 +429,76 @@ async fn send_now_ends_the_linger() {
     assert_eq!(fetched.len(), 1);
     producer.close().await.unwrap();
 }
+
+/// `send_all` delivers like one `send` per record: each future resolves to its own record's
+/// partition and offset, in order per partition, and the log holds exactly those records. A
+/// record that cannot be partitioned fails the call before anything is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_all_reports_each_record() {
+    let (_broker, admin, topic) = setup(3).await;
+    let producer = Producer::new(
+        admin.client().clone(),
+        ProducerConfig {
+            // Small batches: one call spans several batches per partition.
+            batch_size: 512,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let records: Vec<ProducerRecord> = (0..300).map(|i| record(&topic, i)).collect();
+    let futures = producer.send_all(records.clone()).await.unwrap();
+    assert_eq!(futures.len(), records.len());
+    let mut next: HashMap<i32, i64> = HashMap::new();
+    let mut by_partition: HashMap<i32, Vec<(i64, ProducerRecord)>> = HashMap::new();
+    for (fut, r) in futures.into_iter().zip(records) {
+        let md = tokio::time::timeout(Duration::from_secs(30), fut)
+            .await
+            .expect("delivered")
+            .unwrap();
+        let expected = next.entry(md.partition).or_insert(0);
+        assert_eq!(
+            md.offset, *expected,
+            "offsets follow call order per partition"
+        );
+        *expected += 1;
+        if let Some(k) = &r.key {
+            assert_eq!(md.partition, partition_for_key(k, 3), "keyed by murmur2");
+        }
+        by_partition
+            .entry(md.partition)
+            .or_default()
+            .push((md.offset, r));
+    }
+    for (partition, sent) in by_partition {
+        let fetched = common::fetch_all(admin.client(), &topic, partition, 0).await;
+        assert_eq!(fetched.len(), sent.len());
+        for (f, (offset, r)) in fetched.iter().zip(sent) {
+            assert_eq!(f.offset, offset);
+            assert_eq!(f.key, r.key);
+            assert_eq!(f.value, r.value);
+        }
+    }
+    let err = producer
+        .send_all(vec![
+            ProducerRecord::new(&topic, "fine").with_key("k"),
+            ProducerRecord::new(&topic, "v").with_partition(7),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kstreams_kafka::KafkaError::Broker { code: 3, .. }),
+        "{err:?}"
+    );
+    producer.flush().await.unwrap();
+    let total: usize = {
+        let mut n = 0;
+        for p in 0..3 {
+            n += common::fetch_all(admin.client(), &topic, p, 0).await.len();
+        }
+        n
+    };
+    assert_eq!(total, 300, "the failed call queued nothing");
+    assert!(producer.send_all(Vec::new()).await.unwrap().is_empty());
+    producer.close().await.unwrap();
+}

@@ -458,6 +458,10 @@ impl StreamThread {
             self.in_txn = true;
         }
         let injector = self.shared.config.send_fault_injection.0.clone();
+        // One producer call for the whole outbox (see `Producer::send_all`); records the
+        // fault injector rejects never reach the producer.
+        let mut staged = Vec::with_capacity(n);
+        let mut to_send = Vec::with_capacity(n);
         for mut r in records {
             let changelog = if self.changelog_topics.contains(&r.topic) {
                 r.partition.map(|p| (r.topic.clone(), p))
@@ -471,28 +475,40 @@ impl StreamThread {
             };
             let pr = to_producer_record(r);
             let output = origin.map(|o| Box::new(SentOutput::of(&pr, o)));
+            if injected.is_none() {
+                to_send.push(pr);
+            }
+            staged.push((changelog, output, injected));
+        }
+        let mut sent = match self.producer.send_all(to_send).await {
+            Ok(futures) => futures.into_iter(),
+            Err(e) => {
+                // Under exactly-once a rejected record makes the transaction abortable and
+                // later sends fail: handle the rejection (abort, reprocess) if that is what
+                // happened.
+                if self.eos && self.handle_known_rejections().await? {
+                    debug!(error = %e, "send refused after a rejected record; transaction redone");
+                    return Ok(0);
+                }
+                return Err(e.into());
+            }
+        };
+        for (changelog, output, injected) in staged {
             let delivery = match injected {
                 Some(code) => Delivery::Rejected(kstreams_kafka::error::broker_error(
                     "Produce",
                     code,
                     Some("rejected by the send fault injector".into()),
                 )),
-                None => {
-                    let sent = self.producer.send(pr).await;
-                    match sent {
-                        Ok(fut) => Delivery::Sent(fut),
-                        Err(e) => {
-                            // Under exactly-once a rejected record makes the transaction
-                            // abortable and later sends fail: handle the rejection (abort,
-                            // reprocess) if that is what happened.
-                            if self.eos && self.handle_known_rejections().await? {
-                                debug!(error = %e, "send refused after a rejected record; transaction redone");
-                                return Ok(0);
-                            }
-                            return Err(e.into());
-                        }
+                None => match sent.next() {
+                    Some(fut) => Delivery::Sent(fut),
+                    None => {
+                        return Err(StreamsError::Fatal(
+                            "the producer answered fewer records than were sent".into(),
+                        )
+                        .into());
                     }
-                }
+                },
             };
             self.pending.push(PendingSend {
                 changelog,

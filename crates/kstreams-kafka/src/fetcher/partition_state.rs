@@ -191,16 +191,16 @@ impl PartitionState {
 
     /// Moves what the filter releases into the ready buffer.
     fn release(&mut self) {
-        let drained = self.filter.drain(self.last_stable_offset);
         let floor = self.ready_end.unwrap_or(self.position).max(self.position);
-        self.ready.reserve(drained.records.len());
-        for r in drained.records {
+        self.ready.reserve(self.filter.releasable_records());
+        let (ready, ready_bytes) = (&mut self.ready, &mut self.ready_bytes);
+        let next = self.filter.drain_with(self.last_stable_offset, |r| {
             if r.offset >= floor {
-                self.ready_bytes += record_size(&r);
-                self.ready.push_back(r);
+                *ready_bytes += record_size(&r);
+                ready.push_back(r);
             }
-        }
-        if let Some(next) = drained.next_position {
+        });
+        if let Some(next) = next {
             let next = next.max(floor);
             self.ready_end = Some(next);
             if self.ready.is_empty() {

@@ -165,17 +165,24 @@ impl TransactionFilter {
     /// one and (read_committed) at the first batch reaching `last_stable_offset`
     /// (negative: unknown, no bound).
     pub fn drain(&mut self, last_stable_offset: i64) -> Drained {
-        let mut out = Drained::default();
-        // One allocation for what this drain can release at most (no growth while appending).
-        let releasable: usize = self
-            .queue
-            .iter()
-            .take_while(|e| e.decision != Decision::Undecided)
-            .map(|e| match &e.batch.content {
-                BatchContent::Records(r) if e.decision == Decision::Deliver => r.len(),
-                _ => 0,
-            })
-            .sum();
+        let mut records = Vec::new();
+        let next_position = self.drain_with(last_stable_offset, |r| records.push(r));
+        Drained {
+            records,
+            next_position,
+        }
+    }
+
+    /// [`TransactionFilter::drain`] handing each released record to `deliver` in offset
+    /// order, without collecting them; returns the position after the last released batch.
+    /// The fetcher moves records straight into its ready buffer this way: collecting a whole
+    /// fetch first costs a large allocation (fresh, page-faulted memory) and a copy per record.
+    pub fn drain_with(
+        &mut self,
+        last_stable_offset: i64,
+        mut deliver: impl FnMut(ConsumerRecord),
+    ) -> Option<i64> {
+        let mut next_position = None;
         while let Some(front) = self.queue.front() {
             if front.decision == Decision::Undecided {
                 break;
@@ -190,21 +197,27 @@ impl TransactionFilter {
                 break;
             };
             self.queued_bytes = self.queued_bytes.saturating_sub(entry.batch.size_bytes);
-            out.next_position = Some(entry.batch.last_offset + 1);
+            next_position = Some(entry.batch.last_offset + 1);
             if entry.decision == Decision::Deliver
                 && let BatchContent::Records(records) = entry.batch.content
             {
-                if out.records.is_empty() && records.len() == releasable {
-                    out.records = records;
-                } else {
-                    if out.records.capacity() < releasable {
-                        out.records.reserve_exact(releasable - out.records.len());
-                    }
-                    out.records.extend(records);
-                }
+                records.into_iter().for_each(&mut deliver);
             }
         }
-        out
+        next_position
+    }
+
+    /// Records of the batches [`TransactionFilter::drain`] would release now (an upper bound
+    /// when a later batch is held back by the last stable offset).
+    pub fn releasable_records(&self) -> usize {
+        self.queue
+            .iter()
+            .take_while(|e| e.decision != Decision::Undecided)
+            .map(|e| match &e.batch.content {
+                BatchContent::Records(r) if e.decision == Decision::Deliver => r.len(),
+                _ => 0,
+            })
+            .sum()
     }
 }
 

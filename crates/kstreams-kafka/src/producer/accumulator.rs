@@ -35,7 +35,13 @@ impl RecordAccumulator {
 
     /// Appends a record to the partition's open batch, opening a new one when full.
     pub fn append(&mut self, tp: TopicPartition, record: PendingRecord, now: Instant) -> u64 {
-        let q = self.queues.entry(tp.clone()).or_default();
+        // Looked up before inserting: no copy of the topic name per record.
+        if !self.queues.contains_key(&tp) {
+            self.queues.insert(tp.clone(), Default::default());
+        }
+        let Some(q) = self.queues.get_mut(&tp) else {
+            return 0;
+        };
         let fits = q.batches.back().is_some_and(|b| {
             !b.closed && (b.records.is_empty() || b.bytes + record.size <= self.batch_size)
         });
@@ -172,7 +178,7 @@ mod tests {
             headers: vec![],
             timestamp: 0,
             size,
-            reply: tx,
+            reply: tx.into(),
             _permit: None,
         }
     }

@@ -1,12 +1,13 @@
 //! A batch of records for one partition and its wire encoding (record batch v2).
 
+use super::delivery::Reply;
 use super::sequence::ProducerIdAndEpoch;
 use crate::error::{KafkaError, Result};
 use crate::types::{CompressionType, RecordMetadata, TopicPartition};
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 use std::time::Instant;
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Per-record overhead estimate of the v2 format (varints, attributes, deltas).
 pub(crate) const RECORD_OVERHEAD: usize = 21;
@@ -20,7 +21,7 @@ pub(crate) struct PendingRecord {
     pub headers: Vec<(String, Option<Bytes>)>,
     pub timestamp: i64,
     pub size: usize,
-    pub reply: oneshot::Sender<Result<RecordMetadata>>,
+    pub reply: Reply,
     pub _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -105,7 +106,7 @@ impl ProducerBatch {
             } else {
                 r.timestamp
             };
-            let _ = r.reply.send(Ok(RecordMetadata {
+            r.reply.send(Ok(RecordMetadata {
                 topic: topic.clone(),
                 partition: self.tp.partition,
                 offset,
@@ -117,7 +118,7 @@ impl ProducerBatch {
     /// Fails every record with (a copy of) the error.
     pub fn fail(self, err: &KafkaError) {
         for r in self.records {
-            let _ = r.reply.send(Err(clone_error(err)));
+            r.reply.send(Err(clone_error(err)));
         }
     }
 }
@@ -319,6 +320,7 @@ fn put_varlong(buf: &mut BytesMut, v: i64) {
 mod tests {
     use super::*;
     use kafka_protocol::records::RecordBatchDecoder;
+    use tokio::sync::oneshot;
 
     fn rec(i: usize) -> (PendingRecord, oneshot::Receiver<Result<RecordMetadata>>) {
         let (tx, rx) = oneshot::channel();
@@ -336,7 +338,7 @@ mod tests {
                 ],
                 timestamp: 1_000 + i as i64,
                 size: 30,
-                reply: tx,
+                reply: tx.into(),
                 _permit: None,
             },
             rx,

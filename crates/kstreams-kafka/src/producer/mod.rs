@@ -29,11 +29,13 @@
 mod accumulator;
 mod batch;
 pub mod config;
+mod delivery;
 pub mod partitioner;
 mod sender;
 pub mod sequence;
 
 pub use config::{Acks, ProducerConfig};
+pub use delivery::DeliveryFuture;
 pub use partitioner::NullKeyPartitioning;
 pub use sequence::ProducerIdAndEpoch;
 
@@ -44,13 +46,11 @@ use crate::types::{
     ConsumerGroupMetadata, OffsetAndMetadata, ProducerRecord, RecordMetadata, TopicPartition,
 };
 use batch::{PendingRecord, RECORD_OVERHEAD, clone_error};
+use delivery::SendGroup;
 use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
 use partitioner::{NullKeyPartitioner, partition_for_key};
 use sender::{Command, Sender};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -88,24 +88,6 @@ impl ProducerShared {
     pub fn set_fatal(&self, err: KafkaError) {
         if let Ok(mut g) = self.fatal.lock() {
             g.get_or_insert(err);
-        }
-    }
-}
-
-/// Resolves to the record's metadata once the broker acknowledged it, or to its error.
-#[derive(Debug)]
-pub struct DeliveryFuture {
-    rx: oneshot::Receiver<Result<RecordMetadata>>,
-}
-
-impl Future for DeliveryFuture {
-    type Output = Result<RecordMetadata>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.rx).poll(cx) {
-            Poll::Ready(Ok(r)) => Poll::Ready(r),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(KafkaError::Closed)),
-            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -185,6 +167,79 @@ impl Producer {
     /// buffer is full. Fails at once if the producer is fenced or closed, or, for a
     /// transactional producer, outside a transaction.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        self.check_sendable()?;
+        let size = record_size(&record);
+        let partition = self.partition(&record, size).await?;
+        let permits = size.clamp(1, self.shared.config.buffer_memory) as u32;
+        let permit = self
+            .memory
+            .clone()
+            .acquire_many_owned(permits)
+            .await
+            .map_err(|_| KafkaError::Closed)?;
+        let (reply, rx) = oneshot::channel();
+        let (tp, pending) = pending_record(record, partition, size, reply.into(), Some(permit));
+        self.tx
+            .send(Command::Append(tp, pending))
+            .map_err(|_| KafkaError::Closed)?;
+        Ok(DeliveryFuture::one(rx))
+    }
+
+    /// Queues several records at once, in order; the futures resolve as [`Producer::send`]'s
+    /// do, one per record. The same as sending them one by one, with the per-call costs (the
+    /// state checks, the wait for buffer memory, the message to the sender task, a channel per
+    /// record) paid once: the stream thread sends what its tasks wrote this way. Waits while
+    /// the buffer is full; fails before queueing anything if a record cannot be partitioned
+    /// (unknown topic, partition out of range).
+    pub async fn send_all(&self, records: Vec<ProducerRecord>) -> Result<Vec<DeliveryFuture>> {
+        self.check_sendable()?;
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metadata = self.shared.client.metadata();
+        let mut sized = Vec::with_capacity(records.len());
+        let mut total = 0usize;
+        for record in records {
+            let size = record_size(&record);
+            let partition = match (record.partition, &record.key) {
+                // The common cases need no wait: the topic's partition count is known.
+                (None, Some(key)) => match metadata.partition_count(&record.topic) {
+                    Some(n) => partition_for_key(key, n),
+                    None => self.partition(&record, size).await?,
+                },
+                _ => self.partition(&record, size).await?,
+            };
+            total = total.saturating_add(size.max(1));
+            sized.push((record, partition, size));
+        }
+        let permits = total.clamp(1, self.shared.config.buffer_memory) as u32;
+        let permit = self
+            .memory
+            .clone()
+            .acquire_many_owned(permits)
+            .await
+            .map_err(|_| KafkaError::Closed)?;
+        let (futures, replies) = SendGroup::new(sized.len());
+        let last = sized.len() - 1;
+        let mut rest = Some(permit);
+        let mut appends = Vec::with_capacity(sized.len());
+        for (i, ((record, partition, size), reply)) in sized.into_iter().zip(replies).enumerate() {
+            // Each record holds its share of the memory until it completes; the last one
+            // holds the rest (all that is left when the call was clamped to buffer.memory).
+            let own = if i == last {
+                rest.take()
+            } else {
+                rest.as_mut().and_then(|p| p.split(size.max(1)))
+            };
+            appends.push(pending_record(record, partition, size, reply, own));
+        }
+        self.tx
+            .send(Command::AppendAll(appends))
+            .map_err(|_| KafkaError::Closed)?;
+        Ok(futures)
+    }
+
+    fn check_sendable(&self) -> Result<()> {
         if let Some(e) = self.shared.fatal_error() {
             return Err(e);
         }
@@ -199,40 +254,7 @@ impl Producer {
                 }));
             }
         }
-        let size = RECORD_OVERHEAD
-            + record.key.as_ref().map_or(0, |k| k.len())
-            + record.value.as_ref().map_or(0, |v| v.len())
-            + record
-                .headers
-                .iter()
-                .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 2)
-                .sum::<usize>();
-        let partition = self.partition(&record, size).await?;
-        let permits = size.clamp(1, self.shared.config.buffer_memory) as u32;
-        let permit = self
-            .memory
-            .clone()
-            .acquire_many_owned(permits)
-            .await
-            .map_err(|_| KafkaError::Closed)?;
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let (reply, rx) = oneshot::channel();
-        let pending = PendingRecord {
-            key: record.key,
-            value: record.value,
-            headers: record.headers,
-            timestamp,
-            size,
-            reply,
-            _permit: Some(permit),
-        };
-        self.tx
-            .send(Command::Append(
-                TopicPartition::new(record.topic, partition),
-                pending,
-            ))
-            .map_err(|_| KafkaError::Closed)?;
-        Ok(DeliveryFuture { rx })
+        Ok(())
     }
 
     /// Sends a record and waits for its acknowledgement.
@@ -492,4 +514,39 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// A record's estimated size in a batch (what it holds of `buffer.memory`).
+fn record_size(record: &ProducerRecord) -> usize {
+    RECORD_OVERHEAD
+        + record.key.as_ref().map_or(0, |k| k.len())
+        + record.value.as_ref().map_or(0, |v| v.len())
+        + record
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 2)
+            .sum::<usize>()
+}
+
+/// A record as the sender task appends it to its partition's batch.
+fn pending_record(
+    record: ProducerRecord,
+    partition: i32,
+    size: usize,
+    reply: delivery::Reply,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> (TopicPartition, PendingRecord) {
+    let timestamp = record.timestamp.unwrap_or_else(now_ms);
+    (
+        TopicPartition::new(record.topic, partition),
+        PendingRecord {
+            key: record.key,
+            value: record.value,
+            headers: record.headers,
+            timestamp,
+            size,
+            reply,
+            _permit: permit,
+        },
+    )
 }

@@ -22,6 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 /// Requests from the producer handle.
 pub(crate) enum Command {
     Append(TopicPartition, PendingRecord),
+    /// Records of one `send_all`, in order.
+    AppendAll(Vec<(TopicPartition, PendingRecord)>),
     Flush(oneshot::Sender<()>),
     /// Close the open batches so they go out now (linger cut short), without a reply.
     SendNow,
@@ -165,10 +167,22 @@ impl Sender {
         match cmd {
             Command::Append(tp, record) => {
                 if let Some(err) = self.shared.fatal_error() {
-                    let _ = record.reply.send(Err(err));
+                    record.reply.send(Err(err));
                     return;
                 }
                 self.acc.append(tp, record, Instant::now());
+            }
+            Command::AppendAll(records) => {
+                if let Some(err) = self.shared.fatal_error() {
+                    for (_, record) in records {
+                        record.reply.send(Err(clone_error(&err)));
+                    }
+                    return;
+                }
+                let now = Instant::now();
+                for (tp, record) in records {
+                    self.acc.append(tp, record, now);
+                }
             }
             Command::Flush(reply) => {
                 self.acc.close_all();

@@ -1,0 +1,237 @@
+//! How a record's acknowledgement gets back to its sender: [`DeliveryFuture`] on the caller's
+//! side, [`Reply`] inside the batch.
+//!
+//! A record sent alone ([`super::Producer::send`]) has a oneshot channel of its own. Records
+//! sent together ([`super::Producer::send_all`]) share one [`SendGroup`]: one allocation for
+//! the whole call instead of a channel per record, and each record's result goes into its slot.
+
+use crate::error::{KafkaError, Result};
+use crate::types::RecordMetadata;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use tokio::sync::oneshot;
+
+/// Resolves to the record's metadata once the broker acknowledged it, or to its error.
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    inner: Pending,
+}
+
+#[derive(Debug)]
+enum Pending {
+    One(oneshot::Receiver<Result<RecordMetadata>>),
+    Group { group: Arc<SendGroup>, index: usize },
+}
+
+impl DeliveryFuture {
+    pub(crate) fn one(rx: oneshot::Receiver<Result<RecordMetadata>>) -> Self {
+        DeliveryFuture {
+            inner: Pending::One(rx),
+        }
+    }
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<RecordMetadata>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.inner {
+            Pending::One(rx) => match Pin::new(rx).poll(cx) {
+                Poll::Ready(Ok(r)) => Poll::Ready(r),
+                Poll::Ready(Err(_)) => Poll::Ready(Err(KafkaError::Closed)),
+                Poll::Pending => Poll::Pending,
+            },
+            Pending::Group { group, index } => group.poll_slot(*index, cx),
+        }
+    }
+}
+
+/// The results of the records of one [`super::Producer::send_all`] call.
+#[derive(Debug)]
+pub(crate) struct SendGroup {
+    state: Mutex<GroupState>,
+}
+
+#[derive(Debug)]
+struct GroupState {
+    slots: Vec<Slot>,
+    /// The slot a caller waits on, and how to wake it.
+    waiting: Option<(usize, Waker)>,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Waiting,
+    Done(Result<RecordMetadata>),
+    Taken,
+}
+
+impl SendGroup {
+    /// A group of `n` records: the futures the caller awaits and the replies that go into
+    /// the batches, index for index.
+    pub(crate) fn new(n: usize) -> (Vec<DeliveryFuture>, Vec<Reply>) {
+        let group = Arc::new(SendGroup {
+            state: Mutex::new(GroupState {
+                slots: (0..n).map(|_| Slot::Waiting).collect(),
+                waiting: None,
+            }),
+        });
+        let futures = (0..n)
+            .map(|index| DeliveryFuture {
+                inner: Pending::Group {
+                    group: group.clone(),
+                    index,
+                },
+            })
+            .collect();
+        let replies = (0..n)
+            .map(|index| {
+                Reply(ReplyTo::Group(GroupReply {
+                    group: group.clone(),
+                    index,
+                }))
+            })
+            .collect();
+        (futures, replies)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GroupState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn poll_slot(&self, index: usize, cx: &mut Context<'_>) -> Poll<Result<RecordMetadata>> {
+        let mut state = self.lock();
+        let Some(slot) = state.slots.get_mut(index) else {
+            return Poll::Ready(Err(KafkaError::Closed));
+        };
+        match std::mem::replace(slot, Slot::Taken) {
+            Slot::Done(result) => Poll::Ready(result),
+            Slot::Taken => Poll::Ready(Err(KafkaError::IllegalState(
+                "delivery polled after it completed".into(),
+            ))),
+            Slot::Waiting => {
+                *slot = Slot::Waiting;
+                state.waiting = Some((index, cx.waker().clone()));
+                Poll::Pending
+            }
+        }
+    }
+
+    fn fill(&self, index: usize, result: Result<RecordMetadata>) {
+        let mut state = self.lock();
+        if let Some(slot) = state.slots.get_mut(index)
+            && matches!(slot, Slot::Waiting)
+        {
+            *slot = Slot::Done(result);
+        }
+        if state.waiting.as_ref().is_some_and(|(i, _)| *i == index)
+            && let Some((_, waker)) = state.waiting.take()
+        {
+            drop(state);
+            waker.wake();
+        }
+    }
+}
+
+/// Where a batched record's result goes.
+#[derive(Debug)]
+pub(crate) struct Reply(ReplyTo);
+
+#[derive(Debug)]
+enum ReplyTo {
+    One(oneshot::Sender<Result<RecordMetadata>>),
+    Group(GroupReply),
+}
+
+impl From<oneshot::Sender<Result<RecordMetadata>>> for Reply {
+    fn from(tx: oneshot::Sender<Result<RecordMetadata>>) -> Self {
+        Reply(ReplyTo::One(tx))
+    }
+}
+
+impl Reply {
+    /// Hands the result to whoever awaits the record (nobody, if its future was dropped).
+    pub(crate) fn send(self, result: Result<RecordMetadata>) {
+        match self.0 {
+            ReplyTo::One(tx) => {
+                let _ = tx.send(result);
+            }
+            ReplyTo::Group(mut reply) => reply.fill(result),
+        }
+    }
+}
+
+/// One slot of a [`SendGroup`]. Dropped without an answer (the producer closed), it answers
+/// [`KafkaError::Closed`], as a dropped oneshot sender does.
+#[derive(Debug)]
+struct GroupReply {
+    group: Arc<SendGroup>,
+    index: usize,
+}
+
+impl GroupReply {
+    fn fill(&mut self, result: Result<RecordMetadata>) {
+        self.group.fill(self.index, result);
+        // Answered: the drop below finds the slot filled and leaves it.
+        self.index = usize::MAX;
+    }
+}
+
+impl Drop for GroupReply {
+    fn drop(&mut self) {
+        if self.index != usize::MAX {
+            self.group.fill(self.index, Err(KafkaError::Closed));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(offset: i64) -> RecordMetadata {
+        RecordMetadata {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            timestamp: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn each_record_of_a_group_gets_its_own_result() {
+        let (futures, replies) = SendGroup::new(3);
+        let mut replies = replies.into_iter();
+        let (a, b, c) = (replies.next(), replies.next(), replies.next());
+        let mut futures = futures.into_iter();
+        let (fa, fb, fc) = (futures.next(), futures.next(), futures.next());
+        let (mut fa, fb, fc) = (fa.unwrap(), fb.unwrap(), fc.unwrap());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(
+            Pin::new(&mut fa).poll(&mut cx).is_pending(),
+            "nothing answered yet"
+        );
+        b.unwrap().send(Ok(meta(11)));
+        a.unwrap().send(Ok(meta(10)));
+        assert_eq!(fa.await.unwrap().offset, 10);
+        assert_eq!(fb.await.unwrap().offset, 11);
+        // A reply dropped unanswered (the producer closed) fails its record.
+        drop(c);
+        assert!(matches!(fc.await, Err(KafkaError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_future_is_woken_by_its_slot() {
+        let (mut futures, mut replies) = SendGroup::new(2);
+        let second = futures.pop().unwrap();
+        let reply = replies.pop().unwrap();
+        let waiter = tokio::spawn(second);
+        tokio::task::yield_now().await;
+        reply.send(Err(KafkaError::Closed));
+        assert!(matches!(waiter.await.unwrap(), Err(KafkaError::Closed)));
+    }
+}
