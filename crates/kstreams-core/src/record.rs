@@ -167,10 +167,10 @@ pub struct ConsumedRecord {
     pub offset: i64,
     /// The broker- or producer-assigned timestamp (ms).
     pub timestamp: i64,
-    /// Key bytes; `None` is a null key.
-    pub key: Option<Vec<u8>>,
-    /// Value bytes; `None` is a null value (a tombstone).
-    pub value: Option<Vec<u8>>,
+    /// Key bytes; `None` is a null key. Shared with the fetched response (no copy).
+    pub key: Option<bytes::Bytes>,
+    /// Value bytes; `None` is a null value (a tombstone). Shared with the fetched response.
+    pub value: Option<bytes::Bytes>,
     /// Headers.
     pub headers: Headers,
 }

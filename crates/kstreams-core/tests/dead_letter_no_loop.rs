@@ -89,8 +89,8 @@ fn a_failed_dead_letter_write_is_fatal_and_not_handled_again() {
         partition: 0,
         offset: 3,
         timestamp: 1,
-        key: Some(b"k".to_vec()),
-        value: Some(b"v".to_vec()),
+        key: Some(b"k".to_vec().into()),
+        value: Some(b"v".to_vec().into()),
         headers: Headers::new(),
     };
     let stamped = g.decode(raw, -1).unwrap().unwrap();

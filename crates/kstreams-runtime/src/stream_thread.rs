@@ -1368,8 +1368,8 @@ pub(crate) fn to_consumed(r: ConsumerRecord) -> ConsumedRecord {
         partition: r.partition,
         offset: r.offset,
         timestamp: r.timestamp,
-        key: r.key.map(|b| b.to_vec()),
-        value: r.value.map(|b| b.to_vec()),
+        key: r.key,
+        value: r.value,
         headers,
     }
 }

@@ -1,7 +1,7 @@
 //! [`CachingKeyValueStore`]: a write-back cache with a byte budget over a key-value store.
 
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use crate::error::{Result, StateError};
@@ -19,8 +19,13 @@ const ENTRY_OVERHEAD_BYTES: usize = 64;
 struct CacheEntry {
     /// The cached value; `None` for a delete not yet written down.
     value: Option<Vec<u8>>,
-    /// Position in write order.
+    /// Position in write order: the sequence number of the entry's last write.
     seq: u64,
+    /// The entry's key in `write_order`, at most `seq`: a write does not move the entry
+    /// there (that would be two tree operations per write); eviction does, lazily.
+    order_seq: u64,
+    /// Not written down yet.
+    dirty: bool,
 }
 
 /// Caches writes in memory and writes them down to the inner store on [`StateStore::flush`],
@@ -34,11 +39,15 @@ pub struct CachingKeyValueStore<S> {
     inner: S,
     max_cache_bytes: usize,
     entries: BTreeMap<Vec<u8>, CacheEntry>,
+    /// Every entry once, under its `order_seq`. The first item whose `order_seq` equals its
+    /// entry's `seq` is the least recently written entry (every other entry was written at
+    /// or after its own `order_seq`, which is not smaller).
     write_order: BTreeMap<u64, Vec<u8>>,
-    /// Write-order positions of the dirty entries (not written down yet): an entry is dirty
-    /// exactly when its `seq` is here. A flush visits only these, not every cached entry (a
-    /// store committed after every record keeps most entries clean).
-    dirty_seqs: BTreeSet<u64>,
+    /// Keys of the entries made dirty since the last flush (possibly stale: an entry removed
+    /// since, or listed twice after a removal): a flush visits these, not every cached entry
+    /// (a store committed after every record keeps most entries clean).
+    dirty_keys: Vec<Vec<u8>>,
+    dirty_count: usize,
     next_seq: u64,
     cached_bytes: usize,
     listener: Option<CacheFlushListener>,
@@ -60,7 +69,8 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             max_cache_bytes,
             entries: BTreeMap::new(),
             write_order: BTreeMap::new(),
-            dirty_seqs: BTreeSet::new(),
+            dirty_keys: Vec::new(),
+            dirty_count: 0,
             next_seq: 0,
             cached_bytes: 0,
             listener: None,
@@ -96,7 +106,8 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     fn clear_cache(&mut self) {
         self.entries.clear();
         self.write_order.clear();
-        self.dirty_seqs.clear();
+        self.dirty_keys.clear();
+        self.dirty_count = 0;
         if let Some(c) = &self.thread_cache {
             c.release(self.cached_bytes);
         }
@@ -115,7 +126,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
 
     /// Number of cached entries not yet written down.
     pub fn dirty_entries(&self) -> usize {
-        self.dirty_seqs.len()
+        self.dirty_count
     }
 
     fn check_open(&self) -> Result<()> {
@@ -130,8 +141,10 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
 
     fn remove_entry(&mut self, key: &[u8]) -> Option<CacheEntry> {
         let entry = self.entries.remove(key)?;
-        self.write_order.remove(&entry.seq);
-        self.dirty_seqs.remove(&entry.seq);
+        self.write_order.remove(&entry.order_seq);
+        if entry.dirty {
+            self.dirty_count -= 1;
+        }
         let bytes = entry_bytes(key, entry.value.as_deref());
         self.cached_bytes = self.cached_bytes.saturating_sub(bytes);
         if let Some(c) = &self.thread_cache {
@@ -146,7 +159,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         let bytes = entry_bytes(key, value);
         if let Some(entry) = self.entries.get_mut(key) {
             // A key written again (the common case of a running aggregate): update in place,
-            // reusing the key and value buffers, and move the key to the end of the write order.
+            // reusing the value buffer. Its place in `write_order` stays (see `order_seq`).
             let old_bytes = entry_bytes(key, entry.value.as_deref());
             match (value, entry.value.as_mut()) {
                 (Some(v), Some(buf)) => {
@@ -155,14 +168,11 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
                 }
                 (v, _) => entry.value = v.map(<[u8]>::to_vec),
             }
-            let old_seq = std::mem::replace(&mut entry.seq, seq);
-            self.dirty_seqs.remove(&old_seq);
-            self.dirty_seqs.insert(seq);
-            let ordered_key = self
-                .write_order
-                .remove(&old_seq)
-                .unwrap_or_else(|| key.to_vec());
-            self.write_order.insert(seq, ordered_key);
+            entry.seq = seq;
+            if !entry.dirty {
+                entry.dirty = true;
+                self.note_dirty(key);
+            }
             self.cached_bytes = self.cached_bytes.saturating_sub(old_bytes) + bytes;
             if let Some(c) = &self.thread_cache {
                 c.release(old_bytes);
@@ -179,23 +189,55 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             CacheEntry {
                 value: value.map(<[u8]>::to_vec),
                 seq,
+                order_seq: seq,
+                dirty: true,
             },
         );
         self.write_order.insert(seq, key.to_vec());
-        self.dirty_seqs.insert(seq);
+        self.note_dirty(key);
         self.evict_over_budget()
+    }
+
+    /// Lists an entry that just became dirty. Entries evicted or removed leave their keys
+    /// behind until a flush: when those outnumber the dirty entries, they are dropped, so
+    /// the list stays within the cache's own size between commits.
+    fn note_dirty(&mut self, key: &[u8]) {
+        self.dirty_count += 1;
+        self.dirty_keys.push(key.to_vec());
+        if self.dirty_keys.len() > 2 * self.dirty_count + 1024 {
+            let entries = &self.entries;
+            let mut seen = std::collections::HashSet::new();
+            self.dirty_keys
+                .retain(|k| entries.get(k).is_some_and(|e| e.dirty) && seen.insert(k.clone()));
+        }
+    }
+
+    /// The least recently written entry's key, moving entries written since they were
+    /// placed in `write_order` to their place first.
+    fn least_recently_written(&mut self) -> Option<Vec<u8>> {
+        loop {
+            let (order_seq, key) = self.write_order.pop_first()?;
+            let Some(entry) = self.entries.get_mut(&key) else {
+                continue;
+            };
+            if entry.seq == order_seq {
+                self.write_order.insert(order_seq, key.clone());
+                return Some(key);
+            }
+            entry.order_seq = entry.seq;
+            self.write_order.insert(entry.seq, key);
+        }
     }
 
     fn evict_over_budget(&mut self) -> Result<()> {
         while self.over_budget() {
-            let Some((_, key)) = self.write_order.first_key_value() else {
+            let Some(key) = self.least_recently_written() else {
                 break;
             };
-            let key = key.clone();
             let Some(entry) = self.entries.get(&key) else {
                 break;
             };
-            if self.dirty_seqs.contains(&entry.seq) {
+            if entry.dirty {
                 let value = entry.value.clone();
                 tracing::trace!(store = %self.inner.name(), "evicting dirty cache entry");
                 self.write_down(&key, value.as_deref())?;
@@ -235,21 +277,45 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         Ok(())
     }
 
+    /// The dirty entries in write order, taken off the dirty list: `(seq, key)`.
+    fn take_dirty(&mut self) -> Vec<(u64, Vec<u8>)> {
+        let mut dirty: Vec<(u64, Vec<u8>)> = std::mem::take(&mut self.dirty_keys)
+            .into_iter()
+            .filter_map(|key| {
+                let entry = self.entries.get(&key).filter(|e| e.dirty)?;
+                Some((entry.seq, key))
+            })
+            .collect();
+        dirty.sort_unstable_by_key(|(seq, _)| *seq);
+        // A key listed twice (removed and written again) has one seq: keep one.
+        dirty.dedup_by_key(|(seq, _)| *seq);
+        dirty
+    }
+
+    fn mark_clean(&mut self, key: &[u8]) {
+        if let Some(entry) = self.entries.get_mut(key)
+            && entry.dirty
+        {
+            entry.dirty = false;
+            self.dirty_count -= 1;
+        }
+    }
+
     fn write_down_dirty(&mut self) -> Result<()> {
         if self.listener.is_none() {
             return self.write_down_dirty_unobserved();
         }
-        // A seq leaves the dirty set only once its entry is written down, so a failed write
-        // leaves the rest dirty.
-        let seqs: Vec<u64> = self.dirty_seqs.iter().copied().collect();
-        for seq in seqs {
-            let Some(key) = self.write_order.get(&seq).cloned() else {
-                self.dirty_seqs.remove(&seq);
-                continue;
-            };
+        let dirty = self.take_dirty();
+        let mut keys = dirty.into_iter().map(|(_, key)| key);
+        while let Some(key) = keys.next() {
             let value = self.entries.get(&key).and_then(|e| e.value.clone());
-            self.write_down(&key, value.as_deref())?;
-            self.dirty_seqs.remove(&seq);
+            if let Err(e) = self.write_down(&key, value.as_deref()) {
+                // What is not written down stays dirty.
+                self.dirty_keys.push(key);
+                self.dirty_keys.extend(keys);
+                return Err(e);
+            }
+            self.mark_clean(&key);
             if value.is_none() {
                 self.remove_entry(&key);
             }
@@ -260,32 +326,32 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     /// [`Self::write_down_dirty`] when nobody listens: the old values are not needed, so the
     /// puts go down in one `put_all` (one RocksDB write batch) without a read per entry.
     fn write_down_dirty_unobserved(&mut self) -> Result<()> {
+        let dirty = self.take_dirty();
         let mut puts: Vec<KeyValue> = Vec::new();
         let mut deletes: Vec<Vec<u8>> = Vec::new();
-        let mut written: Vec<u64> = Vec::new();
-        for &seq in &self.dirty_seqs {
-            let Some(key) = self.write_order.get(&seq) else {
-                continue;
-            };
-            let Some(entry) = self.entries.get(key) else {
-                continue;
-            };
-            match &entry.value {
-                Some(value) => {
-                    puts.push((key.clone(), value.clone()));
-                    written.push(seq);
-                }
+        for (_, key) in &dirty {
+            match self.entries.get(key).and_then(|e| e.value.as_ref()) {
+                Some(value) => puts.push((key.clone(), value.clone())),
                 None => deletes.push(key.clone()),
             }
         }
-        if !puts.is_empty() {
-            self.inner.put_all(&puts)?;
+        if !puts.is_empty()
+            && let Err(e) = self.inner.put_all(&puts)
+        {
+            self.dirty_keys
+                .extend(dirty.into_iter().map(|(_, key)| key));
+            return Err(e);
         }
-        for seq in written {
-            self.dirty_seqs.remove(&seq);
+        for (key, _) in &puts {
+            self.mark_clean(key);
         }
-        for key in deletes {
-            self.inner.delete(&key)?;
+        let mut deletes = deletes.into_iter();
+        while let Some(key) = deletes.next() {
+            if let Err(e) = self.inner.delete(&key) {
+                self.dirty_keys.push(key);
+                self.dirty_keys.extend(deletes);
+                return Err(e);
+            }
             self.remove_entry(&key);
         }
         Ok(())
@@ -454,11 +520,7 @@ impl<S: KeyValueStore> KeyValueStore for CachingKeyValueStore<S> {
     fn approximate_num_entries(&self) -> Result<u64> {
         self.check_open()?;
         let mut count = i128::from(self.inner.approximate_num_entries()?);
-        for (key, entry) in self
-            .entries
-            .iter()
-            .filter(|(_, e)| self.dirty_seqs.contains(&e.seq))
-        {
+        for (key, entry) in self.entries.iter().filter(|(_, e)| e.dirty) {
             let stored = self.inner.get(key)?.is_some();
             match (entry.value.is_some(), stored) {
                 (true, false) => count += 1,
@@ -765,6 +827,51 @@ mod tests {
                 assert_eq!(f.lock().unwrap().len(), 4, "2 + 2 forwarded");
             }
         }
+    }
+
+    #[test]
+    fn churn_without_a_flush_keeps_the_dirty_list_bounded_and_loses_nothing() {
+        let budget = 8 * entry_bytes(b"key-00000", Some(b"v-00000"));
+        let mut store = CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), budget);
+        let mut expected = BTreeMap::new();
+        // Keys cycle through more than the budget holds, with rewrites of recent keys, so
+        // entries are evicted dirty, written again, and listed again.
+        for i in 0..20_000u32 {
+            let key = format!("key-{:05}", (i * 7) % 3_001).into_bytes();
+            let value = format!("v-{i:05}").into_bytes();
+            store.put(&key, &value).unwrap();
+            expected.insert(key, value);
+            // The list is compacted when an entry becomes dirty; the eviction that follows
+            // may take one more dirty entry away.
+            assert!(store.dirty_keys.len() <= 2 * (store.dirty_count + 1) + 1024);
+        }
+        assert!(store.dirty_entries() <= 8);
+        store.flush().unwrap();
+        assert_eq!(store.dirty_entries(), 0);
+        for (key, value) in &expected {
+            assert_eq!(store.inner().get(key).unwrap().as_ref(), Some(value));
+        }
+    }
+
+    #[test]
+    fn eviction_after_rewrites_takes_the_least_recently_written() {
+        let budget = 3 * entry_bytes(b"k1", Some(b"v1"));
+        let mut store = CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), budget);
+        let flushed = with_listener(&mut store);
+        for key in [b"k1", b"k2", b"k3", b"k1", b"k2", b"k1"] {
+            store.put(key, b"v").unwrap();
+        }
+        // Write order now: k3, k2, k1. Two new keys evict k3, then k2.
+        store.put(b"k4", b"v").unwrap();
+        store.put(b"k5", b"v").unwrap();
+        let evicted: Vec<Vec<u8>> = flushed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.key.clone())
+            .collect();
+        assert_eq!(evicted, vec![b"k3".to_vec(), b"k2".to_vec()]);
+        assert_eq!(store.write_order.len(), store.entries.len());
     }
 
     #[test]

@@ -209,8 +209,8 @@ impl Inner {
                     partition: 0,
                     offset: 0,
                     timestamp: r.timestamp,
-                    key: r.key.clone(),
-                    value: r.value.clone(),
+                    key: r.key.clone().map(Into::into),
+                    value: r.value.clone().map(Into::into),
                     headers: r.headers.clone(),
                 };
                 self.enqueue(&r.topic, raw)?;

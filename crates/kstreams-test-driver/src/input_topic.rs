@@ -79,8 +79,8 @@ impl<K: 'static, V: 'static> TestInputTopic<K, V> {
             partition: 0,
             offset: 0,
             timestamp,
-            key,
-            value,
+            key: key.map(Into::into),
+            value: value.map(Into::into),
             headers,
         };
         self.inner.borrow_mut().pipe(raw)

@@ -683,8 +683,8 @@ impl ProcessorGraph {
         let kept = keep.then(|| {
             Box::new(ParkedRecord {
                 timestamp: raw.timestamp,
-                key: raw.key.clone(),
-                value: raw.value.clone(),
+                key: raw.key.as_deref().map(<[u8]>::to_vec),
+                value: raw.value.as_deref().map(<[u8]>::to_vec),
                 headers: raw.headers.clone(),
             })
         });
@@ -730,8 +730,8 @@ impl ProcessorGraph {
                         };
                         let parked = ParkedRecord {
                             timestamp: raw.timestamp,
-                            key: raw.key,
-                            value: raw.value,
+                            key: raw.key.as_deref().map(<[u8]>::to_vec),
+                            value: raw.value.as_deref().map(<[u8]>::to_vec),
                             headers: raw.headers,
                         };
                         self.g.send_dead_letter(parked, meta)?;

@@ -61,6 +61,12 @@ impl RecordAccumulator {
             // Unreachable: a batch was just ensured.
             return 0;
         };
+        if b.records.is_empty() {
+            // Room for as many records of this size as the batch takes: no regrowth (and
+            // copies of the records) while it fills.
+            b.records
+                .reserve((self.batch_size / record.size.max(1)).clamp(1, 4096));
+        }
         b.bytes += record.size;
         b.records.push(record);
         if b.bytes >= self.batch_size {
