@@ -1,7 +1,9 @@
 //! The baseline the workloads are measured against: a plain consume-then-produce loop on the
 //! project's own client, with the engine's at-least-once commit protocol (flush the producer,
 //! then commit the consumed positions) and nothing else: records are copied through unchanged
-//! (key, value, headers, timestamp; zero-copy `Bytes`), partitioned by key.
+//! (key, value, headers, timestamp; zero-copy `Bytes`), partitioned by key. The benchmark
+//! binary's `--threads N` runs N such loops in one consumer group, each on its own thread, as
+//! the engine runs N stream threads.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

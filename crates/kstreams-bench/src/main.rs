@@ -178,7 +178,36 @@ fn run_baseline(args: &BenchArgs) -> Result<(), BoxError> {
             }
             flag.store(true, Ordering::SeqCst);
         });
-        baseline::run(cfg, shutdown.clone(), processed.clone()).await
+        // `--threads N` runs N loops in one consumer group, each on its own thread with its
+        // own consumer and producer, as the engine runs N stream threads.
+        let loops: Vec<_> = (0..args.threads.max(1))
+            .map(|i| {
+                let (cfg, shutdown, processed) = (cfg.clone(), shutdown.clone(), processed.clone());
+                std::thread::Builder::new()
+                    .name(format!("baseline-{i}"))
+                    .spawn(move || -> Result<(), String> {
+                        tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .map_err(|e| e.to_string())?
+                            .block_on(baseline::run(cfg, shutdown, processed))
+                            .map_err(|e| e.to_string())
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        let mut result = Ok(());
+        for handle in loops {
+            let joined = tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| e.to_string())?;
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err("a baseline loop panicked".to_string()),
+            }
+        }
+        result
     })?;
     eprintln!(
         "kstreams-bench: closed processed={}",
