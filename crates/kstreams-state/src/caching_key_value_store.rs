@@ -325,8 +325,11 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
 
     /// [`Self::write_down_dirty`] when nobody listens: the old values are not needed, so the
     /// puts go down in one `put_all` (one RocksDB write batch) without a read per entry.
+    /// The write batch goes down in key order: RocksDB inserts sorted keys into its memtable
+    /// far faster than keys in write order (its skip list reuses the last insert position).
     fn write_down_dirty_unobserved(&mut self) -> Result<()> {
-        let dirty = self.take_dirty();
+        let mut dirty = self.take_dirty();
+        dirty.sort_unstable_by(|a, b| a.1.cmp(&b.1));
         let mut puts: Vec<KeyValue> = Vec::new();
         let mut deletes: Vec<Vec<u8>> = Vec::new();
         for (_, key) in &dirty {
