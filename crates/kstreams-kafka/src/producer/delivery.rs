@@ -71,7 +71,7 @@ enum Slot {
 impl SendGroup {
     /// A group of `n` records: the futures the caller awaits and the replies that go into
     /// the batches, index for index.
-    pub(crate) fn new(n: usize) -> (Vec<DeliveryFuture>, Vec<Reply>) {
+    pub(crate) fn open(n: usize) -> (Vec<DeliveryFuture>, Vec<Reply>) {
         let group = Arc::new(SendGroup {
             state: Mutex::new(GroupState {
                 slots: (0..n).map(|_| Slot::Waiting).collect(),
@@ -204,7 +204,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_record_of_a_group_gets_its_own_result() {
-        let (futures, replies) = SendGroup::new(3);
+        let (futures, replies) = SendGroup::open(3);
         let mut replies = replies.into_iter();
         let (a, b, c) = (replies.next(), replies.next(), replies.next());
         let mut futures = futures.into_iter();
@@ -226,7 +226,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_future_is_woken_by_its_slot() {
-        let (mut futures, mut replies) = SendGroup::new(2);
+        let (mut futures, mut replies) = SendGroup::open(2);
         let second = futures.pop().unwrap();
         let reply = replies.pop().unwrap();
         let waiter = tokio::spawn(second);

@@ -219,7 +219,7 @@ impl Producer {
             .acquire_many_owned(permits)
             .await
             .map_err(|_| KafkaError::Closed)?;
-        let (futures, replies) = SendGroup::new(sized.len());
+        let (futures, replies) = SendGroup::open(sized.len());
         let last = sized.len() - 1;
         let mut rest = Some(permit);
         let mut appends = Vec::with_capacity(sized.len());
