@@ -57,13 +57,13 @@ pub(crate) struct SendGroup {
 #[derive(Debug)]
 struct GroupState {
     slots: Vec<Slot>,
-    /// The slot a caller waits on, and how to wake it.
-    waiting: Option<(usize, Waker)>,
 }
 
 #[derive(Debug)]
 enum Slot {
-    Waiting,
+    /// No result yet; the waker of the task that polled the record's future, if one did
+    /// (each future may be awaited by a task of its own).
+    Waiting(Option<Waker>),
     Done(Result<RecordMetadata>),
     Taken,
 }
@@ -74,8 +74,7 @@ impl SendGroup {
     pub(crate) fn open(n: usize) -> (Vec<DeliveryFuture>, Vec<Reply>) {
         let group = Arc::new(SendGroup {
             state: Mutex::new(GroupState {
-                slots: (0..n).map(|_| Slot::Waiting).collect(),
-                waiting: None,
+                slots: (0..n).map(|_| Slot::Waiting(None)).collect(),
             }),
         });
         let futures = (0..n)
@@ -113,9 +112,8 @@ impl SendGroup {
             Slot::Taken => Poll::Ready(Err(KafkaError::IllegalState(
                 "delivery polled after it completed".into(),
             ))),
-            Slot::Waiting => {
-                *slot = Slot::Waiting;
-                state.waiting = Some((index, cx.waker().clone()));
+            Slot::Waiting(_) => {
+                *slot = Slot::Waiting(Some(cx.waker().clone()));
                 Poll::Pending
             }
         }
@@ -123,15 +121,16 @@ impl SendGroup {
 
     fn fill(&self, index: usize, result: Result<RecordMetadata>) {
         let mut state = self.lock();
-        if let Some(slot) = state.slots.get_mut(index)
-            && matches!(slot, Slot::Waiting)
-        {
-            *slot = Slot::Done(result);
-        }
-        if state.waiting.as_ref().is_some_and(|(i, _)| *i == index)
-            && let Some((_, waker)) = state.waiting.take()
-        {
-            drop(state);
+        let Some(slot) = state.slots.get_mut(index) else {
+            return;
+        };
+        let Slot::Waiting(waker) = slot else {
+            return;
+        };
+        let waker = waker.take();
+        *slot = Slot::Done(result);
+        drop(state);
+        if let Some(waker) = waker {
             waker.wake();
         }
     }
@@ -222,6 +221,28 @@ mod tests {
         // A reply dropped unanswered (the producer closed) fails its record.
         drop(c);
         assert!(matches!(fc.await, Err(KafkaError::Closed)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn futures_awaited_by_different_tasks_are_each_woken() {
+        let (futures, replies) = SendGroup::open(3);
+        let waiters: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // Answer in an order unrelated to the order of polling.
+        let mut replies: Vec<_> = replies.into_iter().map(Some).collect();
+        for (i, offset) in [(0usize, 10i64), (2, 12), (1, 11)] {
+            if let Some(reply) = replies[i].take() {
+                reply.send(Ok(meta(offset)));
+            }
+        }
+        for (i, waiter) in waiters.into_iter().enumerate() {
+            let md = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+                .await
+                .expect("woken")
+                .unwrap()
+                .unwrap();
+            assert_eq!(md.offset, 10 + i as i64);
+        }
     }
 
     #[tokio::test]
