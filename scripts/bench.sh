@@ -7,10 +7,12 @@
 #   CASES="w2-alos w2-eos" scripts/bench.sh
 #   RECORDS=2000000 RATE=20000 RATE_SECS=30 scripts/bench.sh
 #   CASES=long LONG_RECORDS=10000000 scripts/bench.sh   # peak RSS over a long w2 run
+#   APP_ARGS="--linger-ms 20" CASES=lat-w1-alos scripts/bench.sh   # extra bench-binary flags
 #
 # Cases: baseline, w1-alos, w2-alos, w2-eos, w3-alos (throughput: preload RECORDS, then run
-# until the output is complete); lat-w1-alos, lat-w2-alos, lat-w2-eos (latency: RATE records/s
-# for RATE_SECS with the send time in a header; exactly-once commits every EOS_COMMIT_MS); long (w2 at-least-once over LONG_RECORDS
+# until the output is complete); lat-baseline, lat-w1-alos, lat-w2-alos, lat-w2-eos (latency:
+# RATE records/s for RATE_SECS with the send time in a header; exactly-once commits every
+# EOS_COMMIT_MS); long (w2 at-least-once over LONG_RECORDS
 # preloaded records, sampling the resident memory every 5 s).
 # Throughput = input records / time between the first and the last output record (the group
 # join before the first output is excluded). Peak RSS: VmHWM of the bench process.
@@ -23,6 +25,8 @@ RATE_SECS="${RATE_SECS:-30}"
 LONG_RECORDS="${LONG_RECORDS:-10000000}"
 PARTITIONS="${PARTITIONS:-2}"
 THREADS="${THREADS:-1}"
+# Extra flags for every bench-binary run (e.g. "--linger-ms 20 --fetch-max-wait-ms 20").
+APP_ARGS="${APP_ARGS:-}"
 # Commit interval of the exactly-once latency case: output becomes visible at commits, so it
 # bounds the latency (the exactly-once default, 100 ms, cannot meet a 50 ms P95).
 EOS_COMMIT_MS="${EOS_COMMIT_MS:-20}"
@@ -87,7 +91,7 @@ start_app() {
     shift 3
     "$BENCH" --bootstrap "$BS" --input "in-$name" --output "out-$name" --application-id "app-$name" \
         --workload "$workload" --guarantee "$guarantee" --threads "$THREADS" \
-        --state-dir "$WORK/state-$name" "$@" 2>"$WORK/$name.log" &
+        --state-dir "$WORK/state-$name" "$@" $APP_ARGS 2>"$WORK/$name.log" &
     APP_PID=$!
     for _ in $(seq 1 600); do
         if grep -q -e "-> Running" -e "baseline loop started" "$WORK/$name.log"; then return 0; fi
@@ -172,6 +176,7 @@ for c in $CASES; do
         w2-alos) throughput_case w2-alos w2 at-least-once ;;
         w2-eos) throughput_case w2-eos w2 exactly-once ;;
         w3-alos) throughput_case w3-alos w3 at-least-once ;;
+        lat-baseline) latency_case lat-baseline baseline at-least-once ;;
         lat-w1-alos) latency_case lat-w1-alos w1 at-least-once ;;
         lat-w2-alos) latency_case lat-w2-alos w2 at-least-once ;;
         lat-w2-eos) latency_case lat-w2-eos w2 exactly-once --commit-interval-ms "$EOS_COMMIT_MS" ;;
