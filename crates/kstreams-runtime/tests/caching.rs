@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{config, create_topics, wait_running};
+use common::{config, create_topics, runtime, wait_running};
 use kstreams_core::Serdes;
 use kstreams_dsl::{Consumed, Grouped, Materialized, Produced, StoreType, StreamsBuilder};
 use kstreams_kafka::consumer::{Consumer, ConsumerConfig};
@@ -18,14 +18,6 @@ use kstreams_testkit::{TansuBroker, random_topic};
 
 const KEYS: usize = 5;
 const PER_KEY: usize = 40;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn topology(input: &str, output: &str) -> kstreams_core::Topology {
     let b = StreamsBuilder::new();
@@ -107,7 +99,7 @@ fn cache_budget_decides_between_folded_and_every_update() {
     let broker = TansuBroker::start().unwrap();
     let bs = broker.bootstrap();
     let input = random_topic("cache-in");
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 1)]));
     rt.block_on(produce(&bs, &input));
     let dir = tempfile::tempdir().unwrap();

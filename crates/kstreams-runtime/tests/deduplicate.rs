@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{config, create_topics, read_output, wait_running};
+use common::{config, create_topics, read_output, runtime, wait_running};
 use kstreams_core::Serdes;
 use kstreams_dsl::{Consumed, DEDUP_HITS, Deduplicated, Produced, StreamsBuilder};
 use kstreams_kafka::producer::{Producer, ProducerConfig};
@@ -17,14 +17,6 @@ use kstreams_testkit::{TansuBroker, random_topic};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 const NODE: &str = "dedup";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn topology(input: &str, output: &str) -> kstreams_core::Topology {
     let b = StreamsBuilder::new();
@@ -69,7 +61,7 @@ fn replayed_upstream_records_come_out_once_across_a_restore() {
     let input = random_topic("dedup-in");
     let output = random_topic("dedup-out");
     let app = random_topic("dedup-app");
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
 
     // The upstream sends m0..m29, then re-sends m10..m19 within the same run.

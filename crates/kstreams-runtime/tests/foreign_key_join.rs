@@ -70,11 +70,7 @@ fn foreign_key_join_across_differently_partitioned_tables() {
     );
     let app = random_topic("fk-app");
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(create_topics(
         &bs,
         &[(&orders, 4), (&customers, 2), (&out, 4)],

@@ -67,11 +67,7 @@ fn two_instances_each_join_against_the_whole_global_table() {
     let app = random_topic("gt-app");
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(create_topics(
         &bs,
         &[(&orders, 4), (&regions, 3), (&out, 4)],

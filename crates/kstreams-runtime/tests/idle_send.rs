@@ -16,11 +16,7 @@ fn output_leaves_before_the_linger_and_the_commit_when_the_thread_is_idle() {
     let bs = broker.bootstrap();
     let input = random_topic("idle-in");
     let output = random_topic("idle-out");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(

@@ -37,14 +37,6 @@ use kstreams_testkit::{TansuBroker, python_kafka, python_kafka_available, random
 const N: usize = 12;
 const SINK: &str = "to-output";
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Values `v-i`, every fourth one `huge-i`.
 fn values() -> Vec<String> {
     (0..N)
@@ -193,7 +185,7 @@ fn run(
     let output = random_topic("pe-out");
     let app = random_topic("pe-app");
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
     rt.block_on(async {
         let p = Producer::connect(ClientConfig::new(&bs), ProducerConfig::default())

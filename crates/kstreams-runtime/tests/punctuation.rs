@@ -49,11 +49,7 @@ fn wall_clock_punctuators_fire_and_commit_under_eos() {
     let output = random_topic("p-out");
     let app = random_topic("punct");
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
     let mut t = Topology::new();
     t.add_source::<String, String>("src", &[&input], Serdes::string(), Serdes::string())

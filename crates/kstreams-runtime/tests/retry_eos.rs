@@ -21,14 +21,6 @@ use kstreams_testkit::{TansuBroker, python_kafka, python_kafka_available, random
 
 const N: usize = 10;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// "ok-i" succeeds, "flaky-i" fails retryably at its first call, "poison-i" never succeeds.
 /// The call counts live in the test process, so they survive the crashed instance.
 fn topology(input: &str, output: &str, calls: Arc<Mutex<HashMap<String, u32>>>) -> Topology {
@@ -144,7 +136,7 @@ fn exactly_once_crash_between_failure_and_retry_loses_and_doubles_nothing() {
     let app = random_topic("retry-eos");
     let dlq = format!("{app}-dlq");
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
     let mut values = Vec::new();
     for i in 0..N {

@@ -33,11 +33,7 @@ fn two_instances_share_and_hand_over_tasks_exactly_once() {
     let app = random_topic("so-app");
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 4), (&output, 4)]));
 
     let cfg_a = config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, dir_a.path());
@@ -111,11 +107,7 @@ fn killed_instance_is_taken_over_exactly_once_while_input_flows() {
     let app = random_topic("kill-app");
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 4), (&output, 4)]));
     let cfg_a = config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, dir_a.path());
     let cfg_b = config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, dir_b.path());
@@ -178,11 +170,7 @@ fn at_least_once_hand_over_between_instances_with_two_threads() {
     let app = random_topic("alos-app");
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 4), (&output, 4)]));
     let cfg_a = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir_a.path()).with_threads(2);
     let cfg_b = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir_b.path());
@@ -233,11 +221,7 @@ fn standby_replica_makes_failover_restore_only_the_tail() {
     let app = random_topic("sb-app");
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 4), (&output, 4)]));
     let mut cfg_a = config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, dir_a.path());
     cfg_a.num_standby_replicas = 1;

@@ -29,11 +29,7 @@ fn restarted_static_member_gets_its_tasks_back_without_a_rebalance() {
     let app = random_topic("static-app");
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 4), (&output, 4)]));
 
     // A long session timeout: the restart must come back well within it.

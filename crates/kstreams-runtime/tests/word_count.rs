@@ -14,14 +14,6 @@ use kstreams_testkit::{TansuBroker, python_kafka, python_kafka_available, random
 
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 const PY_READ: &str = r#"
 import sys, time
 from confluent_kafka import Consumer, TopicPartition
@@ -48,7 +40,7 @@ fn word_count_at_least_once_restart_resumes_from_checkpoint() {
     let output = random_topic("wc-out");
     let app = random_topic("wc-alos");
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
     let first = lines("a", 40);
     rt.block_on(produce_lines(&bs, &input, &first));
@@ -130,7 +122,7 @@ fn word_count_exactly_once_every_count_once_and_restore_after_crash() {
     let output = random_topic("wc-out");
     let app = random_topic("wc-eos");
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
     let first = lines("a", 50);
     rt.block_on(produce_lines(&bs, &input, &first));
@@ -184,7 +176,7 @@ fn co_partitioning_violation_is_a_clear_error() {
     let bs = broker.bootstrap();
     let a = random_topic("a");
     let b = random_topic("b");
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&a, 2), (&b, 3)]));
     let mut t = kstreams_core::Topology::new();
     t.add_source::<String, String>(
@@ -222,7 +214,7 @@ fn full_input_buffers_pause_fetching_and_everything_is_processed() {
     let output = random_topic("bp-out");
     let app = random_topic("bp");
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
     let text = lines("x", 400);
     rt.block_on(produce_lines(&bs, &input, &text));
@@ -246,7 +238,7 @@ fn at_least_once_crash_restores_only_the_changelog_tail() {
     let output = random_topic("crash-out");
     let app = random_topic("crash");
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
+    let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
     let first = lines("a", 60);
     rt.block_on(produce_lines(&bs, &input, &first));

@@ -50,6 +50,15 @@ impl Processor<String, String, String, String> for Count {
     }
 }
 
+/// The runtime the tests drive their clients on (two workers, as the machine has two cores).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 pub fn word_count(input: &str, output: &str) -> Topology {
     let mut t = Topology::new();
     t.add_internal_topic("words");
