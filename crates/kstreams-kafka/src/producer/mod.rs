@@ -169,14 +169,9 @@ impl Producer {
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
         self.check_sendable()?;
         let size = record_size(&record);
-        let partition = self.partition(&record, size).await?;
-        let permits = size.clamp(1, self.shared.config.buffer_memory) as u32;
-        let permit = self
-            .memory
-            .clone()
-            .acquire_many_owned(permits)
-            .await
-            .map_err(|_| KafkaError::Closed)?;
+        let n = self.shared.client.partition_count(&record.topic).await?;
+        let partition = self.partition(&record, size, n)?;
+        let permit = self.reserve_memory(size).await?;
         let (reply, rx) = oneshot::channel();
         let (tp, pending) = pending_record(record, partition, size, reply.into(), Some(permit));
         self.tx
@@ -201,24 +196,16 @@ impl Producer {
         let mut total = 0usize;
         for record in records {
             let size = record_size(&record);
-            let partition = match (record.partition, &record.key) {
-                // The common cases need no wait: the topic's partition count is known.
-                (None, Some(key)) => match metadata.partition_count(&record.topic) {
-                    Some(n) => partition_for_key(key, n),
-                    None => self.partition(&record, size).await?,
-                },
-                _ => self.partition(&record, size).await?,
+            // One metadata snapshot for the call; a topic not in it is looked up.
+            let n = match metadata.partition_count(&record.topic) {
+                Some(n) => n,
+                None => self.shared.client.partition_count(&record.topic).await?,
             };
+            let partition = self.partition(&record, size, n)?;
             total = total.saturating_add(size.max(1));
             sized.push((record, partition, size));
         }
-        let permits = total.clamp(1, self.shared.config.buffer_memory) as u32;
-        let permit = self
-            .memory
-            .clone()
-            .acquire_many_owned(permits)
-            .await
-            .map_err(|_| KafkaError::Closed)?;
+        let permit = self.reserve_memory(total).await?;
         let (futures, replies) = SendGroup::open(sized.len());
         let last = sized.len() - 1;
         let mut rest = Some(permit);
@@ -262,8 +249,19 @@ impl Producer {
         self.send(record).await?.await
     }
 
-    async fn partition(&self, record: &ProducerRecord, size: usize) -> Result<i32> {
-        let n = self.shared.client.partition_count(&record.topic).await?;
+    /// Waits until `bytes` of `buffer.memory` are free (at most all of it) and takes them.
+    async fn reserve_memory(&self, bytes: usize) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        let permits = bytes.clamp(1, self.shared.config.buffer_memory) as u32;
+        self.memory
+            .clone()
+            .acquire_many_owned(permits)
+            .await
+            .map_err(|_| KafkaError::Closed)
+    }
+
+    /// The record's partition in a topic of `n` partitions: its own (checked), by key, or
+    /// the null-key partitioner's.
+    fn partition(&self, record: &ProducerRecord, size: usize, n: usize) -> Result<i32> {
         if let Some(p) = record.partition {
             if p < 0 || p as usize >= n {
                 return Err(broker_error(
