@@ -277,19 +277,17 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         Ok(())
     }
 
-    /// The dirty entries in write order, taken off the dirty list: `(seq, key)`.
+    /// The dirty entries, taken off the dirty list, as `(seq, key)` in no order. A key may
+    /// come twice (removed and written again, listed each time): the caller sorts, by seq or
+    /// by key, and drops the repeat.
     fn take_dirty(&mut self) -> Vec<(u64, Vec<u8>)> {
-        let mut dirty: Vec<(u64, Vec<u8>)> = std::mem::take(&mut self.dirty_keys)
+        std::mem::take(&mut self.dirty_keys)
             .into_iter()
             .filter_map(|key| {
                 let entry = self.entries.get(&key).filter(|e| e.dirty)?;
                 Some((entry.seq, key))
             })
-            .collect();
-        dirty.sort_unstable_by_key(|(seq, _)| *seq);
-        // A key listed twice (removed and written again) has one seq: keep one.
-        dirty.dedup_by_key(|(seq, _)| *seq);
-        dirty
+            .collect()
     }
 
     fn mark_clean(&mut self, key: &[u8]) {
@@ -305,7 +303,10 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         if self.listener.is_none() {
             return self.write_down_dirty_unobserved();
         }
-        let dirty = self.take_dirty();
+        // In write order.
+        let mut dirty = self.take_dirty();
+        dirty.sort_unstable_by_key(|(seq, _)| *seq);
+        dirty.dedup_by_key(|(seq, _)| *seq);
         let mut keys = dirty.into_iter().map(|(_, key)| key);
         while let Some(key) = keys.next() {
             let value = self.entries.get(&key).and_then(|e| e.value.clone());
@@ -330,6 +331,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     fn write_down_dirty_unobserved(&mut self) -> Result<()> {
         let mut dirty = self.take_dirty();
         dirty.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+        dirty.dedup_by(|a, b| a.1 == b.1);
         let mut puts: Vec<KeyValue> = Vec::new();
         let mut deletes: Vec<Vec<u8>> = Vec::new();
         for (_, key) in &dirty {
