@@ -563,6 +563,16 @@ mod tests {
         flushed
     }
 
+    /// The keys the listener saw, in order.
+    fn flushed_keys(flushed: &Flushed) -> Vec<Vec<u8>> {
+        flushed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.key.clone())
+            .collect()
+    }
+
     fn entry(key: &[u8], new: Option<&[u8]>, old: Option<&[u8]>) -> CacheFlushEntry {
         CacheFlushEntry {
             key: key.to_vec(),
@@ -640,12 +650,7 @@ mod tests {
         store.put(b"c", b"1").unwrap();
         store.put(b"b", b"2").unwrap();
         store.flush().unwrap();
-        let keys: Vec<Vec<u8>> = flushed
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.key.clone())
-            .collect();
+        let keys = flushed_keys(&flushed);
         assert_eq!(keys, vec![b"a".to_vec(), b"c".to_vec(), b"b".to_vec()]);
     }
 
@@ -869,12 +874,7 @@ mod tests {
         // Write order now: k3, k2, k1. Two new keys evict k3, then k2.
         store.put(b"k4", b"v").unwrap();
         store.put(b"k5", b"v").unwrap();
-        let evicted: Vec<Vec<u8>> = flushed
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.key.clone())
-            .collect();
+        let evicted = flushed_keys(&flushed);
         assert_eq!(evicted, vec![b"k3".to_vec(), b"k2".to_vec()]);
         assert_eq!(store.write_order.len(), store.entries.len());
     }
