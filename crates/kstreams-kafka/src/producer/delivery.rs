@@ -51,12 +51,8 @@ impl Future for DeliveryFuture {
 /// The results of the records of one [`super::Producer::send_all`] call.
 #[derive(Debug)]
 pub(crate) struct SendGroup {
-    state: Mutex<GroupState>,
-}
-
-#[derive(Debug)]
-struct GroupState {
-    slots: Vec<Slot>,
+    /// One slot per record, by index.
+    slots: Mutex<Vec<Slot>>,
 }
 
 #[derive(Debug)]
@@ -73,9 +69,7 @@ impl SendGroup {
     /// the batches, index for index.
     pub(crate) fn open(n: usize) -> (Vec<DeliveryFuture>, Vec<Reply>) {
         let group = Arc::new(SendGroup {
-            state: Mutex::new(GroupState {
-                slots: (0..n).map(|_| Slot::Waiting(None)).collect(),
-            }),
+            slots: Mutex::new((0..n).map(|_| Slot::Waiting(None)).collect()),
         });
         let futures = (0..n)
             .map(|index| DeliveryFuture {
@@ -96,15 +90,15 @@ impl SendGroup {
         (futures, replies)
     }
 
-    fn lock(&self) -> MutexGuard<'_, GroupState> {
-        self.state
+    fn lock(&self) -> MutexGuard<'_, Vec<Slot>> {
+        self.slots
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn poll_slot(&self, index: usize, cx: &mut Context<'_>) -> Poll<Result<RecordMetadata>> {
-        let mut state = self.lock();
-        let Some(slot) = state.slots.get_mut(index) else {
+        let mut slots = self.lock();
+        let Some(slot) = slots.get_mut(index) else {
             return Poll::Ready(Err(KafkaError::Closed));
         };
         match std::mem::replace(slot, Slot::Taken) {
@@ -120,8 +114,8 @@ impl SendGroup {
     }
 
     fn fill(&self, index: usize, result: Result<RecordMetadata>) {
-        let mut state = self.lock();
-        let Some(slot) = state.slots.get_mut(index) else {
+        let mut slots = self.lock();
+        let Some(slot) = slots.get_mut(index) else {
             return;
         };
         let Slot::Waiting(waker) = slot else {
@@ -129,7 +123,7 @@ impl SendGroup {
         };
         let waker = waker.take();
         *slot = Slot::Done(result);
-        drop(state);
+        drop(slots);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -175,7 +169,7 @@ struct GroupReply {
 impl GroupReply {
     fn fill(&mut self, result: Result<RecordMetadata>) {
         self.group.fill(self.index, result);
-        // Answered: the drop below finds the slot filled and leaves it.
+        // Answered: the drop below has nothing left to do (and takes no lock).
         self.index = usize::MAX;
     }
 }
