@@ -186,9 +186,7 @@ fn run_baseline(args: &BenchArgs) -> Result<(), BoxError> {
                 std::thread::Builder::new()
                     .name(format!("baseline-{i}"))
                     .spawn(move || -> Result<(), String> {
-                        tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
+                        runtime()
                             .map_err(|e| e.to_string())?
                             .block_on(baseline::run(cfg, shutdown, processed))
                             .map_err(|e| e.to_string())
