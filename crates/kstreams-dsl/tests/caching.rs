@@ -129,10 +129,10 @@ fn a_zero_cache_budget_forwards_every_update_of_a_cached_table() {
 
 #[test]
 fn eviction_by_size_forwards_the_least_recently_written_entry() {
-    // An entry of a one-letter key and value costs 2 * 1 + (8 + 1) + 64 = 75 bytes: the
-    // thread's budget of 200 holds two.
+    // An entry of a one-letter key and value costs 3 * 1 + (8 + 1) + 96 = 108 bytes: the
+    // thread's budget of 250 holds two.
     let config = DriverConfig {
-        cache_max_bytes: 200,
+        cache_max_bytes: 250,
         ..manual_commits()
     };
     let d = source_to_stream(true, config);

@@ -1,8 +1,10 @@
 //! [`CachingKeyValueStore`]: a write-back cache with a byte budget over a key-value store.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
+
+use foldhash::fast::RandomState;
 
 use crate::error::{Result, StateError};
 use crate::key_bytes::{inclusive_bounds, is_inverted, prefix_successor};
@@ -12,8 +14,12 @@ use crate::store::{
 };
 use crate::thread_cache::SharedThreadCache;
 
-/// Bytes charged per cache entry on top of its key (held twice) and value.
-const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// Bytes charged per cache entry on top of its key (held three times) and value.
+const ENTRY_OVERHEAD_BYTES: usize = 96;
+
+/// Dirty keys listed before a flush walks the whole cache instead (see [`DirtyKeys`]), at
+/// least; the limit grows with the cache (a quarter of its entries).
+const MIN_DIRTY_LIST: usize = 256;
 
 #[derive(Debug)]
 struct CacheEntry {
@@ -28,6 +34,19 @@ struct CacheEntry {
     dirty: bool,
 }
 
+/// Which entries a flush visits.
+#[derive(Debug)]
+enum DirtyKeys {
+    /// The keys of the entries made dirty since the last flush, possibly stale (an entry
+    /// removed since, or listed twice after a removal): a store committed after every record
+    /// keeps most entries clean, and a flush then visits only these.
+    Listed(Vec<Vec<u8>>),
+    /// Too many entries turned dirty to list them (a running aggregate over a bounded key
+    /// space dirties most of its cache between commits): a flush walks every entry, in key
+    /// order, which costs less than listing, looking up and sorting the keys.
+    All,
+}
+
 /// Caches writes in memory and writes them down to the inner store on [`StateStore::flush`],
 /// or when the cache grows past its byte budget (least-recently-written entries first). The
 /// budget is the store's own and, with [`CachingKeyValueStore::with_thread_cache`], also the
@@ -38,15 +57,16 @@ struct CacheEntry {
 pub struct CachingKeyValueStore<S> {
     inner: S,
     max_cache_bytes: usize,
-    entries: BTreeMap<Vec<u8>, CacheEntry>,
+    /// The entries, for point lookups (a hash index: the tree of `ordered` costs a dozen key
+    /// comparisons per lookup).
+    entries: HashMap<Vec<u8>, CacheEntry, RandomState>,
+    /// The entries' keys in order, for scans and for flushes in key order.
+    ordered: BTreeSet<Vec<u8>>,
     /// Every entry once, under its `order_seq`. The first item whose `order_seq` equals its
     /// entry's `seq` is the least recently written entry (every other entry was written at
     /// or after its own `order_seq`, which is not smaller).
     write_order: BTreeMap<u64, Vec<u8>>,
-    /// Keys of the entries made dirty since the last flush (possibly stale: an entry removed
-    /// since, or listed twice after a removal): a flush visits these, not every cached entry
-    /// (a store committed after every record keeps most entries clean).
-    dirty_keys: Vec<Vec<u8>>,
+    dirty_keys: DirtyKeys,
     dirty_count: usize,
     next_seq: u64,
     cached_bytes: usize,
@@ -57,7 +77,7 @@ pub struct CachingKeyValueStore<S> {
 }
 
 fn entry_bytes(key: &[u8], value: Option<&[u8]>) -> usize {
-    2 * key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD_BYTES
+    3 * key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD_BYTES
 }
 
 impl<S: KeyValueStore> CachingKeyValueStore<S> {
@@ -67,9 +87,10 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         Self {
             inner,
             max_cache_bytes,
-            entries: BTreeMap::new(),
+            entries: HashMap::default(),
+            ordered: BTreeSet::new(),
             write_order: BTreeMap::new(),
-            dirty_keys: Vec::new(),
+            dirty_keys: DirtyKeys::Listed(Vec::new()),
             dirty_count: 0,
             next_seq: 0,
             cached_bytes: 0,
@@ -105,8 +126,9 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     /// Drops every cached entry (written down or not) and its charge.
     fn clear_cache(&mut self) {
         self.entries.clear();
+        self.ordered.clear();
         self.write_order.clear();
-        self.dirty_keys.clear();
+        self.dirty_keys = DirtyKeys::Listed(Vec::new());
         self.dirty_count = 0;
         if let Some(c) = &self.thread_cache {
             c.release(self.cached_bytes);
@@ -141,6 +163,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
 
     fn remove_entry(&mut self, key: &[u8]) -> Option<CacheEntry> {
         let entry = self.entries.remove(key)?;
+        self.ordered.remove(key);
         self.write_order.remove(&entry.order_seq);
         if entry.dirty {
             self.dirty_count -= 1;
@@ -193,22 +216,37 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
                 dirty: true,
             },
         );
+        self.ordered.insert(key.to_vec());
         self.write_order.insert(seq, key.to_vec());
         self.note_dirty(key);
         self.evict_over_budget()
     }
 
-    /// Lists an entry that just became dirty. Entries evicted or removed leave their keys
-    /// behind until a flush: when those outnumber the dirty entries, they are dropped, so
-    /// the list stays within the cache's own size between commits.
+    /// Lists an entry that just became dirty, or stops listing when too many are (see
+    /// [`DirtyKeys::All`]). Entries evicted or removed leave their keys behind until a flush:
+    /// when those outnumber the dirty entries, they are dropped, so the list stays within the
+    /// cache's own size between commits.
     fn note_dirty(&mut self, key: &[u8]) {
         self.dirty_count += 1;
-        self.dirty_keys.push(key.to_vec());
-        if self.dirty_keys.len() > 2 * self.dirty_count + 1024 {
+        let DirtyKeys::Listed(keys) = &mut self.dirty_keys else {
+            return;
+        };
+        if self.dirty_count > MIN_DIRTY_LIST.max(self.entries.len() / 4) {
+            self.dirty_keys = DirtyKeys::All;
+            return;
+        }
+        keys.push(key.to_vec());
+        if keys.len() > 2 * self.dirty_count + 1024 {
             let entries = &self.entries;
             let mut seen = std::collections::HashSet::new();
-            self.dirty_keys
-                .retain(|k| entries.get(k).is_some_and(|e| e.dirty) && seen.insert(k.clone()));
+            keys.retain(|k| entries.get(k).is_some_and(|e| e.dirty) && seen.insert(k.clone()));
+        }
+    }
+
+    /// Puts keys that were not written down back on the dirty list.
+    fn relist_dirty(&mut self, keys: impl IntoIterator<Item = Vec<u8>>) {
+        if let DirtyKeys::Listed(listed) = &mut self.dirty_keys {
+            listed.extend(keys);
         }
     }
 
@@ -277,17 +315,47 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         Ok(())
     }
 
-    /// The dirty entries, taken off the dirty list, as `(seq, key)` in no order. A key may
-    /// come twice (removed and written again, listed each time): the caller sorts, by seq or
-    /// by key, and drops the repeat.
-    fn take_dirty(&mut self) -> Vec<(u64, Vec<u8>)> {
-        std::mem::take(&mut self.dirty_keys)
-            .into_iter()
-            .filter_map(|key| {
-                let entry = self.entries.get(&key).filter(|e| e.dirty)?;
-                Some((entry.seq, key))
-            })
-            .collect()
+    /// The dirty entries' keys in key order, once each, leaving the dirty list empty (the
+    /// entries stay dirty until [`Self::mark_clean`]).
+    fn take_dirty_in_key_order(&mut self) -> Vec<Vec<u8>> {
+        match std::mem::replace(&mut self.dirty_keys, DirtyKeys::Listed(Vec::new())) {
+            DirtyKeys::Listed(mut keys) => {
+                keys.retain(|key| self.entries.get(key).is_some_and(|e| e.dirty));
+                keys.sort_unstable();
+                keys.dedup();
+                keys
+            }
+            DirtyKeys::All => self
+                .ordered
+                .iter()
+                .filter(|key| self.entries.get(*key).is_some_and(|e| e.dirty))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The dirty entries' keys in write order, leaving the dirty list empty.
+    fn take_dirty_in_write_order(&mut self) -> Vec<Vec<u8>> {
+        let mut dirty: Vec<(u64, Vec<u8>)> =
+            match std::mem::replace(&mut self.dirty_keys, DirtyKeys::Listed(Vec::new())) {
+                DirtyKeys::Listed(keys) => keys
+                    .into_iter()
+                    .filter_map(|key| {
+                        let entry = self.entries.get(&key).filter(|e| e.dirty)?;
+                        Some((entry.seq, key))
+                    })
+                    .collect(),
+                DirtyKeys::All => self
+                    .entries
+                    .iter()
+                    .filter(|(_, e)| e.dirty)
+                    .map(|(key, e)| (e.seq, key.clone()))
+                    .collect(),
+            };
+        // A key listed twice (removed and written again) has one seq: the repeat goes.
+        dirty.sort_unstable_by_key(|(seq, _)| *seq);
+        dirty.dedup_by_key(|(seq, _)| *seq);
+        dirty.into_iter().map(|(_, key)| key).collect()
     }
 
     fn mark_clean(&mut self, key: &[u8]) {
@@ -303,17 +371,12 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         if self.listener.is_none() {
             return self.write_down_dirty_unobserved();
         }
-        // In write order.
-        let mut dirty = self.take_dirty();
-        dirty.sort_unstable_by_key(|(seq, _)| *seq);
-        dirty.dedup_by_key(|(seq, _)| *seq);
-        let mut keys = dirty.into_iter().map(|(_, key)| key);
+        let mut keys = self.take_dirty_in_write_order().into_iter();
         while let Some(key) = keys.next() {
             let value = self.entries.get(&key).and_then(|e| e.value.clone());
             if let Err(e) = self.write_down(&key, value.as_deref()) {
                 // What is not written down stays dirty.
-                self.dirty_keys.push(key);
-                self.dirty_keys.extend(keys);
+                self.relist_dirty(std::iter::once(key).chain(keys));
                 return Err(e);
             }
             self.mark_clean(&key);
@@ -329,22 +392,22 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     /// The write batch goes down in key order: RocksDB inserts sorted keys into its memtable
     /// far faster than keys in write order (its skip list reuses the last insert position).
     fn write_down_dirty_unobserved(&mut self) -> Result<()> {
-        let mut dirty = self.take_dirty();
-        dirty.sort_unstable_by(|a, b| a.1.cmp(&b.1));
-        dirty.dedup_by(|a, b| a.1 == b.1);
-        let mut puts: Vec<KeyValue> = Vec::new();
+        let dirty = self.take_dirty_in_key_order();
+        let mut puts: Vec<KeyValue> = Vec::with_capacity(dirty.len());
         let mut deletes: Vec<Vec<u8>> = Vec::new();
-        for (_, key) in &dirty {
-            match self.entries.get(key).and_then(|e| e.value.as_ref()) {
-                Some(value) => puts.push((key.clone(), value.clone())),
-                None => deletes.push(key.clone()),
+        for key in dirty {
+            match self.entries.get(&key).and_then(|e| e.value.as_ref()) {
+                Some(value) => {
+                    let value = value.clone();
+                    puts.push((key, value));
+                }
+                None => deletes.push(key),
             }
         }
         if !puts.is_empty()
             && let Err(e) = self.inner.put_all(&puts)
         {
-            self.dirty_keys
-                .extend(dirty.into_iter().map(|(_, key)| key));
+            self.relist_dirty(puts.into_iter().map(|(key, _)| key).chain(deletes));
             return Err(e);
         }
         for (key, _) in &puts {
@@ -353,8 +416,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         let mut deletes = deletes.into_iter();
         while let Some(key) = deletes.next() {
             if let Err(e) = self.inner.delete(&key) {
-                self.dirty_keys.push(key);
-                self.dirty_keys.extend(deletes);
+                self.relist_dirty(std::iter::once(key).chain(deletes));
                 return Err(e);
             }
             self.remove_entry(&key);
@@ -362,11 +424,18 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         Ok(())
     }
 
+    /// The cached entries in `bounds`, ascending or descending.
     fn cache_scan<'a>(
-        range: impl DoubleEndedIterator<Item = (&'a Vec<u8>, &'a CacheEntry)> + 'a,
+        &'a self,
+        bounds: (Bound<&[u8]>, Bound<&[u8]>),
         reverse: bool,
     ) -> CacheIter<'a> {
-        let map = |(k, e): (&'a Vec<u8>, &'a CacheEntry)| (k.as_slice(), e.value.as_deref());
+        let entries = &self.entries;
+        let map = move |k: &'a Vec<u8>| {
+            let value = entries.get(k).and_then(|e| e.value.as_deref());
+            (k.as_slice(), value)
+        };
+        let range = self.ordered.range::<[u8], _>(bounds);
         if reverse {
             Box::new(range.rev().map(map))
         } else {
@@ -475,10 +544,7 @@ impl<S: KeyValueStore> KeyValueStore for CachingKeyValueStore<S> {
         if is_inverted(from, to) {
             return Ok(Box::new(std::iter::empty()));
         }
-        let cache = Self::cache_scan(
-            self.entries.range::<[u8], _>(inclusive_bounds(from, to)),
-            false,
-        );
+        let cache = self.cache_scan(inclusive_bounds(from, to), false);
         Ok(Box::new(MergedIterator::new(
             cache,
             self.inner.range(from, to)?,
@@ -491,10 +557,7 @@ impl<S: KeyValueStore> KeyValueStore for CachingKeyValueStore<S> {
         if is_inverted(from, to) {
             return Ok(Box::new(std::iter::empty()));
         }
-        let cache = Self::cache_scan(
-            self.entries.range::<[u8], _>(inclusive_bounds(from, to)),
-            true,
-        );
+        let cache = self.cache_scan(inclusive_bounds(from, to), true);
         Ok(Box::new(MergedIterator::new(
             cache,
             self.inner.reverse_range(from, to)?,
@@ -509,7 +572,7 @@ impl<S: KeyValueStore> KeyValueStore for CachingKeyValueStore<S> {
             Bound::Included(prefix),
             upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
         );
-        let cache = Self::cache_scan(self.entries.range::<[u8], _>(bounds), false);
+        let cache = self.cache_scan(bounds, false);
         Ok(Box::new(MergedIterator::new(
             cache,
             self.inner.prefix_scan(prefix)?,
@@ -853,7 +916,10 @@ mod tests {
             expected.insert(key, value);
             // The list is compacted when an entry becomes dirty; the eviction that follows
             // may take one more dirty entry away.
-            assert!(store.dirty_keys.len() <= 2 * (store.dirty_count + 1) + 1024);
+            let DirtyKeys::Listed(keys) = &store.dirty_keys else {
+                panic!("a cache of 8 entries lists its dirty keys");
+            };
+            assert!(keys.len() <= 2 * (store.dirty_count + 1) + 1024);
         }
         assert!(store.dirty_entries() <= 8);
         store.flush().unwrap();
@@ -861,6 +927,61 @@ mod tests {
         for (key, value) in &expected {
             assert_eq!(store.inner().get(key).unwrap().as_ref(), Some(value));
         }
+    }
+
+    #[test]
+    fn a_flush_of_mostly_dirty_entries_walks_the_cache_in_the_order_asked() {
+        let keys: Vec<Vec<u8>> = (0..1_000u32)
+            .map(|i| format!("k{:04}", (i * 7) % 1_000).into_bytes())
+            .collect();
+        // With a listener: write order.
+        let mut store = CachingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), 1 << 20);
+        let flushed = with_listener(&mut store);
+        for key in &keys {
+            store.put(key, b"v1").unwrap();
+        }
+        assert!(matches!(store.dirty_keys, DirtyKeys::All));
+        store.flush().unwrap();
+        assert_eq!(flushed_keys(&flushed), keys);
+        // The next interval lists its few dirty keys again.
+        flushed.lock().unwrap().clear();
+        for key in [&keys[5], &keys[2], &keys[5]] {
+            store.put(key, b"v2").unwrap();
+        }
+        assert!(matches!(&store.dirty_keys, DirtyKeys::Listed(l) if l.len() == 2));
+        store.flush().unwrap();
+        assert_eq!(
+            flushed_keys(&flushed),
+            vec![keys[2].clone(), keys[5].clone()]
+        );
+        assert_eq!(store.dirty_entries(), 0);
+
+        // Without a listener: one batch in key order, then the changelog in key order.
+        let log = RecordingChangelogWriter::shared();
+        let inner = ChangeLoggingKeyValueStore::new(InMemoryKeyValueStore::new("kv"), log.clone());
+        let mut store = CachingKeyValueStore::new(inner, 1 << 20);
+        for key in &keys {
+            store.put(key, b"v1").unwrap();
+        }
+        store.delete(&keys[0]).unwrap();
+        store.flush().unwrap();
+        // The puts in key order, then the delete.
+        let mut expected: Vec<(Vec<u8>, bool)> =
+            keys[1..].iter().map(|k| (k.clone(), true)).collect();
+        expected.sort();
+        expected.push((keys[0].clone(), false));
+        let written: Vec<(Vec<u8>, bool)> = log
+            .changes()
+            .into_iter()
+            .map(|(_, k, v)| (k, v.is_some()))
+            .collect();
+        assert!(written == expected, "changelog out of key order");
+        assert_eq!(store.dirty_entries(), 0);
+        assert_eq!(store.get(&keys[0]).unwrap(), None);
+        assert_eq!(
+            store.inner().get(&keys[1]).unwrap().as_deref(),
+            Some(&b"v1"[..])
+        );
     }
 
     #[test]
