@@ -86,7 +86,7 @@ pub fn decide(
     }
     let (topic, partition) = match (&filter.to_topic, &meta.original) {
         (Some(t), _) => (t.clone(), None),
-        (None, Some(o)) => (o.metadata.topic.clone(), Some(o.metadata.partition)),
+        (None, Some(o)) => (o.metadata.topic.to_string(), Some(o.metadata.partition)),
         (None, None) => return ReplayDecision::Skip("no original topic (use --to-topic)".into()),
     };
     let mut headers = headers.clone();
@@ -190,7 +190,7 @@ pub async fn replay(
                         continue;
                     }
                     let record = ProducerRecord {
-                        topic,
+                        topic: topic.into(),
                         partition,
                         key: r.key.clone(),
                         value: r.value.clone(),

@@ -196,7 +196,7 @@ fn flaky_downstream_example_ends_every_request_once_across_sigkill() {
     let mut ends: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in &all {
         let key = text(&r.key);
-        if r.topic == output {
+        if *r.topic == *output {
             assert_eq!(text(&r.value), format!("ok:{key}"));
             ends.entry(key).or_default().push("answered".into());
         } else {
@@ -211,7 +211,7 @@ fn flaky_downstream_example_ends_every_request_once_across_sigkill() {
                 assert_eq!(m.dlq_reason, Some(DeadLetterReason::MaxAttempts));
                 assert_eq!(m.attempt, 3);
             }
-            assert_eq!(m.original.unwrap().metadata.topic, input);
+            assert_eq!(&*m.original.unwrap().metadata.topic, input.as_str());
             ends.entry(key).or_default().push("dead".into());
         }
     }

@@ -69,6 +69,7 @@ pub async fn run(
     )
     .await?;
     let mut pending: Vec<DeliveryFuture> = Vec::new();
+    let output: Arc<str> = cfg.output.as_str().into();
     let mut last_commit = Instant::now();
     info!(input = %cfg.input, output = %cfg.output, "baseline loop started");
     while !shutdown.load(Ordering::SeqCst) {
@@ -80,7 +81,7 @@ pub async fn run(
         let n = records.len() as u64;
         for r in records {
             let out = ProducerRecord {
-                topic: cfg.output.clone(),
+                topic: output.clone(),
                 partition: None,
                 key: r.key,
                 value: r.value,

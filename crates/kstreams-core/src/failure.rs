@@ -212,7 +212,7 @@ impl FailureMetadata {
         put(header::FAILED_NODE, self.failed_node.clone());
         put(header::APPLICATION_ID, self.application_id.clone());
         if let Some(o) = &self.original {
-            put(header::ORIGINAL_TOPIC, o.metadata.topic.clone());
+            put(header::ORIGINAL_TOPIC, o.metadata.topic.to_string());
             put(header::ORIGINAL_PARTITION, o.metadata.partition.to_string());
             put(header::ORIGINAL_OFFSET, o.metadata.offset.to_string());
             put(header::ORIGINAL_TIMESTAMP, o.timestamp.to_string());
@@ -245,7 +245,7 @@ impl FailureMetadata {
             None => None,
             Some(topic) => Some(OriginalPosition {
                 metadata: RecordMetadata {
-                    topic,
+                    topic: topic.into(),
                     partition: parse_num(headers, header::ORIGINAL_PARTITION)?,
                     offset: parse_num(headers, header::ORIGINAL_OFFSET)?,
                 },

@@ -148,8 +148,8 @@ impl<K, V> Record<K, V> {
 /// Where the record being processed came from: its source topic, partition and offset.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordMetadata {
-    /// Source topic.
-    pub topic: String,
+    /// Source topic (shared with the consumed record: no copy per record).
+    pub topic: std::sync::Arc<str>,
     /// Source partition.
     pub partition: i32,
     /// Offset in the source partition.
@@ -159,8 +159,8 @@ pub struct RecordMetadata {
 /// A record as read from a topic, before deserialization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumedRecord {
-    /// Topic.
-    pub topic: String,
+    /// Topic (shared by the records of a fetch: no copy per record).
+    pub topic: std::sync::Arc<str>,
     /// Partition.
     pub partition: i32,
     /// Offset.
@@ -178,8 +178,8 @@ pub struct ConsumedRecord {
 /// A serialized record on its way to a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducedRecord {
-    /// Destination topic.
-    pub topic: String,
+    /// Destination topic (an `Arc`: a sink shares one name with all its records).
+    pub topic: std::sync::Arc<str>,
     /// Destination partition; `None` leaves it to the producer's default partitioner.
     pub partition: Option<i32>,
     /// Key bytes.

@@ -19,7 +19,7 @@ struct RejectingDlq(Arc<Mutex<Vec<ProducedRecord>>>);
 
 impl RecordCollector for RejectingDlq {
     fn send(&mut self, record: ProducedRecord) -> Result<()> {
-        if record.topic == "app-dlq" {
+        if &*record.topic == "app-dlq" {
             return Err(StreamsError::Fatal("broker rejected the record".into()));
         }
         self.0.lock().unwrap().push(record);

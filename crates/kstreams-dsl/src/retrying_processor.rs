@@ -164,7 +164,7 @@ fn fail<K: 'static, V: 'static, VO>(
                 "retryable failure; record sent to the retry topic");
             let partition = ctx.task_id().partition;
             ctx.send_serialized(ProducedRecord {
-                topic: retry_topic,
+                topic: retry_topic.into(),
                 partition: Some(partition),
                 key,
                 value,
@@ -333,7 +333,7 @@ where
     ) -> Result<()> {
         if ctx
             .record_metadata()
-            .is_some_and(|m| m.topic == self.retry_topic)
+            .is_some_and(|m| *m.topic == *self.retry_topic)
         {
             return park(&self.spec, ctx, record);
         }

@@ -109,7 +109,7 @@ fn retryable_failure_is_retried_after_its_backoff_and_then_succeeds() {
     let o = m1.original.clone().unwrap();
     assert_eq!(
         (
-            o.metadata.topic.as_str(),
+            &*o.metadata.topic,
             o.metadata.partition,
             o.metadata.offset,
             o.timestamp
@@ -217,7 +217,7 @@ fn attempt_n_is_due_within_its_jittered_window_until_max_attempts() {
     assert_eq!(m.failed_node, "flaky");
     let o = m.original.unwrap();
     assert_eq!(
-        (o.metadata.topic.as_str(), o.metadata.offset, o.timestamp),
+        (&*o.metadata.topic, o.metadata.offset, o.timestamp),
         ("in", 0, 7)
     );
     assert_eq!(r.headers.last_value("trace"), Some(&b"t2"[..]));

@@ -37,8 +37,8 @@ pub type Header = (String, Option<Bytes>);
 /// A record to send.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProducerRecord {
-    /// Destination topic.
-    pub topic: String,
+    /// Destination topic (an `Arc`: a sink shares one name with all its records).
+    pub topic: std::sync::Arc<str>,
     /// Destination partition; `None` lets the partitioner choose (murmur2 of the key, or sticky
     /// for null keys).
     pub partition: Option<i32>,
@@ -54,9 +54,9 @@ pub struct ProducerRecord {
 
 impl ProducerRecord {
     /// A record with a value and no key.
-    pub fn new(topic: impl Into<String>, value: impl Into<Bytes>) -> Self {
+    pub fn new(topic: impl AsRef<str>, value: impl Into<Bytes>) -> Self {
         ProducerRecord {
-            topic: topic.into(),
+            topic: topic.as_ref().into(),
             value: Some(value.into()),
             ..Default::default()
         }

@@ -66,7 +66,7 @@ async fn librdkafka_produces_keyed_records_with_headers_and_we_read_them_all() {
         for r in &records {
             let key = String::from_utf8(r.key.clone().unwrap().to_vec()).unwrap();
             let i: usize = key.trim_start_matches("key-").parse().unwrap();
-            assert_eq!(r.topic, topic);
+            assert_eq!(&*r.topic, topic.as_str());
             assert_eq!(r.partition, (i % 3) as i32);
             assert_eq!(r.value.as_deref(), Some(format!("value-{i}").as_bytes()));
             assert_eq!(r.headers.len(), 2);

@@ -55,7 +55,8 @@ impl RecordCollector for KafkaRecordCollector {
 pub struct TaskChangelogWriter {
     outbox: Outbox,
     /// store name → changelog topic.
-    topics: HashMap<String, String>,
+    /// Store name to changelog topic (shared with every record written: no copy per record).
+    topics: HashMap<String, Arc<str>>,
     partition: i32,
     clock: SharedClock,
 }
@@ -70,7 +71,10 @@ impl TaskChangelogWriter {
     ) -> Self {
         TaskChangelogWriter {
             outbox,
-            topics,
+            topics: topics
+                .into_iter()
+                .map(|(store, topic)| (store, topic.into()))
+                .collect(),
             partition,
             clock,
         }
@@ -115,7 +119,7 @@ mod tests {
         let out = drain(&outbox);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].partition, Some(3));
-        assert_eq!(out[0].topic, "app-s-changelog");
+        assert_eq!(&*out[0].topic, "app-s-changelog");
         assert_eq!(out[0].timestamp, 7);
         assert!(drain(&outbox).is_empty());
     }

@@ -75,7 +75,7 @@ pub fn failure_cause(e: &KafkaError) -> String {
 /// can be handed to the production exception handler.
 #[derive(Debug, Clone)]
 pub(crate) struct SentOutput {
-    pub(crate) topic: String,
+    pub(crate) topic: std::sync::Arc<str>,
     pub(crate) partition: Option<i32>,
     pub(crate) key: Option<Bytes>,
     pub(crate) value: Option<Bytes>,
@@ -351,10 +351,7 @@ mod tests {
         struct Check;
         impl ProductionExceptionHandler for Check {
             fn handle(&self, r: &ProducedRecord, e: &StreamsError) -> ProductionHandlerResponse {
-                assert_eq!(
-                    (r.topic.as_str(), r.value.as_deref()),
-                    ("out", Some(&b"v"[..]))
-                );
+                assert_eq!((&*r.topic, r.value.as_deref()), ("out", Some(&b"v"[..])));
                 assert_eq!(r.headers.last_value("h"), Some(&b"1"[..]));
                 assert!(e.to_string().contains("MESSAGE_TOO_LARGE"), "{e}");
                 ProductionHandlerResponse::DeadLetter

@@ -359,9 +359,9 @@ impl StreamThread {
         let mut it = records.into_iter().peekable();
         while let Some(first) = it.next() {
             let partition = first.partition;
-            let tp = TopicPartition::new(first.topic.clone(), partition);
+            let tp = TopicPartition::new(&*first.topic, partition);
             let mut run = vec![to_consumed(first)];
-            while let Some(r) = it.next_if(|r| r.partition == partition && r.topic == tp.topic) {
+            while let Some(r) = it.next_if(|r| r.partition == partition && *r.topic == *tp.topic) {
                 run.push(to_consumed(r));
             }
             let Some(id) = self.task_of.get(&tp) else {
@@ -463,8 +463,8 @@ impl StreamThread {
         let mut staged = Vec::with_capacity(n);
         let mut to_send = Vec::with_capacity(n);
         for mut r in records {
-            let changelog = if self.changelog_topics.contains(&r.topic) {
-                r.partition.map(|p| (r.topic.clone(), p))
+            let changelog = if self.changelog_topics.contains(&*r.topic) {
+                r.partition.map(|p| (r.topic.to_string(), p))
             } else {
                 None
             };
@@ -1036,7 +1036,7 @@ impl StreamThread {
             return Ok(());
         }
         for r in self.standby_consumer.poll(Duration::ZERO).await? {
-            let tp = TopicPartition::new(r.topic.clone(), r.partition);
+            let tp = TopicPartition::new(&*r.topic, r.partition);
             let (Some(target), Some(key)) = (self.standby_targets.get(&tp), r.key.as_ref()) else {
                 continue;
             };
@@ -1217,7 +1217,7 @@ impl StreamThread {
                 idle_polls = 0;
             }
             for r in records {
-                let tp = TopicPartition::new(r.topic.clone(), r.partition);
+                let tp = TopicPartition::new(&*r.topic, r.partition);
                 let (Some(target), Some(key)) = (targets.get(&tp), r.key.as_ref()) else {
                     continue;
                 };

@@ -80,7 +80,7 @@ struct Reject {
 
 impl SendFaultInjector for Reject {
     fn reject(&self, r: &ProducedRecord) -> Option<i16> {
-        let hit = r.topic == self.topic
+        let hit = *r.topic == *self.topic
             && r.value
                 .as_deref()
                 .is_some_and(|v| v.starts_with(self.prefix.as_bytes()));

@@ -98,7 +98,7 @@ impl RecordCollector for DriverCollector {
 /// Sends change-logged store writes to the store's changelog topic, like the runtime does.
 struct DriverChangelog {
     outbox: Outbox,
-    topics: HashMap<String, String>,
+    topics: HashMap<String, Arc<str>>,
     clock: MockClock,
 }
 
@@ -203,7 +203,7 @@ impl Inner {
         );
         let mut fed = false;
         for r in produced {
-            if self.readers.contains_key(&r.topic) || self.is_global_topic(&r.topic) {
+            if self.readers.contains_key(&*r.topic) || self.is_global_topic(&r.topic) {
                 let raw = ConsumedRecord {
                     topic: r.topic.clone(),
                     partition: 0,
@@ -216,11 +216,11 @@ impl Inner {
                 self.enqueue(&r.topic, raw)?;
                 fed = true;
             }
-            match self.outputs.get_mut(&r.topic) {
+            match self.outputs.get_mut(&*r.topic) {
                 Some(q) => q.push_back(r),
                 None => self
                     .outputs
-                    .entry(r.topic.clone())
+                    .entry(r.topic.to_string())
                     .or_default()
                     .push_back(r),
             }
@@ -368,7 +368,7 @@ impl TopologyTestDriver {
             topics: topology
                 .changelog_topics()
                 .iter()
-                .map(|c| (c.store.clone(), c.topic.clone()))
+                .map(|c| (c.store.clone(), c.topic.as_str().into()))
                 .collect(),
             clock: clock.clone(),
         });

@@ -15,7 +15,7 @@ use crate::driver::Inner;
 /// tooling); the `try_pipe_*` forms return the error.
 pub struct TestInputTopic<K, V> {
     inner: Rc<RefCell<Inner>>,
-    topic: String,
+    topic: std::sync::Arc<str>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
     current_time: Cell<i64>,
@@ -33,7 +33,7 @@ impl<K: 'static, V: 'static> TestInputTopic<K, V> {
     ) -> Self {
         TestInputTopic {
             inner,
-            topic: topic.to_string(),
+            topic: topic.into(),
             key_serde,
             value_serde,
             current_time: Cell::new(start_ms),

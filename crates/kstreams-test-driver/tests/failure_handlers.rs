@@ -171,7 +171,7 @@ fn processing_errors_can_go_to_the_dlq_with_the_source_bytes() {
     assert!(m.error_message.contains("boom"), "{}", m.error_message);
     assert_eq!(m.first_failure_ms, 500);
     let o = m.original.unwrap();
-    assert_eq!((o.metadata.topic.as_str(), o.metadata.offset), ("in", 1));
+    assert_eq!((&*o.metadata.topic, o.metadata.offset), ("in", 1));
     assert_eq!(
         d.node_metrics()
             .get(FailureMetric::DeadLetter, "work", "processing"),

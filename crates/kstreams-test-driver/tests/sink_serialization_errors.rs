@@ -145,7 +145,7 @@ fn unserializable_output_dead_letters_the_input_bytes_with_metadata() {
     let o = m.original.unwrap();
     assert_eq!(
         (
-            o.metadata.topic.as_str(),
+            &*o.metadata.topic,
             o.metadata.partition,
             o.metadata.offset,
             o.timestamp

@@ -37,7 +37,7 @@ impl OutputId {
     pub fn of(origin: &OutputOrigin, sink_topic: &str) -> Option<OutputId> {
         let source = origin.source.as_ref()?;
         Some(OutputId {
-            source_topic: source.topic.clone(),
+            source_topic: source.topic.to_string(),
             source_partition: source.partition,
             source_offset: source.offset,
             sink_topic: sink_topic.to_string(),
@@ -144,7 +144,7 @@ pub fn dead_letter_record(
     let mut headers = record.headers;
     meta.write_to(&mut headers);
     ProducedRecord {
-        topic: topic.to_string(),
+        topic: topic.into(),
         partition: None,
         key: record.key,
         value: record.value,
@@ -240,7 +240,7 @@ mod tests {
             headers: out.headers.clone(),
         };
         let dlq = dead_letter_record("app-dlq", parked, &meta);
-        assert_eq!(dlq.topic, "app-dlq");
+        assert_eq!(&*dlq.topic, "app-dlq");
         assert_eq!(
             (dlq.key.as_deref(), dlq.value.as_deref()),
             (Some(&b"k"[..]), Some(&b"v"[..]))

@@ -666,7 +666,7 @@ impl ProcessorGraph {
         raw: ConsumedRecord,
         partition_time: i64,
     ) -> Result<Option<StampedRecord>> {
-        let &source = self.g.plan.source_topics.get(&raw.topic).ok_or_else(|| {
+        let &source = self.g.plan.source_topics.get(&*raw.topic).ok_or_else(|| {
             StreamsError::IllegalState(format!(
                 "task {} does not read topic '{}'",
                 self.g.task_id, raw.topic

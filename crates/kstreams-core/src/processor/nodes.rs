@@ -143,7 +143,7 @@ where
 /// Where a sink sends its records.
 pub(crate) enum SinkTopic<K, V> {
     /// A fixed topic (already resolved: internal topics carry the application id).
-    Static(String),
+    Static(Arc<str>),
     /// A topic chosen per record.
     Dynamic(Arc<dyn TopicNameExtractor<K, V>>),
 }
@@ -174,7 +174,9 @@ impl<K: Send + 'static, V: Send + 'static> ErasedNode for SinkNode<K, V> {
         let record = downcast::<K, V>(g, me, record)?;
         let topic = match &self.topic {
             SinkTopic::Static(t) => t.clone(),
-            SinkTopic::Dynamic(e) => e.extract(&record.key, &record.value, g.metadata.as_ref()),
+            SinkTopic::Dynamic(e) => e
+                .extract(&record.key, &record.value, g.metadata.as_ref())
+                .into(),
         };
         let key = match self.key_serde.serialize(&topic, &record.key) {
             Ok(k) => k,

@@ -322,9 +322,9 @@ impl Topology {
         }
         let make = Arc::new(move |resolved: Option<String>| -> NodeFactory {
             let topic = match (&resolved, &extractor) {
-                (Some(t), _) => SinkTopic::Static(t.clone()),
+                (Some(t), _) => SinkTopic::Static(t.as_str().into()),
                 (None, Some(e)) => SinkTopic::Dynamic(e.clone()),
-                (None, None) => SinkTopic::Static(String::new()),
+                (None, None) => SinkTopic::Static("".into()),
             };
             let (ks, vs, p) = (key_serde.clone(), value_serde.clone(), partitioner.clone());
             Arc::new(move || {

@@ -15,8 +15,8 @@ use crate::fetcher::decompress::{DEFAULT_MAX_DECOMPRESSED_BYTES, decompress_boun
 /// A record read from a topic partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerRecord {
-    /// The topic.
-    pub topic: String,
+    /// The topic (shared by the records of a fetch: no copy per record).
+    pub topic: std::sync::Arc<str>,
     /// The partition.
     pub partition: i32,
     /// The record's offset in the partition.
@@ -115,6 +115,7 @@ pub fn decode_batches_with_limit(
     let mut budget = max_decompressed_bytes;
     let mut batches = Vec::new();
     let mut rest = data;
+    let topic: std::sync::Arc<str> = topic.into();
     while !rest.is_empty() {
         if rest.len() < LOG_OVERHEAD {
             break;
@@ -129,7 +130,7 @@ pub fn decode_batches_with_limit(
             break;
         }
         let batch = rest.split_to(total);
-        batches.push(decode_batch(topic, partition, batch, &mut budget)?);
+        batches.push(decode_batch(&topic, partition, batch, &mut budget)?);
     }
     if batches.is_empty() && !rest.is_empty() {
         return Err(protocol(format!(
@@ -158,7 +159,7 @@ fn be_i16(b: &[u8], at: usize) -> i16 {
 
 /// Decodes one complete batch (`batch` holds exactly the batch, length prefix included).
 fn decode_batch(
-    topic: &str,
+    topic: &std::sync::Arc<str>,
     partition: i32,
     batch: Bytes,
     budget: &mut usize,
@@ -240,7 +241,7 @@ fn decode_batch(
         for _ in 0..record_count {
             let raw = parse_record(&mut body, &ctx)?;
             records.push(ConsumerRecord {
-                topic: topic.to_owned(),
+                topic: topic.clone(),
                 partition,
                 offset: raw.offset,
                 timestamp: raw.timestamp,
@@ -541,7 +542,7 @@ mod tests {
             assert_eq!(recs.len(), 5);
             for (i, r) in recs.iter().enumerate() {
                 let off = 10 + i as i64;
-                assert_eq!(r.topic, "t");
+                assert_eq!(&*r.topic, "t");
                 assert_eq!(r.partition, 3);
                 assert_eq!(r.offset, off);
                 assert_eq!(r.timestamp, 1_000 + off);

@@ -33,13 +33,13 @@ impl RecordAccumulator {
         }
     }
 
-    /// Appends a record to the partition's open batch, opening a new one when full.
-    pub fn append(&mut self, tp: TopicPartition, record: PendingRecord, now: Instant) -> u64 {
-        // Looked up before inserting: no copy of the topic name per record.
-        if !self.queues.contains_key(&tp) {
+    /// Appends a record to the partition's open batch, opening a new one when full. The
+    /// partition is copied only into a new queue or a new batch, not per record.
+    pub fn append(&mut self, tp: &TopicPartition, record: PendingRecord, now: Instant) -> u64 {
+        if !self.queues.contains_key(tp) {
             self.queues.insert(tp.clone(), Default::default());
         }
-        let Some(q) = self.queues.get_mut(&tp) else {
+        let Some(q) = self.queues.get_mut(tp) else {
             return 0;
         };
         let fits = q.batches.back().is_some_and(|b| {
@@ -52,7 +52,7 @@ impl RecordAccumulator {
             self.next_id += 1;
             q.batches.push_back(ProducerBatch::new(
                 self.next_id,
-                tp,
+                tp.clone(),
                 now,
                 now + self.delivery_timeout,
             ));
@@ -197,11 +197,11 @@ mod tests {
     fn batches_fill_and_close() {
         let now = Instant::now();
         let mut a = RecordAccumulator::new(200, Duration::from_millis(10), Duration::from_secs(5));
-        let id1 = a.append(tp(0), rec(50), now);
-        let id2 = a.append(tp(0), rec(50), now);
+        let id1 = a.append(&tp(0), rec(50), now);
+        let id2 = a.append(&tp(0), rec(50), now);
         assert_eq!(id1, id2);
         assert!(a.ready(now).is_empty(), "not full, linger not expired");
-        let id3 = a.append(tp(0), rec(100), now);
+        let id3 = a.append(&tp(0), rec(100), now);
         assert_ne!(id1, id3, "would overflow: new batch");
         assert_eq!(
             a.ready(now),
@@ -215,7 +215,7 @@ mod tests {
     fn oversized_record_gets_its_own_batch() {
         let now = Instant::now();
         let mut a = RecordAccumulator::new(100, Duration::from_secs(10), Duration::from_secs(5));
-        a.append(tp(0), rec(500), now);
+        a.append(&tp(0), rec(500), now);
         assert_eq!(a.ready(now), vec![tp(0)]);
     }
 
@@ -225,7 +225,7 @@ mod tests {
         let linger = Duration::from_millis(10);
         let mut a = RecordAccumulator::new(1000, linger, Duration::from_secs(5));
         assert_eq!(a.next_wake(), None);
-        a.append(tp(1), rec(10), now);
+        a.append(&tp(1), rec(10), now);
         assert_eq!(a.next_wake(), Some(now + linger));
         assert!(a.ready(now + Duration::from_millis(5)).is_empty());
         assert_eq!(a.ready(now + linger), vec![tp(1)]);
@@ -235,7 +235,7 @@ mod tests {
     fn in_flight_and_retry_backoff_block_readiness() {
         let now = Instant::now();
         let mut a = RecordAccumulator::new(10, Duration::ZERO, Duration::from_secs(5));
-        a.append(tp(0), rec(20), now);
+        a.append(&tp(0), rec(20), now);
         a.queues.get_mut(&tp(0)).unwrap().in_flight = true;
         assert!(a.ready(now).is_empty());
         assert_eq!(a.next_wake(), None);
@@ -251,8 +251,8 @@ mod tests {
     fn flush_closes_everything() {
         let now = Instant::now();
         let mut a = RecordAccumulator::new(1000, Duration::from_secs(60), Duration::from_secs(5));
-        a.append(tp(0), rec(1), now);
-        a.append(tp(1), rec(1), now);
+        a.append(&tp(0), rec(1), now);
+        a.append(&tp(1), rec(1), now);
         assert!(a.ready(now).is_empty());
         a.close_all();
         let mut r = a.ready(now);
@@ -265,8 +265,8 @@ mod tests {
     fn expiry_skips_in_flight_front() {
         let now = Instant::now();
         let mut a = RecordAccumulator::new(10, Duration::ZERO, Duration::from_secs(1));
-        a.append(tp(0), rec(20), now);
-        a.append(tp(0), rec(20), now);
+        a.append(&tp(0), rec(20), now);
+        a.append(&tp(0), rec(20), now);
         a.queues.get_mut(&tp(0)).unwrap().in_flight = true;
         assert!(a.expired(now).is_empty());
         let gone = a.expired(now + Duration::from_secs(2));

@@ -173,7 +173,8 @@ impl Producer {
         let partition = self.partition(&record, size, n)?;
         let permit = self.reserve_memory(size).await?;
         let (reply, rx) = oneshot::channel();
-        let (tp, pending) = pending_record(record, partition, size, reply.into(), Some(permit));
+        let tp = TopicPartition::new(&*record.topic, partition);
+        let pending = pending_record(record, size, reply.into(), Some(permit));
         self.tx
             .send(Command::Append(tp, pending))
             .map_err(|_| KafkaError::Closed)?;
@@ -210,6 +211,7 @@ impl Producer {
         let last = sized.len() - 1;
         let mut rest = Some(permit);
         let mut appends = Vec::with_capacity(sized.len());
+        let mut partitions: Vec<TopicPartition> = Vec::new();
         for (i, ((record, partition, size), reply)) in sized.into_iter().zip(replies).enumerate() {
             // Each record holds its share of the memory until it completes; the last one
             // holds the rest (all that is left when the call was clamped to buffer.memory).
@@ -218,10 +220,11 @@ impl Producer {
             } else {
                 rest.as_mut().and_then(|p| p.split(size.max(1)))
             };
-            appends.push(pending_record(record, partition, size, reply, own));
+            let at = partition_index(&mut partitions, &record.topic, partition);
+            appends.push((at, pending_record(record, size, reply, own)));
         }
         self.tx
-            .send(Command::AppendAll(appends))
+            .send(Command::AppendAll(partitions, appends))
             .map_err(|_| KafkaError::Closed)?;
         Ok(futures)
     }
@@ -529,22 +532,57 @@ fn record_size(record: &ProducerRecord) -> usize {
 /// A record as the sender task appends it to its partition's batch.
 fn pending_record(
     record: ProducerRecord,
-    partition: i32,
     size: usize,
     reply: delivery::Reply,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
-) -> (TopicPartition, PendingRecord) {
+) -> PendingRecord {
     let timestamp = record.timestamp.unwrap_or_else(now_ms);
-    (
-        TopicPartition::new(record.topic, partition),
-        PendingRecord {
-            key: record.key,
-            value: record.value,
-            headers: record.headers,
-            timestamp,
-            size,
-            reply,
-            _permit: permit,
-        },
-    )
+    PendingRecord {
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
+        timestamp,
+        size,
+        reply,
+        _permit: permit,
+    }
+}
+
+/// The index of `topic`-`partition` in `partitions`, added if missing. A call sends to few
+/// partitions (the sinks' and changelogs' partitions of one thread), so a scan from the most
+/// recently added beats hashing the topic name per record.
+fn partition_index(partitions: &mut Vec<TopicPartition>, topic: &str, partition: i32) -> usize {
+    match partitions
+        .iter()
+        .rposition(|tp| tp.partition == partition && tp.topic == topic)
+    {
+        Some(i) => i,
+        None => {
+            partitions.push(TopicPartition::new(topic, partition));
+            partitions.len() - 1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_index_names_each_partition_once_in_first_use_order() {
+        let mut partitions = Vec::new();
+        let seen: Vec<usize> = [("a", 0), ("a", 1), ("a", 0), ("b", 0), ("a", 1), ("b", 0)]
+            .into_iter()
+            .map(|(t, p)| partition_index(&mut partitions, t, p))
+            .collect();
+        assert_eq!(seen, vec![0, 1, 0, 2, 1, 2]);
+        assert_eq!(
+            partitions,
+            vec![
+                TopicPartition::new("a", 0),
+                TopicPartition::new("a", 1),
+                TopicPartition::new("b", 0)
+            ]
+        );
+    }
 }

@@ -22,8 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 /// Requests from the producer handle.
 pub(crate) enum Command {
     Append(TopicPartition, PendingRecord),
-    /// Records of one `send_all`, in order.
-    AppendAll(Vec<(TopicPartition, PendingRecord)>),
+    /// Records of one `send_all`, in order, each with the index of its partition in the
+    /// first vector (a partition named once per call, not once per record).
+    AppendAll(Vec<TopicPartition>, Vec<(usize, PendingRecord)>),
     Flush(oneshot::Sender<()>),
     /// Close the open batches so they go out now (linger cut short), without a reply.
     SendNow,
@@ -170,9 +171,9 @@ impl Sender {
                     record.reply.send(Err(err));
                     return;
                 }
-                self.acc.append(tp, record, Instant::now());
+                self.acc.append(&tp, record, Instant::now());
             }
-            Command::AppendAll(records) => {
+            Command::AppendAll(partitions, records) => {
                 if let Some(err) = self.shared.fatal_error() {
                     for (_, record) in records {
                         record.reply.send(Err(clone_error(&err)));
@@ -180,8 +181,16 @@ impl Sender {
                     return;
                 }
                 let now = Instant::now();
-                for (tp, record) in records {
-                    self.acc.append(tp, record, now);
+                for (i, record) in records {
+                    match partitions.get(i) {
+                        Some(tp) => {
+                            self.acc.append(tp, record, now);
+                        }
+                        // Unreachable: `send_all` indexes its own partition list.
+                        None => record.reply.send(Err(KafkaError::IllegalState(
+                            "record without a partition".into(),
+                        ))),
+                    }
                 }
             }
             Command::Flush(reply) => {
