@@ -11,6 +11,16 @@ use kstreams_state::ChangelogWriter;
 /// Records waiting to be sent by the stream thread, in the order tasks wrote them.
 pub type Outbox = Arc<Mutex<Vec<ProducedRecord>>>;
 
+/// Swaps the outbox's records into `spare` (empty, usually a buffer this swap returned
+/// before): the two buffers alternate, so neither the outbox nor the sender allocates and
+/// grows (and page-faults) a fresh buffer every round.
+pub fn swap_out(outbox: &Outbox, spare: &mut Vec<ProducedRecord>) {
+    debug_assert!(spare.is_empty());
+    if let Ok(mut o) = outbox.lock() {
+        std::mem::swap(&mut *o, spare);
+    }
+}
+
 /// Takes everything out of an outbox, leaving it room for as many records (so the next
 /// round's pushes do not grow it from nothing).
 pub fn drain(outbox: &Outbox) -> Vec<ProducedRecord> {
@@ -122,5 +132,33 @@ mod tests {
         assert_eq!(&*out[0].topic, "app-s-changelog");
         assert_eq!(out[0].timestamp, 7);
         assert!(drain(&outbox).is_empty());
+    }
+
+    #[test]
+    fn swap_out_alternates_two_buffers() {
+        let outbox = Outbox::default();
+        let w = TaskChangelogWriter::new(
+            outbox.clone(),
+            HashMap::from([("s".to_string(), "c".to_string())]),
+            0,
+            Arc::new(MockClock::new(0)),
+        );
+        let mut spare = Vec::with_capacity(64);
+        let spare_buffer = spare.as_ptr();
+        w.log_change("s", b"a", None);
+        w.log_change("s", b"b", None);
+        swap_out(&outbox, &mut spare);
+        let keys: Vec<_> = spare.drain(..).filter_map(|r| r.key).collect();
+        assert_eq!(keys, vec![b"a".to_vec(), b"b".to_vec()]);
+        // The outbox now writes into the spare's buffer, and the next swap hands back the
+        // buffer just drained: no new allocation on either side.
+        let outbox_buffer = outbox.lock().unwrap().as_ptr();
+        assert_eq!(outbox_buffer, spare_buffer);
+        w.log_change("s", b"c", None);
+        let drained_buffer = spare.as_ptr();
+        swap_out(&outbox, &mut spare);
+        assert_eq!(spare.as_ptr(), spare_buffer);
+        assert_eq!(spare.len(), 1);
+        assert_eq!(outbox.lock().unwrap().as_ptr(), drained_buffer);
     }
 }

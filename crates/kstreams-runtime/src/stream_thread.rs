@@ -30,7 +30,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::assignor::StreamsPartitionAssignor;
 use crate::checkpoint::{self, Offsets};
-use crate::collector::{KafkaRecordCollector, Outbox, TaskChangelogWriter, drain};
+use crate::collector::{KafkaRecordCollector, Outbox, TaskChangelogWriter, drain, swap_out};
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::{LocalLatency, Metrics};
@@ -42,6 +42,10 @@ use crate::state::SharedState;
 
 /// Unacknowledged sends a stream thread keeps before waiting for the older half.
 const MAX_PENDING_SENDS: usize = 100_000;
+
+/// A record of the outbox on its way to the producer: its changelog partition, the copy kept
+/// for the production handler, and the fault injector's rejection.
+type StagedSend = (Option<(String, i32)>, Option<Box<SentOutput>>, Option<i16>);
 
 /// What every stream thread of an instance shares.
 #[derive(Clone)]
@@ -126,6 +130,10 @@ struct StreamThread {
     standby_targets: HashMap<TopicPartition, ChangelogTarget>,
     task_of: HashMap<TopicPartition, TaskId>,
     outbox: Outbox,
+    /// The outbox's other buffer (see `swap_out`) and the per-record staging of a send,
+    /// both kept empty between sends for their capacity.
+    outbox_spare: Vec<kstreams_core::ProducedRecord>,
+    staged: Vec<StagedSend>,
     /// Sent records not yet acknowledged; changelog ones carry their partition, sink output
     /// its record (for the production exception handler).
     pending: Vec<PendingSend>,
@@ -238,6 +246,8 @@ impl StreamThread {
             standby_targets: HashMap::new(),
             task_of: HashMap::new(),
             outbox: Outbox::default(),
+            outbox_spare: Vec::new(),
+            staged: Vec::new(),
             pending: Vec::new(),
             production_decisions: Arc::default(),
             changelog_offsets: HashMap::new(),
@@ -448,9 +458,12 @@ impl StreamThread {
 
     /// Sends what the tasks wrote; returns how many records.
     async fn send_outbox(&mut self) -> Result<usize> {
-        let records = drain(&self.outbox);
+        let mut records = std::mem::take(&mut self.outbox_spare);
+        records.clear();
+        swap_out(&self.outbox, &mut records);
         let n = records.len();
         if n == 0 {
+            self.outbox_spare = records;
             return Ok(0);
         }
         if self.eos && !self.in_txn {
@@ -460,9 +473,10 @@ impl StreamThread {
         let injector = self.shared.config.send_fault_injection.0.clone();
         // One producer call for the whole outbox (see `Producer::send_all`); records the
         // fault injector rejects never reach the producer.
-        let mut staged = Vec::with_capacity(n);
+        let mut staged = std::mem::take(&mut self.staged);
+        staged.clear();
         let mut to_send = Vec::with_capacity(n);
-        for mut r in records {
+        for mut r in records.drain(..) {
             let changelog = if self.changelog_topics.contains(&*r.topic) {
                 r.partition.map(|p| (r.topic.to_string(), p))
             } else {
@@ -480,6 +494,7 @@ impl StreamThread {
             }
             staged.push((changelog, output, injected));
         }
+        self.outbox_spare = records;
         let mut sent = match self.producer.send_all(to_send).await {
             Ok(futures) => futures.into_iter(),
             Err(e) => {
@@ -493,7 +508,7 @@ impl StreamThread {
                 return Err(e.into());
             }
         };
-        for (changelog, output, injected) in staged {
+        for (changelog, output, injected) in staged.drain(..) {
             let delivery = match injected {
                 Some(code) => Delivery::Rejected(kstreams_kafka::error::broker_error(
                     "Produce",
@@ -516,6 +531,7 @@ impl StreamThread {
                 delivery,
             });
         }
+        self.staged = staged;
         if self.pending.len() > MAX_PENDING_SENDS {
             // Bound memory between commits (at-least-once commits every 30 s): settle the
             // older half now; they were sent first, so they are usually acknowledged already.
