@@ -33,12 +33,19 @@ use crate::time::SharedClock;
 use crate::topology::{ProcessorTopology, SubtopologyPlan};
 
 /// A typed `Record<K, V>` behind `dyn Any`, as it travels between nodes.
-pub(crate) type AnyRecord = Box<dyn Any + Send>;
+/// A record on its way to a node, with its types erased: a slot holding an
+/// `Option<Record<K, V>>` that the node takes the record out of. Slots live on the forwarding
+/// node's stack (no allocation per hop); a queued input record owns its slot in a
+/// [`BoxedRecord`].
+pub(crate) type AnyRecord<'a> = &'a mut (dyn Any + Send);
+
+/// An input record waiting in a task's queue: a boxed `Option<Record<K, V>>` slot.
+pub(crate) type BoxedRecord = Box<dyn Any + Send>;
 
 /// A node instance with its types erased.
 pub(crate) trait ErasedNode: Send {
     fn init(&mut self, g: &mut GraphState, me: usize) -> Result<()>;
-    fn process(&mut self, g: &mut GraphState, me: usize, record: AnyRecord) -> Result<()>;
+    fn process(&mut self, g: &mut GraphState, me: usize, record: AnyRecord<'_>) -> Result<()>;
     fn close(&mut self, g: &mut GraphState, me: usize) -> Result<()>;
 }
 
@@ -287,7 +294,7 @@ impl GraphState {
     }
 
     /// Runs `record` through node `node` (and, through forwards, its descendants).
-    pub(crate) fn dispatch(&mut self, node: usize, record: AnyRecord) -> Result<()> {
+    pub(crate) fn dispatch(&mut self, node: usize, record: AnyRecord<'_>) -> Result<()> {
         let mut n = self.nodes[node].take().ok_or_else(|| {
             StreamsError::IllegalState(format!(
                 "node '{}' was re-entered while processing",
@@ -312,10 +319,10 @@ impl GraphState {
         }
         for i in 0..n - 1 {
             let child = self.plan.children[from][i];
-            self.dispatch(child, Box::new(record.clone()))?;
+            self.dispatch(child, &mut Some(record.clone()))?;
         }
         let last = self.plan.children[from][n - 1];
-        self.dispatch(last, Box::new(record))
+        self.dispatch(last, &mut Some(record))
     }
 
     /// Forwards to the child of `from` named `child`.
@@ -339,7 +346,7 @@ impl GraphState {
                     self.plan.names[from]
                 ))
             })?;
-        self.dispatch(target, Box::new(record))
+        self.dispatch(target, &mut Some(record))
     }
 
     fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<bool> {
@@ -444,7 +451,7 @@ fn record_size(r: &ProducedRecord) -> usize {
 /// A deserialized input record, ready to be processed by its source node.
 pub struct StampedRecord {
     pub(crate) source: usize,
-    pub(crate) record: AnyRecord,
+    pub(crate) record: BoxedRecord,
     /// The record's bytes, kept when the processing handler may dead-letter it.
     pub(crate) raw: Option<Box<ParkedRecord>>,
     /// The record's event time (after the timestamp extractor).
@@ -459,7 +466,7 @@ impl StampedRecord {
     pub(crate) fn untyped(timestamp: i64, metadata: RecordMetadata) -> Self {
         StampedRecord {
             source: 0,
-            record: Box::new(()),
+            record: Box::new(None::<()>),
             raw: None,
             timestamp,
             metadata,
@@ -756,7 +763,8 @@ impl ProcessorGraph {
         self.g.stream_time = self.g.stream_time.max(record.timestamp);
         self.g.metadata = Some(record.metadata);
         self.g.current_raw = record.raw;
-        let r = self.g.dispatch(record.source, record.record);
+        let mut slot = record.record;
+        let r = self.g.dispatch(record.source, &mut *slot);
         let raw = self.g.current_raw.take();
         let r = match r {
             Err(e @ StreamsError::Processing { .. }) => self.handle_processing_error(e, raw),

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::graph::{AnyRecord, ErasedNode, GraphState};
+use super::graph::{AnyRecord, BoxedRecord, ErasedNode, GraphState};
 use super::partitioner::{StreamPartitioner, TopicNameExtractor};
 use super::timestamp_extractor::TimestampExtractor;
 use super::{Processor, ProcessorContext, ProcessorSupplier};
@@ -15,9 +15,10 @@ use crate::serde::{SerdeError, SharedSerde};
 fn downcast<K: 'static, V: 'static>(
     g: &GraphState,
     me: usize,
-    record: AnyRecord,
+    record: AnyRecord<'_>,
 ) -> Result<Record<K, V>> {
-    record.downcast::<Record<K, V>>().map(|b| *b).map_err(|_| {
+    let slot = record.downcast_mut::<Option<Record<K, V>>>();
+    slot.and_then(Option::take).ok_or_else(|| {
         StreamsError::IllegalState(format!(
             "node '{}' received a record that is not a Record<{}, {}>",
             g.plan.names[me],
@@ -41,7 +42,7 @@ pub(crate) trait SourceDecoder: Send + Sync {
         &self,
         raw: ConsumedRecord,
         partition_time: i64,
-    ) -> Result<(AnyRecord, i64, RecordMetadata), DecodeError>;
+    ) -> Result<(BoxedRecord, i64, RecordMetadata), DecodeError>;
 }
 
 pub(crate) struct TypedSourceDecoder<K, V> {
@@ -55,7 +56,7 @@ impl<K: Send + 'static, V: Send + 'static> SourceDecoder for TypedSourceDecoder<
         &self,
         raw: ConsumedRecord,
         partition_time: i64,
-    ) -> Result<(AnyRecord, i64, RecordMetadata), DecodeError> {
+    ) -> Result<(BoxedRecord, i64, RecordMetadata), DecodeError> {
         let key = match self.key_serde.deserialize(&raw.topic, raw.key.as_deref()) {
             Ok(k) => k,
             Err(e) => return Err(DecodeError::Serde(Box::new((raw, e)))),
@@ -83,7 +84,7 @@ impl<K: Send + 'static, V: Send + 'static> SourceDecoder for TypedSourceDecoder<
             partition: raw.partition,
             offset: raw.offset,
         };
-        Ok((Box::new(record), ts, metadata))
+        Ok((Box::new(Some(record)), ts, metadata))
     }
 }
 
@@ -100,7 +101,7 @@ impl<K: Clone + Send + 'static, V: Clone + Send + 'static> ErasedNode for Source
     fn init(&mut self, _g: &mut GraphState, _me: usize) -> Result<()> {
         Ok(())
     }
-    fn process(&mut self, g: &mut GraphState, me: usize, record: AnyRecord) -> Result<()> {
+    fn process(&mut self, g: &mut GraphState, me: usize, record: AnyRecord<'_>) -> Result<()> {
         let record = downcast::<K, V>(g, me, record)?;
         g.forward(me, record)
     }
@@ -130,7 +131,7 @@ where
     fn init(&mut self, g: &mut GraphState, me: usize) -> Result<()> {
         self.processor.init(&mut ProcessorContext::new(g, me))
     }
-    fn process(&mut self, g: &mut GraphState, me: usize, record: AnyRecord) -> Result<()> {
+    fn process(&mut self, g: &mut GraphState, me: usize, record: AnyRecord<'_>) -> Result<()> {
         let record = downcast::<KIn, VIn>(g, me, record)?;
         self.processor
             .process(&mut ProcessorContext::new(g, me), record)
@@ -170,7 +171,7 @@ impl<K: Send + 'static, V: Send + 'static> ErasedNode for SinkNode<K, V> {
     fn init(&mut self, _g: &mut GraphState, _me: usize) -> Result<()> {
         Ok(())
     }
-    fn process(&mut self, g: &mut GraphState, me: usize, record: AnyRecord) -> Result<()> {
+    fn process(&mut self, g: &mut GraphState, me: usize, record: AnyRecord<'_>) -> Result<()> {
         let record = downcast::<K, V>(g, me, record)?;
         let topic = match &self.topic {
             SinkTopic::Static(t) => t.clone(),
