@@ -32,7 +32,6 @@ use crate::state::TaskStore;
 use crate::time::SharedClock;
 use crate::topology::{ProcessorTopology, SubtopologyPlan};
 
-/// A typed `Record<K, V>` behind `dyn Any`, as it travels between nodes.
 /// A record on its way to a node, with its types erased: a slot holding an
 /// `Option<Record<K, V>>` that the node takes the record out of. Slots live on the forwarding
 /// node's stack (no allocation per hop); a queued input record owns its slot in a
