@@ -94,7 +94,8 @@ start_app() {
         --state-dir "$WORK/state-$name" "$@" $APP_ARGS 2>"$WORK/$name.log" &
     APP_PID=$!
     for _ in $(seq 1 600); do
-        if grep -q -e "-> Running" -e "baseline loop started" "$WORK/$name.log"; then return 0; fi
+        # The engine logs RUNNING, and the baseline "assigned", once its group join completed.
+        if grep -q -e "-> Running" -e "baseline loop assigned" "$WORK/$name.log"; then return 0; fi
         if ! kill -0 "$APP_PID" 2>/dev/null; then
             echo "$name: the bench binary exited:" >&2; cat "$WORK/$name.log" >&2; return 1
         fi

@@ -72,12 +72,22 @@ pub async fn run(
     let output: Arc<str> = cfg.output.as_str().into();
     let mut last_commit = Instant::now();
     info!(input = %cfg.input, output = %cfg.output, "baseline loop started");
+    let mut assigned = false;
     while !shutdown.load(Ordering::SeqCst) {
         if consumer.rejoin_pending() {
             // Eager rebalance: commit what was copied before the partitions are revoked.
             commit(&mut consumer, &producer, &mut pending).await?;
         }
         let records = consumer.poll(Duration::from_millis(100)).await?;
+        if !assigned && !consumer.assignment().is_empty() {
+            // The group join completed (the first poll joins): what `scripts/bench.sh` waits
+            // for before it starts a latency run, as it waits for the engine's RUNNING.
+            assigned = true;
+            info!(
+                partitions = consumer.assignment().len(),
+                "baseline loop assigned"
+            );
+        }
         let n = records.len() as u64;
         for r in records {
             let out = ProducerRecord {
