@@ -115,15 +115,21 @@ mod tests {
     use super::*;
     use kstreams_core::MockClock;
 
+    /// A writer into `outbox` logging store "s" to `topic`, for the task on `partition`, with
+    /// the clock at `now`.
+    fn writer(outbox: &Outbox, topic: &str, partition: i32, now: i64) -> TaskChangelogWriter {
+        TaskChangelogWriter::new(
+            outbox.clone(),
+            HashMap::from([("s".to_string(), topic.to_string())]),
+            partition,
+            Arc::new(MockClock::new(now)),
+        )
+    }
+
     #[test]
     fn changelog_writes_go_to_the_task_partition() {
         let outbox = Outbox::default();
-        let w = TaskChangelogWriter::new(
-            outbox.clone(),
-            HashMap::from([("s".to_string(), "app-s-changelog".to_string())]),
-            3,
-            Arc::new(MockClock::new(7)),
-        );
+        let w = writer(&outbox, "app-s-changelog", 3, 7);
         w.log_change("s", b"k", Some(b"v"));
         w.log_change("other", b"k", None);
         let out = drain(&outbox);
@@ -137,12 +143,7 @@ mod tests {
     #[test]
     fn swap_out_alternates_two_buffers() {
         let outbox = Outbox::default();
-        let w = TaskChangelogWriter::new(
-            outbox.clone(),
-            HashMap::from([("s".to_string(), "c".to_string())]),
-            0,
-            Arc::new(MockClock::new(0)),
-        );
+        let w = writer(&outbox, "c", 0, 0);
         let mut spare = Vec::with_capacity(64);
         let spare_buffer = spare.as_ptr();
         w.log_change("s", b"a", None);

@@ -549,8 +549,8 @@ fn pending_record(
 }
 
 /// The index of `topic`-`partition` in `partitions`, added if missing. A call sends to few
-/// partitions (the sinks' and changelogs' partitions of one thread), so a scan from the most
-/// recently added beats hashing the topic name per record.
+/// partitions (the sinks' and changelogs' partitions of one thread), so a linear scan from
+/// the most recently added stands in for a map keyed by topic name (not measured against one).
 fn partition_index(partitions: &mut Vec<TopicPartition>, topic: &str, partition: i32) -> usize {
     match partitions
         .iter()
