@@ -426,15 +426,13 @@ impl StreamThread {
             let mut any = false;
             for (id, task) in self.tasks.iter_mut() {
                 let _span = tracing::trace_span!("task", task = %id).entered();
-                let mut started = Instant::now();
                 for _ in 0..100 {
+                    let started = self.process_latency.start();
                     if !task.process()? {
                         break;
                     }
-                    let now = Instant::now();
                     // Into the thread's own histogram: no lock per record.
-                    self.process_latency.record(now - started);
-                    started = now;
+                    self.process_latency.processed(started);
                     any = true;
                     n += 1;
                 }
@@ -446,9 +444,12 @@ impl StreamThread {
         for task in self.tasks.values_mut() {
             task.maybe_punctuate_wall_clock()?;
         }
-        self.shared
-            .metrics
-            .merge_process_latency(&mut self.process_latency);
+        let now = Instant::now();
+        if self.process_latency.merge_due(now) {
+            self.shared
+                .metrics
+                .merge_process_latency(&mut self.process_latency, now);
+        }
         self.shared
             .metrics
             .processed
@@ -1347,6 +1348,9 @@ impl StreamThread {
     /// the group left.
     async fn shutdown(&mut self) -> Result<()> {
         info!("stream thread shutting down");
+        self.shared
+            .metrics
+            .merge_process_latency(&mut self.process_latency, Instant::now());
         let committed = self.commit().await;
         self.close_standbys()?;
         match &committed {

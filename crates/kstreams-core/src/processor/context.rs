@@ -205,32 +205,32 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
         Ok(cached)
     }
 
-    fn check_connected(&self, name: &str) -> Result<()> {
-        if self.g.plan.node_stores[self.node].iter().any(|s| s == name) {
-            Ok(())
-        } else {
-            Err(StreamsError::StoreAccess {
-                processor: self.node_name().to_string(),
-                store: name.to_string(),
-                reason: "the store is not connected to this processor (connect it when adding the store)".into(),
-            })
-        }
+    /// The position among the task's stores of the store `name` connected to this
+    /// processor.
+    fn connected_store(&self, name: &str) -> Result<usize> {
+        let plan = &self.g.plan;
+        let error = |reason: &str| StreamsError::StoreAccess {
+            processor: plan.names[self.node].clone(),
+            store: name.to_string(),
+            reason: reason.into(),
+        };
+        let slot = plan.node_stores[self.node]
+            .iter()
+            .position(|s| s == name)
+            .ok_or_else(|| {
+                error("the store is not connected to this processor (connect it when adding the store)")
+            })?;
+        plan.node_store_positions[self.node][slot]
+            .ok_or_else(|| error("no such store in this task"))
     }
 
     /// A state store connected to this processor, type-erased (custom stores downcast it).
     pub fn state_store(&mut self, name: &str) -> Result<&mut dyn TaskStore> {
-        self.check_connected(name)?;
-        // The plan (not the names) is cloned: this runs once per record in aggregations.
-        let plan = self.g.plan.clone();
-        let node = self.node;
-        match self.g.stores.get_mut(name) {
-            Some(s) => Ok(s.as_mut()),
-            None => Err(StreamsError::StoreAccess {
-                processor: plan.names[node].clone(),
-                store: name.to_string(),
-                reason: "no such store in this task".into(),
-            }),
-        }
+        let position = self.connected_store(name)?;
+        self.g
+            .stores
+            .at_mut(position)
+            .ok_or_else(|| StreamsError::IllegalState(format!("no store at position {position}")))
     }
 
     /// A key-value store connected to this processor, with its key and value types.
@@ -274,16 +274,23 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
 
     /// A store connected to this processor, downcast to its concrete type `S`.
     pub fn typed_store<S: TaskStore>(&mut self, name: &str) -> Result<&mut S> {
-        let plan = self.g.plan.clone();
-        let node = self.node;
-        let store = self.state_store(name)?;
-        store
-            .as_any_mut()
-            .downcast_mut::<S>()
-            .ok_or_else(|| StreamsError::StoreAccess {
-                processor: plan.names[node].clone(),
+        let position = self.connected_store(name)?;
+        let is_s = self
+            .g
+            .stores
+            .at_mut(position)
+            .is_some_and(|s| s.as_any_mut().is::<S>());
+        if !is_s {
+            return Err(StreamsError::StoreAccess {
+                processor: self.node_name().to_string(),
                 store: name.to_string(),
                 reason: format!("the store is not a {}", std::any::type_name::<S>()),
-            })
+            });
+        }
+        self.g
+            .stores
+            .at_mut(position)
+            .and_then(|s| s.as_any_mut().downcast_mut::<S>())
+            .ok_or_else(|| StreamsError::IllegalState(format!("no store at position {position}")))
     }
 }

@@ -18,6 +18,7 @@ use super::handlers::{
 use super::punctuation::{PunctuationQueue, PunctuationType};
 use super::record_collector::RecordCollector;
 use super::task_id::TaskId;
+use super::task_stores::TaskStores;
 use crate::error::{Result, StreamsError};
 use crate::failure::{
     DeadLetterReason, FailureClass, FailureMetadata, FailureMetric, NodeMetrics, OriginalPosition,
@@ -74,10 +75,7 @@ pub(crate) type FlushedQueue = Arc<Mutex<VecDeque<(String, CacheFlushEntry)>>>;
 pub(crate) struct GraphState {
     pub(crate) plan: Arc<SubtopologyPlan>,
     nodes: Vec<Option<Box<dyn ErasedNode>>>,
-    pub(crate) stores: HashMap<String, Box<dyn TaskStore>>,
-    /// Store names in the order the topology added them (upstream stores first): the order
-    /// in which caches are flushed.
-    store_order: Vec<String>,
+    pub(crate) stores: TaskStores,
     pub(crate) flushed: FlushedQueue,
     pub(crate) flush_forwarders: HashMap<String, FlushForwarder>,
     pub(crate) collector: Box<dyn RecordCollector>,
@@ -408,11 +406,9 @@ impl GraphState {
     /// Writes every store's cache down in topology order and forwards what was written,
     /// repeating while forwarding dirtied caches again (a cached table downstream of another).
     fn flush_caches(&mut self) -> Result<()> {
-        for _ in 0..=self.store_order.len() {
-            for name in &self.store_order {
-                if let Some(s) = self.stores.get_mut(name) {
-                    s.flush_cache()?;
-                }
+        for _ in 0..=self.stores.len() {
+            for s in self.stores.iter_mut() {
+                s.flush_cache()?;
             }
             if !self.forward_flushed()? {
                 break;
@@ -598,19 +594,13 @@ impl ProcessorGraph {
             changelog: env.changelog.clone(),
             cache: env.cache.clone(),
         };
-        let mut stores = HashMap::new();
-        let mut store_order = Vec::new();
-        for b in &plan.store_builders {
-            stores.insert(b.name().to_string(), b.build(&store_ctx)?);
-            store_order.push(b.name().to_string());
-        }
+        let stores = TaskStores::build(&plan.store_builders, &store_ctx)?;
         let nodes = plan.factories.iter().map(|f| Some(f())).collect();
         Ok(ProcessorGraph {
             g: GraphState {
                 plan: plan.clone(),
                 nodes,
                 stores,
-                store_order,
                 flushed: FlushedQueue::default(),
                 flush_forwarders: HashMap::new(),
                 collector: env.collector,
@@ -672,12 +662,33 @@ impl ProcessorGraph {
         raw: ConsumedRecord,
         partition_time: i64,
     ) -> Result<Option<StampedRecord>> {
-        let &source = self.g.plan.source_topics.get(&*raw.topic).ok_or_else(|| {
-            StreamsError::IllegalState(format!(
-                "task {} does not read topic '{}'",
-                self.g.task_id, raw.topic
-            ))
-        })?;
+        let source = self.source_of(&raw.topic)?;
+        self.decode_from(source, raw, partition_time)
+    }
+
+    /// The source node reading `topic`, for [`ProcessorGraph::decode_from`] (looked up once
+    /// per fetched batch).
+    pub fn source_of(&self, topic: &str) -> Result<usize> {
+        self.g
+            .plan
+            .source_topics
+            .get(topic)
+            .copied()
+            .ok_or_else(|| {
+                StreamsError::IllegalState(format!(
+                    "task {} does not read topic '{topic}'",
+                    self.g.task_id
+                ))
+            })
+    }
+
+    /// [`ProcessorGraph::decode`] of a record of `source`'s topic.
+    pub fn decode_from(
+        &mut self,
+        source: usize,
+        raw: ConsumedRecord,
+        partition_time: i64,
+    ) -> Result<Option<StampedRecord>> {
         let Some(decoder) = self.g.plan.decoders[source].as_ref() else {
             return Err(StreamsError::IllegalState(format!(
                 "node '{}' is not a source",
@@ -896,7 +907,7 @@ impl ProcessorGraph {
     /// Flushes every store completely, caches and storage (before a checkpoint).
     pub fn flush(&mut self) -> Result<()> {
         self.g.flush_caches()?;
-        for s in self.g.stores.values_mut() {
+        for s in self.g.stores.iter_mut() {
             s.flush()?;
         }
         Ok(())
@@ -904,17 +915,17 @@ impl ProcessorGraph {
 
     /// A store of this task.
     pub fn store(&self, name: &str) -> Option<&dyn TaskStore> {
-        self.g.stores.get(name).map(|s| s.as_ref())
+        self.g.stores.get(name)
     }
 
     /// A store of this task, mutably (restoration).
     pub fn store_mut(&mut self, name: &str) -> Option<&mut (dyn TaskStore + 'static)> {
-        self.g.stores.get_mut(name).map(|s| s.as_mut())
+        self.g.stores.get_mut(name)
     }
 
     /// The names of this task's stores.
     pub fn store_names(&self) -> Vec<String> {
-        let mut v: Vec<_> = self.g.stores.keys().cloned().collect();
+        let mut v = self.g.stores.names().to_vec();
         v.sort();
         v
     }
@@ -931,7 +942,7 @@ impl ProcessorGraph {
         {
             first_err = Some(e);
         }
-        for s in self.g.stores.values_mut() {
+        for s in self.g.stores.iter_mut() {
             if let Err(e) = s.close() {
                 first_err.get_or_insert(e);
             }
@@ -975,7 +986,7 @@ impl GlobalStateStores {
 impl Drop for ProcessorGraph {
     fn drop(&mut self) {
         if !self.closed {
-            for s in self.g.stores.values_mut() {
+            for s in self.g.stores.iter_mut() {
                 let _ = s.close();
             }
         }

@@ -8,6 +8,7 @@ mod partitioner;
 pub mod punctuation;
 mod record_collector;
 mod task_id;
+pub(crate) mod task_stores;
 mod timestamp_extractor;
 
 pub use context::ProcessorContext;

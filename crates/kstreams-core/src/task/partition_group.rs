@@ -37,6 +37,8 @@ pub(crate) struct RecordQueue {
     records: VecDeque<StampedRecord>,
     /// Highest timestamp seen on this partition (-1 before the first record).
     pub(crate) partition_time: i64,
+    /// The offset after the last record taken for processing (`None` before the first).
+    consumed: Option<i64>,
 }
 
 impl RecordQueue {
@@ -44,7 +46,28 @@ impl RecordQueue {
         RecordQueue {
             records: VecDeque::new(),
             partition_time: -1,
+            consumed: None,
         }
+    }
+}
+
+/// One partition's queue, found once to append a fetched batch.
+pub(crate) struct QueueAppender<'a> {
+    queue: &'a mut RecordQueue,
+    buffered: &'a mut usize,
+}
+
+impl QueueAppender<'_> {
+    /// The partition time so far (-1 before its first record).
+    pub(crate) fn partition_time(&self) -> i64 {
+        self.queue.partition_time
+    }
+
+    /// Appends a decoded record.
+    pub(crate) fn push(&mut self, record: StampedRecord) {
+        self.queue.partition_time = self.queue.partition_time.max(record.timestamp);
+        self.queue.records.push_back(record);
+        *self.buffered += 1;
     }
 }
 
@@ -85,13 +108,24 @@ impl PartitionGroup {
     /// Appends a decoded record to its partition's queue. Returns `false` if the group does
     /// not read that partition.
     pub fn push(&mut self, tp: &TopicPartition, record: StampedRecord) -> bool {
-        let Some(q) = self.queues.get_mut(tp) else {
+        let Some(mut q) = self.appender(tp) else {
             return false;
         };
-        q.partition_time = q.partition_time.max(record.timestamp);
-        q.records.push_back(record);
-        self.buffered += 1;
+        q.push(record);
         true
+    }
+
+    /// `tp`'s queue, to append a batch of its records; `None` if the group does not read it.
+    pub(crate) fn appender(&mut self, tp: &TopicPartition) -> Option<QueueAppender<'_>> {
+        Some(QueueAppender {
+            queue: self.queues.get_mut(tp)?,
+            buffered: &mut self.buffered,
+        })
+    }
+
+    /// The offset after the last record taken from `tp`'s queue (`None` before the first).
+    pub fn consumed(&self, tp: &TopicPartition) -> Option<i64> {
+        self.queues.get(tp).and_then(|q| q.consumed)
     }
 
     /// The partition whose head record has the lowest timestamp (ties: the first partition in
@@ -104,7 +138,8 @@ impl PartitionGroup {
             .map(|(_, tp)| tp)
     }
 
-    /// Removes and returns the next record in timestamp order.
+    /// Removes and returns the next record in timestamp order; its offset + 1 becomes its
+    /// partition's consumed offset.
     pub fn pop_next(&mut self) -> Option<(TopicPartition, StampedRecord)> {
         self.pop_next_ref().map(|(tp, r)| (tp.clone(), r))
     }
@@ -124,6 +159,7 @@ impl PartitionGroup {
         }
         let (tp, q) = best?;
         let r = q.records.pop_front()?;
+        q.consumed = Some(r.metadata.offset + 1);
         self.buffered -= 1;
         Some((tp, r))
     }
@@ -191,6 +227,25 @@ mod tests {
         );
         assert_eq!(g.partition_time(&a), 10);
         assert_eq!(g.buffered(), 0);
+        assert_eq!((g.consumed(&a), g.consumed(&b)), (Some(2), Some(1)));
+    }
+
+    #[test]
+    fn a_batch_appends_through_one_lookup_and_moves_partition_time() {
+        let a = TopicPartition::new("a", 0);
+        let mut g = PartitionGroup::new([a.clone()]);
+        assert!(g.appender(&TopicPartition::new("b", 0)).is_none());
+        let mut q = g.appender(&a).unwrap();
+        assert_eq!(q.partition_time(), -1);
+        q.push(rec("a", 7, 30));
+        q.push(rec("a", 8, 20));
+        assert_eq!(q.partition_time(), 30);
+        assert_eq!((g.buffered(), g.buffered_in(&a)), (2, 2));
+        assert_eq!(g.consumed(&a), None, "nothing taken yet");
+        g.pop_next();
+        assert_eq!(g.consumed(&a), Some(8));
+        g.clear();
+        assert_eq!(g.consumed(&a), Some(8), "dropped records are not consumed");
     }
 
     #[test]

@@ -31,8 +31,6 @@ pub struct StreamTask {
     state: TaskState,
     graph: ProcessorGraph,
     queues: PartitionGroup,
-    /// Next offset to commit per partition (last processed + 1).
-    consumed: HashMap<TopicPartition, i64>,
     /// Highest offset + 1 of records skipped at decode time, per partition.
     skipped: HashMap<TopicPartition, i64>,
     commit_needed: bool,
@@ -59,7 +57,6 @@ impl StreamTask {
             state: TaskState::Created,
             graph,
             queues: PartitionGroup::new(partitions),
-            consumed: HashMap::new(),
             skipped: HashMap::new(),
             commit_needed: false,
             processed: 0,
@@ -134,18 +131,22 @@ impl StreamTask {
         tp: &TopicPartition,
         records: impl IntoIterator<Item = ConsumedRecord>,
     ) -> Result<usize> {
-        if !self.queues.contains(tp) {
+        let Some(mut queue) = self.queues.appender(tp) else {
             return Err(StreamsError::IllegalState(format!(
                 "task {} does not read {tp}",
                 self.id
             )));
-        }
+        };
+        let source = self.graph.source_of(&tp.topic)?;
         let mut added = 0;
         for raw in records {
             let offset = raw.offset;
-            match self.graph.decode(raw, self.queues.partition_time(tp))? {
+            match self
+                .graph
+                .decode_from(source, raw, queue.partition_time())?
+            {
                 Some(rec) => {
-                    self.queues.push(tp, rec);
+                    queue.push(rec);
                     added += 1;
                 }
                 None => {
@@ -179,17 +180,10 @@ impl StreamTask {
         if self.state != TaskState::Running {
             return Ok(false);
         }
-        let Some((tp, record)) = self.queues.pop_next_ref() else {
+        let Some((_, record)) = self.queues.pop_next_ref() else {
             return Ok(false);
         };
-        let offset = record.metadata.offset;
         self.graph.process(record)?;
-        match self.consumed.get_mut(tp) {
-            Some(o) => *o = offset + 1,
-            None => {
-                self.consumed.insert(tp.clone(), offset + 1);
-            }
-        }
         self.commit_needed = true;
         self.processed += 1;
         if self.graph.maybe_punctuate_stream_time()? {
@@ -228,7 +222,7 @@ impl StreamTask {
     pub fn committable_offsets(&self) -> Vec<(TopicPartition, i64)> {
         let mut out: Vec<(TopicPartition, i64)> = Vec::new();
         for tp in self.queues.partitions() {
-            let consumed = self.consumed.get(tp).copied();
+            let consumed = self.queues.consumed(tp);
             // Skipped records count only once everything before them has been processed.
             let skipped = if self.queues.buffered_in(tp) == 0 {
                 self.skipped.get(tp).copied()

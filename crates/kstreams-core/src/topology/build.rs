@@ -16,6 +16,9 @@ pub(crate) struct SubtopologyPlan {
     pub(crate) names: Vec<String>,
     pub(crate) children: Vec<Vec<usize>>,
     pub(crate) node_stores: Vec<Vec<String>>,
+    /// Per node, the position of each of its `node_stores` among `store_builders` (the
+    /// task's store order); `None` for a store the sub-topology does not build.
+    pub(crate) node_store_positions: Vec<Vec<Option<usize>>>,
     pub(crate) factories: Vec<NodeFactory>,
     pub(crate) decoders: Vec<Option<Arc<dyn SourceDecoder>>>,
     pub(crate) source_topics: HashMap<String, usize>,
@@ -356,6 +359,7 @@ impl Topology {
                 names: Vec::new(),
                 children: Vec::new(),
                 node_stores: Vec::new(),
+                node_store_positions: Vec::new(),
                 factories: Vec::new(),
                 decoders: Vec::new(),
                 source_topics: HashMap::new(),
@@ -441,6 +445,16 @@ impl Topology {
                     }
                 }
             }
+            plan.node_store_positions = plan
+                .node_stores
+                .iter()
+                .map(|names| {
+                    names
+                        .iter()
+                        .map(|n| plan.store_builders.iter().position(|b| b.name() == n))
+                        .collect()
+                })
+                .collect();
             let desc = SubtopologyDescription::new(gid as u32, nodes_desc);
             if gid < regular {
                 descriptions.push(desc);

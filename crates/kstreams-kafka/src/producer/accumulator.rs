@@ -39,40 +39,63 @@ impl RecordAccumulator {
         if !self.queues.contains_key(tp) {
             self.queues.insert(tp.clone(), Default::default());
         }
-        let Some(q) = self.queues.get_mut(tp) else {
-            return 0;
-        };
-        let fits = q.batches.back().is_some_and(|b| {
-            !b.closed && (b.records.is_empty() || b.bytes + record.size <= self.batch_size)
-        });
-        if !fits {
-            if let Some(b) = q.batches.back_mut() {
-                b.closed = true;
+        let limits = self.limits();
+        match self.queues.get_mut(tp) {
+            Some(q) => append_to(q, tp, record, now, limits, &mut self.next_id),
+            // Unreachable: the queue was just ensured.
+            None => 0,
+        }
+    }
+
+    /// Appends each `(i, record)` to partition `partitions[i]`: each partition's queue is
+    /// looked up once for the call, not once per record. Returns the records whose index
+    /// names no partition.
+    pub fn append_all(
+        &mut self,
+        partitions: Vec<TopicPartition>,
+        records: Vec<(usize, PendingRecord)>,
+        now: Instant,
+    ) -> Vec<PendingRecord> {
+        // A partition listed twice shares the queue taken out for its first listing.
+        let first: Vec<usize> = (0..partitions.len())
+            .map(|i| {
+                partitions[..i]
+                    .iter()
+                    .position(|tp| *tp == partitions[i])
+                    .unwrap_or(i)
+            })
+            .collect();
+        let mut queues: Vec<PartitionQueue> = partitions
+            .iter()
+            .map(|tp| self.queues.remove(tp).unwrap_or_default())
+            .collect();
+        let mut unplaced = Vec::new();
+        for (i, record) in records {
+            let i = first.get(i).copied().unwrap_or(i);
+            match (queues.get_mut(i), partitions.get(i)) {
+                (Some(q), Some(tp)) => {
+                    append_to(q, tp, record, now, self.limits(), &mut self.next_id);
+                }
+                _ => unplaced.push(record),
             }
-            self.next_id += 1;
-            q.batches.push_back(ProducerBatch::new(
-                self.next_id,
-                tp.clone(),
-                now,
-                now + self.delivery_timeout,
-            ));
         }
-        let Some(b) = q.batches.back_mut() else {
-            // Unreachable: a batch was just ensured.
-            return 0;
-        };
-        if b.records.is_empty() {
-            // Room for as many records of this size as the batch takes: no regrowth (and
-            // copies of the records) while it fills.
-            b.records
-                .reserve((self.batch_size / record.size.max(1)).clamp(1, 4096));
+        self.queues.extend(
+            partitions
+                .into_iter()
+                .zip(queues)
+                .zip(&first)
+                .enumerate()
+                .filter(|(i, (_, first))| *i == **first)
+                .map(|(_, (entry, _))| entry),
+        );
+        unplaced
+    }
+
+    fn limits(&self) -> BatchLimits {
+        BatchLimits {
+            batch_size: self.batch_size,
+            delivery_timeout: self.delivery_timeout,
         }
-        b.bytes += record.size;
-        b.records.push(record);
-        if b.bytes >= self.batch_size {
-            b.closed = true;
-        }
-        b.id
     }
 
     /// Closes every open batch (flush): they become ready at once.
@@ -170,6 +193,55 @@ impl RecordAccumulator {
     }
 }
 
+/// What bounds a batch: its size, and its delivery deadline from its creation.
+#[derive(Clone, Copy)]
+struct BatchLimits {
+    batch_size: usize,
+    delivery_timeout: Duration,
+}
+
+/// Appends `record` to `q`, `tp`'s queue (see [`RecordAccumulator::append`]).
+fn append_to(
+    q: &mut PartitionQueue,
+    tp: &TopicPartition,
+    record: PendingRecord,
+    now: Instant,
+    limits: BatchLimits,
+    next_id: &mut u64,
+) -> u64 {
+    let fits = q.batches.back().is_some_and(|b| {
+        !b.closed && (b.records.is_empty() || b.bytes + record.size <= limits.batch_size)
+    });
+    if !fits {
+        if let Some(b) = q.batches.back_mut() {
+            b.closed = true;
+        }
+        *next_id += 1;
+        q.batches.push_back(ProducerBatch::new(
+            *next_id,
+            tp.clone(),
+            now,
+            now + limits.delivery_timeout,
+        ));
+    }
+    let Some(b) = q.batches.back_mut() else {
+        // Unreachable: a batch was just ensured.
+        return 0;
+    };
+    if b.records.is_empty() {
+        // Room for as many records of this size as the batch takes: no regrowth (and
+        // copies of the records) while it fills.
+        b.records
+            .reserve((limits.batch_size / record.size.max(1)).clamp(1, 4096));
+    }
+    b.bytes += record.size;
+    b.records.push(record);
+    if b.bytes >= limits.batch_size {
+        b.closed = true;
+    }
+    b.id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +263,39 @@ mod tests {
 
     fn tp(p: i32) -> TopicPartition {
         TopicPartition::new("t", p)
+    }
+
+    #[test]
+    fn append_all_places_each_record_in_its_partition_in_order() {
+        let now = Instant::now();
+        let mut a = RecordAccumulator::new(1000, Duration::from_millis(10), Duration::from_secs(5));
+        a.append(&tp(1), rec(10), now);
+        let sizes = |a: &RecordAccumulator, p: i32| -> Vec<usize> {
+            a.queues[&tp(p)]
+                .batches
+                .iter()
+                .flat_map(|b| b.records.iter().map(|r| r.size))
+                .collect()
+        };
+        // Partition 1 listed twice (shares one queue); index 9 names no partition.
+        let unplaced = a.append_all(
+            vec![tp(0), tp(1), tp(1)],
+            vec![
+                (1, rec(11)),
+                (0, rec(20)),
+                (2, rec(12)),
+                (9, rec(99)),
+                (0, rec(21)),
+            ],
+            now,
+        );
+        assert_eq!(
+            unplaced.iter().map(|r| r.size).collect::<Vec<_>>(),
+            vec![99]
+        );
+        assert_eq!(sizes(&a, 0), vec![20, 21]);
+        assert_eq!(sizes(&a, 1), vec![10, 11, 12], "the earlier batch is kept");
+        assert_eq!(a.queues.len(), 2);
     }
 
     #[test]

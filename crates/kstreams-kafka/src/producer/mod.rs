@@ -195,12 +195,23 @@ impl Producer {
         let metadata = self.shared.client.metadata();
         let mut sized = Vec::with_capacity(records.len());
         let mut total = 0usize;
+        // The previous record's topic and partition count: outputs mostly share a topic.
+        let mut last: Option<(Arc<str>, usize)> = None;
         for record in records {
             let size = record_size(&record);
-            // One metadata snapshot for the call; a topic not in it is looked up.
-            let n = match metadata.partition_count(&record.topic) {
-                Some(n) => n,
-                None => self.shared.client.partition_count(&record.topic).await?,
+            let n = match &last {
+                Some((topic, n)) if Arc::ptr_eq(topic, &record.topic) || *topic == record.topic => {
+                    *n
+                }
+                // One metadata snapshot for the call; a topic not in it is looked up.
+                _ => {
+                    let n = match metadata.partition_count(&record.topic) {
+                        Some(n) => n,
+                        None => self.shared.client.partition_count(&record.topic).await?,
+                    };
+                    last = Some((record.topic.clone(), n));
+                    n
+                }
             };
             let partition = self.partition(&record, size, n)?;
             total = total.saturating_add(size.max(1));

@@ -180,17 +180,11 @@ impl Sender {
                     }
                     return;
                 }
-                let now = Instant::now();
-                for (i, record) in records {
-                    match partitions.get(i) {
-                        Some(tp) => {
-                            self.acc.append(tp, record, now);
-                        }
-                        // Unreachable: `send_all` indexes its own partition list.
-                        None => record.reply.send(Err(KafkaError::IllegalState(
-                            "record without a partition".into(),
-                        ))),
-                    }
+                // Unplaced records are unreachable: `send_all` indexes its own partition list.
+                for record in self.acc.append_all(partitions, records, Instant::now()) {
+                    record.reply.send(Err(KafkaError::IllegalState(
+                        "record without a partition".into(),
+                    )));
                 }
             }
             Command::Flush(reply) => {
