@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use foldhash::fast::RandomState;
+use smallvec::SmallVec;
 
 use crate::error::{Result, StateError};
 use crate::key_bytes::{inclusive_bounds, is_inverted, prefix_successor};
@@ -13,6 +14,11 @@ use crate::store::{
     CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueIter, KeyValueStore, StateStore,
 };
 use crate::thread_cache::SharedThreadCache;
+
+/// A key or value held by the cache: inline up to 16 bytes (in the 24 bytes a `Vec` takes),
+/// so a lookup of a short key reads no second allocation, and a short value's copy allocates
+/// nothing.
+type CacheBytes = SmallVec<[u8; 16]>;
 
 /// Bytes charged per cache entry on top of its key (held three times) and value.
 const ENTRY_OVERHEAD_BYTES: usize = 96;
@@ -24,7 +30,7 @@ const MIN_DIRTY_LIST: usize = 256;
 #[derive(Debug)]
 struct CacheEntry {
     /// The cached value; `None` for a delete not yet written down.
-    value: Option<Vec<u8>>,
+    value: Option<CacheBytes>,
     /// Position in write order: the sequence number of the entry's last write.
     seq: u64,
     /// The entry's key in `write_order`, at most `seq`: a write does not move the entry
@@ -40,7 +46,7 @@ enum DirtyKeys {
     /// The keys of the entries made dirty since the last flush, possibly stale (an entry
     /// removed since, or listed twice after a removal): a store committed after every record
     /// keeps most entries clean, and a flush then visits only these.
-    Listed(Vec<Vec<u8>>),
+    Listed(Vec<CacheBytes>),
     /// Too many entries turned dirty to list them (a running aggregate over a bounded key
     /// space dirties most of its cache between commits): a flush walks every entry, in key
     /// order, which costs less than listing, looking up and sorting the keys.
@@ -59,13 +65,13 @@ pub struct CachingKeyValueStore<S> {
     max_cache_bytes: usize,
     /// The entries, for point lookups (a hash index: the tree of `ordered` costs a dozen key
     /// comparisons per lookup).
-    entries: HashMap<Vec<u8>, CacheEntry, RandomState>,
+    entries: HashMap<CacheBytes, CacheEntry, RandomState>,
     /// The entries' keys in order, for scans and for flushes in key order.
-    ordered: BTreeSet<Vec<u8>>,
+    ordered: BTreeSet<CacheBytes>,
     /// Every entry once, under its `order_seq`. The first item whose `order_seq` equals its
     /// entry's `seq` is the least recently written entry (every other entry was written at
     /// or after its own `order_seq`, which is not smaller).
-    write_order: BTreeMap<u64, Vec<u8>>,
+    write_order: BTreeMap<u64, CacheBytes>,
     dirty_keys: DirtyKeys,
     dirty_count: usize,
     next_seq: u64,
@@ -189,7 +195,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
                     buf.clear();
                     buf.extend_from_slice(v);
                 }
-                (v, _) => entry.value = v.map(<[u8]>::to_vec),
+                (v, _) => entry.value = v.map(CacheBytes::from_slice),
             }
             entry.seq = seq;
             if !entry.dirty {
@@ -208,16 +214,16 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             c.charge(bytes);
         }
         self.entries.insert(
-            key.to_vec(),
+            CacheBytes::from_slice(key),
             CacheEntry {
-                value: value.map(<[u8]>::to_vec),
+                value: value.map(CacheBytes::from_slice),
                 seq,
                 order_seq: seq,
                 dirty: true,
             },
         );
-        self.ordered.insert(key.to_vec());
-        self.write_order.insert(seq, key.to_vec());
+        self.ordered.insert(CacheBytes::from_slice(key));
+        self.write_order.insert(seq, CacheBytes::from_slice(key));
         self.note_dirty(key);
         self.evict_over_budget()
     }
@@ -235,7 +241,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
             self.dirty_keys = DirtyKeys::All;
             return;
         }
-        keys.push(key.to_vec());
+        keys.push(CacheBytes::from_slice(key));
         if keys.len() > 2 * self.dirty_count + 1024 {
             let entries = &self.entries;
             let mut seen = std::collections::HashSet::new();
@@ -244,7 +250,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     }
 
     /// Puts keys that were not written down back on the dirty list.
-    fn relist_dirty(&mut self, keys: impl IntoIterator<Item = Vec<u8>>) {
+    fn relist_dirty(&mut self, keys: impl IntoIterator<Item = CacheBytes>) {
         if let DirtyKeys::Listed(listed) = &mut self.dirty_keys {
             listed.extend(keys);
         }
@@ -252,7 +258,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
 
     /// The least recently written entry's key, moving entries written since they were
     /// placed in `write_order` to their place first.
-    fn least_recently_written(&mut self) -> Option<Vec<u8>> {
+    fn least_recently_written(&mut self) -> Option<CacheBytes> {
         loop {
             let (order_seq, key) = self.write_order.pop_first()?;
             let Some(entry) = self.entries.get_mut(&key) else {
@@ -317,7 +323,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
 
     /// The dirty entries' keys in key order, once each, leaving the dirty list empty (the
     /// entries stay dirty until [`Self::mark_clean`]).
-    fn take_dirty_in_key_order(&mut self) -> Vec<Vec<u8>> {
+    fn take_dirty_in_key_order(&mut self) -> Vec<CacheBytes> {
         match std::mem::replace(&mut self.dirty_keys, DirtyKeys::Listed(Vec::new())) {
             DirtyKeys::Listed(mut keys) => {
                 keys.retain(|key| self.entries.get(key).is_some_and(|e| e.dirty));
@@ -335,8 +341,8 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     }
 
     /// The dirty entries' keys in write order, leaving the dirty list empty.
-    fn take_dirty_in_write_order(&mut self) -> Vec<Vec<u8>> {
-        let mut dirty: Vec<(u64, Vec<u8>)> =
+    fn take_dirty_in_write_order(&mut self) -> Vec<CacheBytes> {
+        let mut dirty: Vec<(u64, CacheBytes)> =
             match std::mem::replace(&mut self.dirty_keys, DirtyKeys::Listed(Vec::new())) {
                 DirtyKeys::Listed(keys) => keys
                     .into_iter()
@@ -394,20 +400,21 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
     fn write_down_dirty_unobserved(&mut self) -> Result<()> {
         let dirty = self.take_dirty_in_key_order();
         let mut puts: Vec<KeyValue> = Vec::with_capacity(dirty.len());
-        let mut deletes: Vec<Vec<u8>> = Vec::new();
+        let mut deletes: Vec<CacheBytes> = Vec::new();
         for key in dirty {
             match self.entries.get(&key).and_then(|e| e.value.as_ref()) {
-                Some(value) => {
-                    let value = value.clone();
-                    puts.push((key, value));
-                }
+                Some(value) => puts.push((key.to_vec(), value.to_vec())),
                 None => deletes.push(key),
             }
         }
         if !puts.is_empty()
             && let Err(e) = self.inner.put_all(&puts)
         {
-            self.relist_dirty(puts.into_iter().map(|(key, _)| key).chain(deletes));
+            self.relist_dirty(
+                puts.into_iter()
+                    .map(|(key, _)| CacheBytes::from_vec(key))
+                    .chain(deletes),
+            );
             return Err(e);
         }
         for (key, _) in &puts {
@@ -431,7 +438,7 @@ impl<S: KeyValueStore> CachingKeyValueStore<S> {
         reverse: bool,
     ) -> CacheIter<'a> {
         let entries = &self.entries;
-        let map = move |k: &'a Vec<u8>| {
+        let map = move |k: &'a CacheBytes| {
             let value = entries.get(k).and_then(|e| e.value.as_deref());
             (k.as_slice(), value)
         };
@@ -505,7 +512,7 @@ impl<S: KeyValueStore> KeyValueStore for CachingKeyValueStore<S> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.check_open()?;
         match self.entries.get(key) {
-            Some(entry) => Ok(entry.value.clone()),
+            Some(entry) => Ok(entry.value.as_deref().map(<[u8]>::to_vec)),
             None => self.inner.get(key),
         }
     }
