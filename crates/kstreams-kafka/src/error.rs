@@ -79,6 +79,15 @@ pub enum KafkaError {
     /// The client was closed.
     #[error("client closed")]
     Closed,
+    /// A record the producer gave up on, handed back with the reason, so a caller can log,
+    /// dead-letter or resend it without keeping its own copy of every record it sends.
+    #[error("{error}")]
+    Undelivered {
+        /// Why the record was not delivered.
+        error: Box<KafkaError>,
+        /// The record as it was batched (partition and timestamp filled in).
+        record: Box<crate::types::ProducerRecord>,
+    },
 }
 
 /// Kafka error codes that mean "another instance took over".
@@ -112,6 +121,26 @@ impl KafkaError {
             | KafkaError::Config(_)
             | KafkaError::IllegalState(_)
             | KafkaError::Closed => ErrorClass::Fatal,
+            KafkaError::Undelivered { error, .. } => error.class(),
+        }
+    }
+
+    /// The error itself, looking through a record handed back with it
+    /// ([`KafkaError::Undelivered`]).
+    pub fn cause(&self) -> &KafkaError {
+        match self {
+            KafkaError::Undelivered { error, .. } => error.cause(),
+            other => other,
+        }
+    }
+
+    /// The error and the record handed back with it, if any.
+    pub fn into_undelivered(self) -> (KafkaError, Option<crate::types::ProducerRecord>) {
+        match self {
+            KafkaError::Undelivered { error, record } => {
+                (error.into_undelivered().0, Some(*record))
+            }
+            other => (other, None),
         }
     }
 

@@ -96,8 +96,8 @@ impl ProducerRecord {
 /// Where a record was written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordMetadata {
-    /// Topic.
-    pub topic: String,
+    /// Topic (an `Arc`: the records of a batch share it).
+    pub topic: std::sync::Arc<str>,
     /// Partition.
     pub partition: i32,
     /// Offset of the record in the partition.

@@ -75,7 +75,7 @@ async fn every_codec_is_readable_by_librdkafka() {
         let mut sent: HashMap<(i32, i64), (usize, RecordMetadata)> = HashMap::new();
         for (i, f) in futures {
             let md = f.await.unwrap();
-            assert_eq!(md.topic, topic);
+            assert_eq!(&*md.topic, topic);
             if !i.is_multiple_of(7) {
                 assert_eq!(
                     md.partition,

@@ -244,7 +244,7 @@ async fn run(first_produce_error: i16, init_pid_max_version: i16) -> Arc<Mutex<S
         .unwrap()
         .unwrap_err();
     assert!(
-        matches!(err, KafkaError::Broker { code, .. } if code == first_produce_error),
+        matches!(err.cause(), KafkaError::Broker { code, .. } if *code == first_produce_error),
         "{err:?}"
     );
     // ...and the producer stays usable: later records are delivered in order.

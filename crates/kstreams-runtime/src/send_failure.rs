@@ -53,7 +53,7 @@ pub fn classify_produce_code(code: i16) -> SendFailureClass {
 
 /// The class of a failed send's error.
 pub fn classify_send_error(e: &KafkaError) -> SendFailureClass {
-    match e {
+    match e.cause() {
         KafkaError::Broker { code, .. } => classify_produce_code(*code),
         other => match other.class() {
             ErrorClass::Retriable => SendFailureClass::Retriable,
@@ -65,14 +65,14 @@ pub fn classify_send_error(e: &KafkaError) -> SendFailureClass {
 
 /// The metric reason of a rejected send: the error code's name, else the error's kind.
 pub fn failure_cause(e: &KafkaError) -> String {
-    match e {
+    match e.cause() {
         KafkaError::Broker { name, .. } => (*name).to_string(),
         other => format!("{:?}", other.class()).to_lowercase(),
     }
 }
 
-/// A sink output record as it was sent, kept until its send is acknowledged so a rejection
-/// can be handed to the production exception handler.
+/// A sink output record the broker rejected, as the producer handed it back, with its
+/// origin: what the production exception handler is given.
 #[derive(Debug, Clone)]
 pub(crate) struct SentOutput {
     pub(crate) topic: std::sync::Arc<str>,
@@ -85,15 +85,15 @@ pub(crate) struct SentOutput {
 }
 
 impl SentOutput {
-    /// What is kept of `pr` (already converted for the producer) with its origin.
-    pub(crate) fn of(pr: &ProducerRecord, origin: OutputOrigin) -> Self {
+    /// `pr` (in the producer's form) with its origin.
+    pub(crate) fn of(pr: ProducerRecord, origin: OutputOrigin) -> Self {
         SentOutput {
-            topic: pr.topic.clone(),
+            topic: pr.topic,
             partition: pr.partition,
-            key: pr.key.clone(),
-            value: pr.value.clone(),
+            key: pr.key,
+            value: pr.value,
             timestamp: pr.timestamp.unwrap_or(-1),
-            headers: pr.headers.clone(),
+            headers: pr.headers,
             origin,
         }
     }
@@ -128,8 +128,10 @@ pub(crate) enum Delivery {
 pub(crate) struct PendingSend {
     /// The changelog partition, for changelog records (their offsets are checkpointed).
     pub(crate) changelog: Option<(String, i32)>,
-    /// The record, for sink output (the production handler may need it).
-    pub(crate) output: Option<Box<SentOutput>>,
+    /// Where a sink output record came from (the production handler identifies a rejected
+    /// record by it); the record itself comes back with a rejection
+    /// ([`KafkaError::Undelivered`]), so no copy is kept here.
+    pub(crate) origin: Option<OutputOrigin>,
     pub(crate) delivery: Delivery,
 }
 
@@ -375,7 +377,7 @@ mod tests {
             index: 0,
         };
         let rejected = RejectedSend {
-            output: Box::new(SentOutput::of(&pr, origin)),
+            output: Box::new(SentOutput::of(pr, origin)),
             error: broker_error("Produce", 10, None),
         };
         assert_eq!(rejected.output.to_produced().timestamp, 5);

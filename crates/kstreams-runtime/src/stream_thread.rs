@@ -18,13 +18,15 @@ use kstreams_core::processor::{
     GlobalStateStores, LogAndFailExceptionHandler, ProcessorGraph, TaskEnv,
 };
 use kstreams_core::{
-    ConsumedRecord, Headers, ProcessorTopology, SharedClock, StreamTask, StreamsError, SystemClock,
-    TaskId, TaskState,
+    ConsumedRecord, Headers, OutputOrigin, ProcessorTopology, SharedClock, StreamTask,
+    StreamsError, SystemClock, TaskId, TaskState,
 };
 use kstreams_kafka::consumer::{Consumer, ConsumerConfig, ConsumerRebalanceListener};
 use kstreams_kafka::fetcher::{ConsumerRecord, OffsetResetStrategy};
 use kstreams_kafka::producer::{Producer, ProducerConfig};
-use kstreams_kafka::{Client, ClientConfig, IsolationLevel, OffsetAndMetadata, TopicPartition};
+use kstreams_kafka::{
+    Client, ClientConfig, IsolationLevel, KafkaError, OffsetAndMetadata, TopicPartition,
+};
 use kstreams_state::{SharedThreadCache, ThreadCache};
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -45,7 +47,13 @@ const MAX_PENDING_SENDS: usize = 100_000;
 
 /// A record of the outbox on its way to the producer: its changelog partition, the copy kept
 /// for the production handler, and the fault injector's rejection.
-type StagedSend = (Option<(String, i32)>, Option<Box<SentOutput>>, Option<i16>);
+/// A record of the outbox on its way out: its changelog partition, its origin (sink output)
+/// and, for a record the fault injector rejects (tests), the error it fails with.
+type StagedSend = (
+    Option<(String, i32)>,
+    Option<OutputOrigin>,
+    Option<KafkaError>,
+);
 
 /// What every stream thread of an instance shares.
 #[derive(Clone)]
@@ -321,7 +329,8 @@ impl StreamThread {
         match e {
             RuntimeError::Kafka(k) => {
                 k.class() != kstreams_kafka::ErrorClass::Fatal
-                    || (self.eos && matches!(k, kstreams_kafka::KafkaError::IllegalState(_)))
+                    || (self.eos
+                        && matches!(k.cause(), kstreams_kafka::KafkaError::IllegalState(_)))
             }
             _ => false,
         }
@@ -489,11 +498,22 @@ impl StreamThread {
                 _ => None,
             };
             let pr = to_producer_record(r);
-            let output = origin.map(|o| Box::new(SentOutput::of(&pr, o)));
-            if injected.is_none() {
-                to_send.push(pr);
-            }
-            staged.push((changelog, output, injected));
+            let injected = match injected {
+                // Rejected as the producer would: the record comes back with the error.
+                Some(code) => Some(KafkaError::Undelivered {
+                    error: Box::new(kstreams_kafka::error::broker_error(
+                        "Produce",
+                        code,
+                        Some("rejected by the send fault injector".into()),
+                    )),
+                    record: Box::new(pr),
+                }),
+                None => {
+                    to_send.push(pr);
+                    None
+                }
+            };
+            staged.push((changelog, origin, injected));
         }
         self.outbox_spare = records;
         let mut sent = match self.producer.send_all(to_send).await {
@@ -509,13 +529,9 @@ impl StreamThread {
                 return Err(e.into());
             }
         };
-        for (changelog, output, injected) in staged.drain(..) {
+        for (changelog, origin, injected) in staged.drain(..) {
             let delivery = match injected {
-                Some(code) => Delivery::Rejected(kstreams_kafka::error::broker_error(
-                    "Produce",
-                    code,
-                    Some("rejected by the send fault injector".into()),
-                )),
+                Some(error) => Delivery::Rejected(error),
                 None => match sent.next() {
                     Some(fut) => Delivery::Sent(fut),
                     None => {
@@ -528,7 +544,7 @@ impl StreamThread {
             };
             self.pending.push(PendingSend {
                 changelog,
-                output,
+                origin,
                 delivery,
             });
         }
@@ -570,7 +586,7 @@ impl StreamThread {
                 Delivery::Sent(fut) => fut.await,
                 Delivery::Rejected(e) => Err(e),
             };
-            if let Some(r) = self.note_outcome(r, s.changelog, s.output)? {
+            if let Some(r) = self.note_outcome(r, s.changelog, s.origin)? {
                 rejected.push(r);
                 if self.eos {
                     break;
@@ -585,9 +601,9 @@ impl StreamThread {
         &mut self,
         r: kstreams_kafka::Result<kstreams_kafka::RecordMetadata>,
         changelog: Option<(String, i32)>,
-        output: Option<Box<SentOutput>>,
+        origin: Option<OutputOrigin>,
     ) -> Result<Option<RejectedSend>> {
-        match (r, output) {
+        match (r, origin) {
             (Ok(md), _) => {
                 if let Some(key) = changelog {
                     let e = self.changelog_offsets.entry(key).or_insert(0);
@@ -595,10 +611,17 @@ impl StreamThread {
                 }
                 Ok(None)
             }
-            (Err(error), Some(output))
+            (Err(error), Some(origin))
                 if classify_send_error(&error) == SendFailureClass::RecordRejected =>
             {
-                Ok(Some(RejectedSend { output, error }))
+                match error.into_undelivered() {
+                    (error, Some(record)) => Ok(Some(RejectedSend {
+                        output: Box::new(SentOutput::of(record, origin)),
+                        error,
+                    })),
+                    // Not handed back: nothing to give the handler.
+                    (error, None) => Err(error.into()),
+                }
             }
             (Err(e), _) => Err(e.into()),
         }
@@ -622,7 +645,7 @@ impl StreamThread {
                 },
                 Delivery::Rejected(e) => Err(e),
             };
-            match self.note_outcome(r, s.changelog, s.output) {
+            match self.note_outcome(r, s.changelog, s.origin) {
                 Ok(Some(r)) => rejected.push(r),
                 Ok(None) => {}
                 // The transaction cannot commit; if a rejection explains it, it is redone.
@@ -696,7 +719,7 @@ impl StreamThread {
         let fut = self.producer.send(to_producer_record(dlq)).await?;
         self.pending.push(PendingSend {
             changelog: None,
-            output: None,
+            origin: None,
             delivery: Delivery::Sent(fut),
         });
         self.shared

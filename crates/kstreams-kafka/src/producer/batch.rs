@@ -3,7 +3,7 @@
 use super::delivery::Reply;
 use super::sequence::ProducerIdAndEpoch;
 use crate::error::{KafkaError, Result};
-use crate::types::{CompressionType, RecordMetadata, TopicPartition};
+use crate::types::{CompressionType, ProducerRecord, RecordMetadata, TopicPartition};
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 use std::time::Instant;
@@ -94,7 +94,7 @@ impl ProducerBatch {
     /// Completes every record: offsets from `base_offset` (or -1), the broker's log append
     /// time if it uses it.
     pub fn complete(self, base_offset: i64, log_append_time: i64) {
-        let topic = self.tp.topic;
+        let topic: std::sync::Arc<str> = self.tp.topic.into();
         for (i, r) in self.records.into_iter().enumerate() {
             let offset = if base_offset >= 0 {
                 base_offset + i as i64
@@ -115,10 +115,23 @@ impl ProducerBatch {
         }
     }
 
-    /// Fails every record with (a copy of) the error.
+    /// Fails every record with (a copy of) the error, handing the record back with it
+    /// ([`KafkaError::Undelivered`]).
     pub fn fail(self, err: &KafkaError) {
+        let topic: std::sync::Arc<str> = self.tp.topic.into();
         for r in self.records {
-            r.reply.send(Err(clone_error(err)));
+            let record = ProducerRecord {
+                topic: topic.clone(),
+                partition: Some(self.tp.partition),
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp: Some(r.timestamp),
+            };
+            r.reply.send(Err(KafkaError::Undelivered {
+                error: Box::new(clone_error(err)),
+                record: Box::new(record),
+            }));
         }
     }
 }
@@ -164,6 +177,10 @@ pub(crate) fn clone_error(e: &KafkaError) -> KafkaError {
         KafkaError::Config(s) => KafkaError::Config(s.clone()),
         KafkaError::IllegalState(s) => KafkaError::IllegalState(s.clone()),
         KafkaError::Closed => KafkaError::Closed,
+        KafkaError::Undelivered { error, record } => KafkaError::Undelivered {
+            error: Box::new(clone_error(error)),
+            record: record.clone(),
+        },
         #[allow(unreachable_patterns)]
         other => KafkaError::IllegalState(other.to_string()),
     }
@@ -474,9 +491,12 @@ mod tests {
         let (r, rx) = rec(0);
         b.records.push(r);
         b.fail(&crate::error::broker_error("Produce", 10, None));
-        assert!(matches!(
-            rx.await.unwrap(),
-            Err(KafkaError::Broker { code: 10, .. })
-        ));
+        let (error, record) = rx.await.unwrap().unwrap_err().into_undelivered();
+        assert!(matches!(error, KafkaError::Broker { code: 10, .. }));
+        let record = record.expect("the record is handed back");
+        assert_eq!(
+            (&*record.topic, record.partition, record.timestamp),
+            ("t", Some(0), Some(1_000))
+        );
     }
 }
