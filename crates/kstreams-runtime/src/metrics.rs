@@ -111,7 +111,9 @@ impl LocalLatency {
     /// When to start the clock for the next record: now if it is one of the sample, else
     /// `None`. Pass the result to [`LocalLatency::processed`] once the record is processed.
     pub(crate) fn start(&self) -> Option<Instant> {
-        (self.records % PROCESS_LATENCY_SAMPLE_EVERY == 0).then(Instant::now)
+        self.records
+            .is_multiple_of(PROCESS_LATENCY_SAMPLE_EVERY)
+            .then(Instant::now)
     }
 
     /// A record was processed; `started` is what [`LocalLatency::start`] returned for it.

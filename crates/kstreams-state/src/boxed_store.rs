@@ -51,6 +51,9 @@ impl KeyValueStore for Box<dyn KeyValueStore> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         (**self).get(key)
     }
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        (**self).get_with(key, read)
+    }
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         (**self).put(key, value)
     }

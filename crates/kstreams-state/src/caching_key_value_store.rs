@@ -517,6 +517,17 @@ impl<S: KeyValueStore> KeyValueStore for CachingKeyValueStore<S> {
         }
     }
 
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        self.check_open()?;
+        match self.entries.get(key) {
+            Some(entry) => {
+                read(entry.value.as_deref());
+                Ok(())
+            }
+            None => self.inner.get_with(key, read),
+        }
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.check_open()?;
         self.cache_write(key, Some(value))

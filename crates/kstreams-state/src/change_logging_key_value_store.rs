@@ -79,6 +79,10 @@ impl<S: KeyValueStore> KeyValueStore for ChangeLoggingKeyValueStore<S> {
         self.inner.get(key)
     }
 
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        self.inner.get_with(key, read)
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.inner.put(key, value)?;
         self.log(key, Some(value));

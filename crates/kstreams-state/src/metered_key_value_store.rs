@@ -234,6 +234,10 @@ impl<S: KeyValueStore> KeyValueStore for MeteredKeyValueStore<S> {
         self.timed(StoreOperation::Get, |s| s.get(key))
     }
 
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        self.timed(StoreOperation::Get, |s| s.get_with(key, read))
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.timed_mut(StoreOperation::Put, |s| s.put(key, value))
     }

@@ -196,6 +196,12 @@ impl KeyValueStore for RocksDbKeyValueStore {
         self.db()?.get(key).map_err(|e| self.backend(e))
     }
 
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        let value = self.db()?.get_pinned(key).map_err(|e| self.backend(e))?;
+        read(value.as_deref());
+        Ok(())
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.db()?
             .put_opt(key, value, &self.write_options)

@@ -46,6 +46,14 @@ pub trait StateStore: Send + 'static {
 pub trait KeyValueStore: StateStore {
     /// The value for `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Hands `key`'s value to `read`, lent where the store can (a cached entry, an in-memory
+    /// entry, RocksDB's pinned slice) instead of copied; the default copies through
+    /// [`KeyValueStore::get`]. Wrappers forward it, so a typed read allocates no value copy.
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        let value = self.get(key)?;
+        read(value.as_deref());
+        Ok(())
+    }
     /// Inserts or replaces the value for `key`.
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
     /// Inserts the value only if `key` is absent; returns the existing value otherwise.

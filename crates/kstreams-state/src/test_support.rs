@@ -78,6 +78,7 @@ pub(crate) fn key_value_store_suite<S: KeyValueStore>(
     options: SuiteOptions,
 ) {
     get_put_overwrite(&mut make());
+    lent_reads_match_copies(&mut make());
     put_if_absent(&mut make());
     put_all_and_delete(&mut make());
     ranges(&mut make());
@@ -102,6 +103,21 @@ fn get_put_overwrite(store: &mut dyn KeyValueStore) {
         Some(Vec::new()),
         "empty values are values"
     );
+}
+
+/// `get_with` lends the same value `get` copies: stored, cached, absent and empty.
+fn lent_reads_match_copies(store: &mut dyn KeyValueStore) {
+    store.put(b"a", b"1").unwrap();
+    store.flush().unwrap();
+    store.put(b"b", b"22").unwrap();
+    store.put(b"e", b"").unwrap();
+    for key in [&b"a"[..], b"b", b"e", b"zz"] {
+        let mut lent = Vec::new();
+        store
+            .get_with(key, &mut |v| lent.push(v.map(<[u8]>::to_vec)))
+            .unwrap();
+        assert_eq!(lent, vec![store.get(key).unwrap()], "key {key:?}");
+    }
 }
 
 fn put_if_absent(store: &mut dyn KeyValueStore) {
@@ -277,6 +293,10 @@ fn closed_store_errors(store: &mut dyn KeyValueStore) {
     store.close().unwrap();
     assert!(!store.is_open());
     assert!(matches!(store.get(b"a"), Err(StateError::Closed { .. })));
+    assert!(matches!(
+        store.get_with(b"a", &mut |_| panic!("no value from a closed store")),
+        Err(StateError::Closed { .. })
+    ));
     assert!(matches!(
         store.put(b"a", b"2"),
         Err(StateError::Closed { .. })

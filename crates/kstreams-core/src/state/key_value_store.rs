@@ -55,6 +55,17 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         }
     }
 
+    /// The value of the serialized key `k`, decoded from the store's own bytes (no copy).
+    fn read(&self, k: &[u8]) -> Result<Option<V>> {
+        let mut value = Ok(None);
+        self.inner.get_with(k, &mut |bytes| {
+            value = bytes
+                .map(|b| self.value_serde.deserialize(&self.name, Some(b)))
+                .transpose();
+        })?;
+        Ok(value?)
+    }
+
     fn decode_pair(&self, pair: kstreams_state::Result<(Vec<u8>, Vec<u8>)>) -> Result<(K, V)> {
         let (k, v) = pair?;
         Ok((
@@ -66,8 +77,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
     /// The value of `key`.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
         let k = self.key_bytes(key)?;
-        let v = self.inner.get(&k)?;
-        self.decode_value(v)
+        self.read(&k)
     }
 
     /// Writes `value` for `key`; a value that serializes to null deletes the key.
@@ -80,6 +90,21 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
             }
         }
         Ok(())
+    }
+
+    /// Reads `key`'s value and writes back what `f` makes of it (`None` deletes), returning
+    /// `f`'s second result. The key is serialized once for both: aggregations and tables read
+    /// and then write the same key for every record.
+    pub fn update<R>(&mut self, key: &K, f: impl FnOnce(Option<V>) -> (Option<V>, R)) -> Result<R> {
+        let k = self.key_bytes(key)?;
+        let (new, out) = f(self.read(&k)?);
+        match new.map(|v| self.value_bytes(&v)).transpose()?.flatten() {
+            Some(v) => self.inner.put(&k, &v)?,
+            None => {
+                self.inner.delete(&k)?;
+            }
+        }
+        Ok(out)
     }
 
     /// Writes `value` only if `key` is absent; returns the existing value otherwise.
@@ -211,5 +236,30 @@ impl<K: 'static, V: 'static> TaskStore for KeyValueStore<K, V> {
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serde::Serdes;
+    use kstreams_state::InMemoryKeyValueStore;
+
+    #[test]
+    fn update_reads_then_writes_or_deletes_the_key() {
+        let mut store = KeyValueStore::new(
+            Box::new(InMemoryKeyValueStore::new("s")),
+            Serdes::string(),
+            Serdes::i64(),
+        );
+        let k = "a".to_string();
+        let seen = store
+            .update(&k, |old| (Some(old.unwrap_or(0) + 5), old))
+            .unwrap();
+        assert_eq!(seen, None);
+        let seen = store.update(&k, |old| (old.map(|n| n * 2), old)).unwrap();
+        assert_eq!((seen, store.get(&k).unwrap()), (Some(5), Some(10)));
+        let seen = store.update(&k, |old| (None, old)).unwrap();
+        assert_eq!((seen, store.get(&k).unwrap()), (Some(10), None));
     }
 }

@@ -47,13 +47,18 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for StreamAggreg
         r: Record<K, V>,
     ) -> Result<()> {
         let store = ctx.key_value_store::<K, ValueAndTimestamp<VA>>(&self.store)?;
-        let old = store.get(&r.key)?;
-        let ts = old
-            .as_ref()
-            .map_or(r.timestamp, |o| o.timestamp.max(r.timestamp));
-        let old_value = old.map(|o| o.value);
-        let new = (self.fold)(&r.key, &r.value, old_value.clone());
-        store.put(&r.key, &ValueAndTimestamp::make(new.clone(), ts))?;
+        let fold = &self.fold;
+        let (new, old_value, ts) = store.update(&r.key, |old| {
+            let ts = old
+                .as_ref()
+                .map_or(r.timestamp, |o| o.timestamp.max(r.timestamp));
+            let old_value = old.map(|o| o.value);
+            let new = fold(&r.key, &r.value, old_value.clone());
+            (
+                Some(ValueAndTimestamp::make(new.clone(), ts)),
+                (new, old_value, ts),
+            )
+        })?;
         if self.cached {
             return Ok(());
         }

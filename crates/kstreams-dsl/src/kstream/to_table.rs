@@ -30,11 +30,8 @@ impl<K: Data, V: Data> Processor<K, V, K, Change<V>> for StreamToTable<K, V> {
         r: Record<K, V>,
     ) -> Result<()> {
         let store = ctx.key_value_store::<K, ValueAndTimestamp<V>>(&self.store)?;
-        let old = store.get(&r.key)?.map(|o| o.value);
-        store.put(
-            &r.key,
-            &ValueAndTimestamp::make(r.value.clone(), r.timestamp),
-        )?;
+        let new = ValueAndTimestamp::make(r.value.clone(), r.timestamp);
+        let old = store.update(&r.key, |old| (Some(new), old.map(|o| o.value)))?;
         if self.cached {
             return Ok(());
         }

@@ -29,13 +29,11 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for KTableSource<K,
         r: Record<K, Option<V>>,
     ) -> Result<()> {
         let store = ctx.key_value_store::<K, ValueAndTimestamp<V>>(&self.store)?;
-        let old = store.get(&r.key)?.map(|o| o.value);
-        match &r.value {
-            Some(v) => store.put(&r.key, &ValueAndTimestamp::make(v.clone(), r.timestamp))?,
-            None => {
-                store.delete(&r.key)?;
-            }
-        }
+        let new = r
+            .value
+            .as_ref()
+            .map(|v| ValueAndTimestamp::make(v.clone(), r.timestamp));
+        let old = store.update(&r.key, |old| (new, old.map(|o| o.value)))?;
         if self.cached || (old.is_none() && r.value.is_none()) {
             return Ok(());
         }
