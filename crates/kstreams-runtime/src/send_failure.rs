@@ -127,7 +127,7 @@ pub(crate) enum Delivery {
 /// A send the stream thread has not seen acknowledged yet.
 pub(crate) struct PendingSend {
     /// The changelog partition, for changelog records (their offsets are checkpointed).
-    pub(crate) changelog: Option<(String, i32)>,
+    pub(crate) changelog: Option<(Arc<str>, i32)>,
     /// Where a sink output record came from (the production handler identifies a rejected
     /// record by it); the record itself comes back with a rejection
     /// ([`KafkaError::Undelivered`]), so no copy is kept here.

@@ -45,12 +45,10 @@ use crate::state::SharedState;
 /// Unacknowledged sends a stream thread keeps before waiting for the older half.
 const MAX_PENDING_SENDS: usize = 100_000;
 
-/// A record of the outbox on its way to the producer: its changelog partition, the copy kept
-/// for the production handler, and the fault injector's rejection.
 /// A record of the outbox on its way out: its changelog partition, its origin (sink output)
 /// and, for a record the fault injector rejects (tests), the error it fails with.
 type StagedSend = (
-    Option<(String, i32)>,
+    Option<(Arc<str>, i32)>,
     Option<OutputOrigin>,
     Option<KafkaError>,
 );
@@ -149,7 +147,7 @@ struct StreamThread {
     /// (exactly-once), shared with the tasks.
     production_decisions: Arc<ProductionDecisions>,
     /// Next offset of each changelog partition the local stores reflect.
-    changelog_offsets: HashMap<(String, i32), i64>,
+    changelog_offsets: HashMap<(Arc<str>, i32), i64>,
     changelog_topics: HashSet<String>,
     in_txn: bool,
     clock: SharedClock,
@@ -486,9 +484,20 @@ impl StreamThread {
         let mut staged = std::mem::take(&mut self.staged);
         staged.clear();
         let mut to_send = Vec::with_capacity(n);
+        // The previous record's topic and whether it is a changelog: records share their
+        // sink's or changelog writer's topic name.
+        let mut last_topic: Option<(Arc<str>, bool)> = None;
         for mut r in records.drain(..) {
-            let changelog = if self.changelog_topics.contains(&*r.topic) {
-                r.partition.map(|p| (r.topic.to_string(), p))
+            let is_changelog = match &last_topic {
+                Some((topic, is)) if Arc::ptr_eq(topic, &r.topic) => *is,
+                _ => {
+                    let is = self.changelog_topics.contains(&*r.topic);
+                    last_topic = Some((r.topic.clone(), is));
+                    is
+                }
+            };
+            let changelog = if is_changelog {
+                r.partition.map(|p| (r.topic.clone(), p))
             } else {
                 None
             };
@@ -600,7 +609,7 @@ impl StreamThread {
     fn note_outcome(
         &mut self,
         r: kstreams_kafka::Result<kstreams_kafka::RecordMetadata>,
-        changelog: Option<(String, i32)>,
+        changelog: Option<(Arc<str>, i32)>,
         origin: Option<OutputOrigin>,
     ) -> Result<Option<RejectedSend>> {
         match (r, origin) {
@@ -1156,7 +1165,8 @@ impl StreamThread {
                     .as_ref()
                     .and_then(|c| c.get(&key).copied())
                     .unwrap_or(-2);
-                self.changelog_offsets.insert(key, start);
+                self.changelog_offsets
+                    .insert((topic.as_str().into(), id.partition), start);
             }
             let env = TaskEnv {
                 application_id: self.shared.config.application_id.as_str().into(),
@@ -1230,7 +1240,7 @@ impl StreamThread {
         for tp in &tps {
             let start = self
                 .changelog_offsets
-                .get(&(tp.topic.clone(), tp.partition))
+                .get(&(tp.topic.as_str().into(), tp.partition))
                 .copied()
                 .unwrap_or(-2);
             if start >= 0 {
@@ -1299,7 +1309,7 @@ impl StreamThread {
         for tp in &tps {
             let pos = self.restore_consumer.position(tp).await?;
             self.changelog_offsets
-                .insert((tp.topic.clone(), tp.partition), pos);
+                .insert((tp.topic.as_str().into(), tp.partition), pos);
         }
         self.restore_consumer.assign(&[])?;
         self.shared
@@ -1325,9 +1335,9 @@ impl StreamThread {
                     .topology
                     .changelog_topics()
                     .iter()
-                    .any(|c| &c.topic == t && c.subtopology == id.subtopology)
+                    .any(|c| *c.topic == **t && c.subtopology == id.subtopology)
             })
-            .map(|(k, o)| (k.clone(), *o))
+            .map(|((t, p), o)| ((t.to_string(), *p), *o))
             .collect()
     }
 
