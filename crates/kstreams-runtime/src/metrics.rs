@@ -82,7 +82,7 @@ fn quantiles(h: &Mutex<Option<Histogram<u64>>>) -> LatencySummary {
 /// Records are timed once every this many, starting with the first: two clock reads per
 /// record were a few percent of a counting topology's time, and a sample of one in sixteen
 /// gives the same distribution.
-pub(crate) const PROCESS_LATENCY_SAMPLE_EVERY: u64 = 16;
+pub const PROCESS_LATENCY_SAMPLE_EVERY: u64 = 16;
 
 /// How often at most a thread's latencies are merged into the shared histogram: the merge
 /// walks and then clears every bucket of the thread's histogram.
@@ -245,7 +245,9 @@ pub struct MetricsSnapshot {
     pub assignments: u64,
     /// Active tasks of the instance (`<subtopology>_<partition>`), sorted.
     pub active_tasks: Vec<String>,
-    /// Latency of processing one record (through the task's processors).
+    /// Latency of processing one record (through the task's processors), timed on one record
+    /// in [`PROCESS_LATENCY_SAMPLE_EVERY`] (so its count is about `processed` / 16) and merged
+    /// from each stream thread at most once a second.
     pub process_latency: LatencySummary,
     /// Latency of a commit (flush + offsets, or the transaction commit).
     pub commit_latency: LatencySummary,
