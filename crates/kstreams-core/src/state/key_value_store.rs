@@ -48,22 +48,31 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         Ok(self.value_serde.serialize(&self.name, value)?)
     }
 
-    fn decode_value(&self, bytes: Option<Vec<u8>>) -> Result<Option<V>> {
+    fn decode_value(&self, bytes: Option<&[u8]>) -> Result<Option<V>> {
         match bytes {
             None => Ok(None),
-            Some(b) => Ok(Some(self.value_serde.deserialize(&self.name, Some(&b))?)),
+            Some(b) => Ok(Some(self.value_serde.deserialize(&self.name, Some(b))?)),
         }
     }
 
     /// The value of the serialized key `k`, decoded from the store's own bytes (no copy).
     fn read(&self, k: &[u8]) -> Result<Option<V>> {
         let mut value = Ok(None);
-        self.inner.get_with(k, &mut |bytes| {
-            value = bytes
-                .map(|b| self.value_serde.deserialize(&self.name, Some(b)))
-                .transpose();
-        })?;
-        Ok(value?)
+        self.inner
+            .get_with(k, &mut |bytes| value = self.decode_value(bytes))?;
+        value
+    }
+
+    /// Writes `value` for the serialized key `k`; `None`, or a value that serializes to null,
+    /// deletes the key.
+    fn write(&mut self, k: &[u8], value: Option<&V>) -> Result<()> {
+        match value.map(|v| self.value_bytes(v)).transpose()?.flatten() {
+            Some(v) => self.inner.put(k, &v)?,
+            None => {
+                self.inner.delete(k)?;
+            }
+        }
+        Ok(())
     }
 
     fn decode_pair(&self, pair: kstreams_state::Result<(Vec<u8>, Vec<u8>)>) -> Result<(K, V)> {
@@ -83,13 +92,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
     /// Writes `value` for `key`; a value that serializes to null deletes the key.
     pub fn put(&mut self, key: &K, value: &V) -> Result<()> {
         let k = self.key_bytes(key)?;
-        match self.value_bytes(value)? {
-            Some(v) => self.inner.put(&k, &v)?,
-            None => {
-                self.inner.delete(&k)?;
-            }
-        }
-        Ok(())
+        self.write(&k, Some(value))
     }
 
     /// Reads `key`'s value and writes back what `f` makes of it (`None` deletes), returning
@@ -98,12 +101,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
     pub fn update<R>(&mut self, key: &K, f: impl FnOnce(Option<V>) -> (Option<V>, R)) -> Result<R> {
         let k = self.key_bytes(key)?;
         let (new, out) = f(self.read(&k)?);
-        match new.map(|v| self.value_bytes(&v)).transpose()?.flatten() {
-            Some(v) => self.inner.put(&k, &v)?,
-            None => {
-                self.inner.delete(&k)?;
-            }
-        }
+        self.write(&k, new.as_ref())?;
         Ok(out)
     }
 
@@ -118,7 +116,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
             ))
         })?;
         let old = self.inner.put_if_absent(&k, &v)?;
-        self.decode_value(old)
+        self.decode_value(old.as_deref())
     }
 
     /// Writes several entries.
@@ -133,7 +131,7 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
     pub fn delete(&mut self, key: &K) -> Result<Option<V>> {
         let k = self.key_bytes(key)?;
         let old = self.inner.delete(&k)?;
-        self.decode_value(old)
+        self.decode_value(old.as_deref())
     }
 
     /// Entries with `from <= key <= to` in serialized-key order (`None`: unbounded).
@@ -193,8 +191,8 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
     /// The typed key, new value and old value of an entry this store's cache wrote down.
     pub fn decode_flush_entry(&self, entry: &CacheFlushEntry) -> Result<(K, Option<V>, Option<V>)> {
         let key = self.key_serde.deserialize(&self.name, Some(&entry.key))?;
-        let new = self.decode_value(entry.new_value.clone())?;
-        let old = self.decode_value(entry.old_value.clone())?;
+        let new = self.decode_value(entry.new_value.as_deref())?;
+        let old = self.decode_value(entry.old_value.as_deref())?;
         Ok((key, new, old))
     }
 

@@ -53,26 +53,25 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
         r: Record<K, Change<V>>,
     ) -> Result<()> {
         let store = ctx.key_value_store::<K, ValueAndTimestamp<VA>>(&self.store)?;
-        let old = store.get(&r.key)?;
-        let ts = old
-            .as_ref()
-            .map_or(r.timestamp, |o| o.timestamp.max(r.timestamp));
-        let old_agg = old.map(|o| o.value);
-        let mut agg = old_agg.clone();
-        if let Some(ov) = &r.value.old
-            && let Some(a) = agg.take()
-        {
-            agg = Some((self.sub)(&r.key, ov, a));
-        }
-        if let Some(nv) = &r.value.new {
-            agg = Some((self.add)(&r.key, nv, agg));
-        }
-        match &agg {
-            Some(a) => store.put(&r.key, &ValueAndTimestamp::make(a.clone(), ts))?,
-            None => {
-                store.delete(&r.key)?;
+        let (sub, add) = (&self.sub, &self.add);
+        // Written back: the new aggregate, or a delete when there is none.
+        let (agg, old_agg, ts) = store.update(&r.key, |old| {
+            let ts = old
+                .as_ref()
+                .map_or(r.timestamp, |o| o.timestamp.max(r.timestamp));
+            let old_agg = old.map(|o| o.value);
+            let mut agg = old_agg.clone();
+            if let Some(ov) = &r.value.old
+                && let Some(a) = agg.take()
+            {
+                agg = Some(sub(&r.key, ov, a));
             }
-        }
+            if let Some(nv) = &r.value.new {
+                agg = Some(add(&r.key, nv, agg));
+            }
+            let stored = agg.clone().map(|a| ValueAndTimestamp::make(a, ts));
+            (stored, (agg, old_agg, ts))
+        })?;
         if self.cached {
             return Ok(());
         }
