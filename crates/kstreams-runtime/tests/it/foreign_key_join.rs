@@ -3,7 +3,7 @@
 //! counts follow the right and the left table. Every order ends with its customer's latest
 //! name, including after a customer update fans out to its orders on other partitions.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

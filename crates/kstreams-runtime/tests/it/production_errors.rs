@@ -11,7 +11,7 @@
 //! handler. Outputs and DLQs are read with our read_committed consumer (tansu does not hide
 //! aborted records from librdkafka).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -2,7 +2,7 @@
 //! nothing committed) between the failures and their re-delivery loses and doubles nothing;
 //! dead-letter headers are read back through our read_committed consumer and librdkafka.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! The producer against tansu, cross-checked with librdkafka (python confluent-kafka).
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use kstreams_kafka::admin::{Admin, NewTopic};

@@ -2,7 +2,7 @@
 //! restarted within the session timeout and gets its tasks back without a rebalance, while the
 //! other keeps running undisturbed. Counts stay exact across the restart.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! takes its tasks back, restoring their state from the changelog. The committed output holds
 //! every count exactly once.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! instance finds its customer's region, because each instance restores the whole global
 //! table before it runs and then keeps tailing it. Under exactly_once_v2 (read_committed).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

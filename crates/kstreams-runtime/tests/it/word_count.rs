@@ -2,7 +2,7 @@
 //! RocksDB store with a changelog, at-least-once and exactly-once v2, and restarts that resume
 //! from the committed offsets and the restored state.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

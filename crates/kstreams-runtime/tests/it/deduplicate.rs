@@ -2,7 +2,7 @@
 //! part of its records (as a producer retrying after lost acks does) looks exactly-once
 //! downstream, also across a restart whose dedup store is restored from its changelog.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

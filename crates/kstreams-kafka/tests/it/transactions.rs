@@ -1,7 +1,7 @@
 //! Transactions against tansu: commit and abort (markers in the log, records visible to
 //! librdkafka), offsets in a transaction, and fencing by a second instance.
 
-mod common;
+use crate::common;
 
 use kstreams_kafka::IsolationLevel;
 use kstreams_kafka::admin::{Admin, NewTopic};

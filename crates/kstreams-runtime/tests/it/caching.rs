@@ -1,7 +1,7 @@
 //! `statestore.cache.max.bytes` against tansu: a cached count forwards the latest count of a
 //! key per commit (far fewer records than updates), and with a budget of 0 every update.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! with a linger far longer than the test and no commit in sight: output does not wait for
 //! `linger.ms` or for the commit that would flush it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

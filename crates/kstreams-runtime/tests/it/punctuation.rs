@@ -1,7 +1,7 @@
 //! Wall-clock punctuators run under the runtime (no input needed), and under exactly_once_v2
 //! what they forward is committed in the thread's transactions.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

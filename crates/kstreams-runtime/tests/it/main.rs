@@ -1,0 +1,16 @@
+//! The runtime end to end against tansu, one module per scenario: each test starts its own broker
+//! on a free port and uses random topic names. One test binary for the crate, so the suite links
+//! once.
+
+mod caching;
+mod common;
+mod deduplicate;
+mod foreign_key_join;
+mod global_table;
+mod idle_send;
+mod production_errors;
+mod punctuation;
+mod retry_eos;
+mod scale_out;
+mod static_membership;
+mod word_count;

@@ -1,0 +1,6 @@
+//! The examples on the example contract, driven as an operator would drive them: started, killed
+//! and restarted against tansu, with input and output through librdkafka and our own client. One
+//! test binary, so the suite links once.
+
+mod example_contract;
+mod flaky_downstream_contract;
