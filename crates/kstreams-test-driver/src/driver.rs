@@ -121,20 +121,25 @@ impl ChangelogWriter for DriverChangelog {
     }
 }
 
+/// A topic a task reads (partition 0) and the offset its next piped record gets.
+struct InputTopic {
+    task: usize,
+    partition: TopicPartition,
+    next_offset: i64,
+}
+
 pub(crate) struct Inner {
     topology: ProcessorTopology,
     tasks: Vec<StreamTask>,
-    /// Which task reads a topic.
-    readers: HashMap<String, usize>,
+    /// The topics the tasks read: one lookup per piped record.
+    inputs: HashMap<String, InputTopic>,
     /// The global stores and the topics that feed them.
     global: Option<(GlobalStateStores, Vec<String>)>,
     outbox: Outbox,
     /// Everything written to each topic, not yet read by an output topic.
     pub(crate) outputs: HashMap<String, VecDeque<ProducedRecord>>,
-    /// Next offset per topic (partition 0).
-    offsets: HashMap<String, i64>,
-    /// Partition 0 of each input topic, built once.
-    partitions: HashMap<String, TopicPartition>,
+    /// Next offset of each global topic (partition 0).
+    global_offsets: HashMap<String, i64>,
     pub(crate) clock: MockClock,
     auto_commit: bool,
     dead_letter_topic: String,
@@ -165,30 +170,19 @@ impl Inner {
 
     fn enqueue(&mut self, topic: &str, mut raw: ConsumedRecord) -> Result<()> {
         if self.is_global_topic(topic) {
-            let offset = self.offsets.entry(topic.to_string()).or_insert(0);
+            let offset = self.global_offsets.entry(topic.to_string()).or_insert(0);
             raw.offset = *offset;
             *offset += 1;
             return self.update_global(raw);
         }
-        let Some(&task) = self.readers.get(topic) else {
+        let Some(input) = self.inputs.get_mut(topic) else {
             return Err(StreamsError::IllegalState(format!(
                 "unknown topic '{topic}': no source of the topology reads it"
             )));
         };
-        // No allocation per record once the topic was seen.
-        if !self.partitions.contains_key(topic) {
-            self.offsets.insert(topic.to_string(), 0);
-            self.partitions
-                .insert(topic.to_string(), TopicPartition::new(topic, 0));
-        }
-        if let Some(offset) = self.offsets.get_mut(topic) {
-            raw.offset = *offset;
-            *offset += 1;
-        }
-        let tp = self.partitions.get(topic).ok_or_else(|| {
-            StreamsError::IllegalState(format!("no partition known for '{topic}'"))
-        })?;
-        self.tasks[task].add_records(tp, [raw])?;
+        raw.offset = input.next_offset;
+        input.next_offset += 1;
+        self.tasks[input.task].add_records(&input.partition, [raw])?;
         Ok(())
     }
 
@@ -203,7 +197,7 @@ impl Inner {
         );
         let mut fed = false;
         for r in produced {
-            if self.readers.contains_key(&*r.topic) || self.is_global_topic(&r.topic) {
+            if self.inputs.contains_key(&*r.topic) || self.is_global_topic(&r.topic) {
                 let raw = ConsumedRecord {
                     topic: r.topic.clone(),
                     partition: 0,
@@ -391,7 +385,7 @@ impl TopologyTestDriver {
             None => None,
         };
         let mut tasks = Vec::new();
-        let mut readers = HashMap::new();
+        let mut inputs = HashMap::new();
         for sub in topology.subtopology_ids() {
             let task_dir = state_dir
                 .join(&config.application_id)
@@ -419,7 +413,12 @@ impl TopologyTestDriver {
             }
             let topics = topology.source_topics(sub);
             for t in &topics {
-                readers.insert(t.clone(), tasks.len());
+                let input = InputTopic {
+                    task: tasks.len(),
+                    partition: TopicPartition::new(t.clone(), 0),
+                    next_offset: 0,
+                };
+                inputs.insert(t.clone(), input);
             }
             let mut task =
                 StreamTask::new(graph, topics.into_iter().map(|t| TopicPartition::new(t, 0)));
@@ -429,12 +428,11 @@ impl TopologyTestDriver {
         let mut inner = Inner {
             topology,
             tasks,
-            readers,
+            inputs,
             global,
             outbox,
             outputs: HashMap::new(),
-            offsets: HashMap::new(),
-            partitions: HashMap::new(),
+            global_offsets: HashMap::new(),
             clock,
             auto_commit: true,
             dead_letter_topic,
