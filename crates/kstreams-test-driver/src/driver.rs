@@ -80,6 +80,9 @@ impl Default for DriverConfig {
 
 type Outbox = Arc<Mutex<Vec<ProducedRecord>>>;
 
+/// The hasher of the maps the driver looks topics up in for every record.
+type FastHash = foldhash::fast::RandomState;
+
 struct DriverCollector(Outbox);
 
 impl RecordCollector for DriverCollector {
@@ -132,12 +135,14 @@ pub(crate) struct Inner {
     topology: ProcessorTopology,
     tasks: Vec<StreamTask>,
     /// The topics the tasks read: one lookup per piped record.
-    inputs: HashMap<String, InputTopic>,
+    inputs: HashMap<String, InputTopic, FastHash>,
     /// The global stores and the topics that feed them.
     global: Option<(GlobalStateStores, Vec<String>)>,
     outbox: Outbox,
+    /// The outbox's previous vector, empty, for the next swap.
+    outbox_spare: Vec<ProducedRecord>,
     /// Everything written to each topic, not yet read by an output topic.
-    pub(crate) outputs: HashMap<String, VecDeque<ProducedRecord>>,
+    pub(crate) outputs: HashMap<String, VecDeque<ProducedRecord>, FastHash>,
     /// Next offset of each global topic (partition 0).
     global_offsets: HashMap<String, i64>,
     pub(crate) clock: MockClock,
@@ -189,14 +194,17 @@ impl Inner {
     /// Moves everything the tasks wrote into the topics, feeding topics the topology reads back
     /// into their tasks. Returns whether anything was fed back.
     fn drain_outbox(&mut self) -> Result<bool> {
-        let produced = std::mem::take(
+        // Swapped with a spare vector, so the outbox keeps an allocation between records.
+        let mut produced = std::mem::take(&mut self.outbox_spare);
+        std::mem::swap(
+            &mut produced,
             &mut *self
                 .outbox
                 .lock()
                 .map_err(|_| StreamsError::Fatal("outbox poisoned".into()))?,
         );
         let mut fed = false;
-        for r in produced {
+        for r in produced.drain(..) {
             if self.inputs.contains_key(&*r.topic) || self.is_global_topic(&r.topic) {
                 let raw = ConsumedRecord {
                     topic: r.topic.clone(),
@@ -219,6 +227,7 @@ impl Inner {
                     .push_back(r),
             }
         }
+        self.outbox_spare = produced;
         Ok(fed)
     }
 
@@ -385,7 +394,7 @@ impl TopologyTestDriver {
             None => None,
         };
         let mut tasks = Vec::new();
-        let mut inputs = HashMap::new();
+        let mut inputs = HashMap::default();
         for sub in topology.subtopology_ids() {
             let task_dir = state_dir
                 .join(&config.application_id)
@@ -431,7 +440,8 @@ impl TopologyTestDriver {
             inputs,
             global,
             outbox,
-            outputs: HashMap::new(),
+            outbox_spare: Vec::new(),
+            outputs: HashMap::default(),
             global_offsets: HashMap::new(),
             clock,
             auto_commit: true,

@@ -21,7 +21,8 @@ pub(crate) struct SubtopologyPlan {
     pub(crate) node_store_positions: Vec<Vec<Option<usize>>>,
     pub(crate) factories: Vec<NodeFactory>,
     pub(crate) decoders: Vec<Option<Arc<dyn SourceDecoder>>>,
-    pub(crate) source_topics: HashMap<String, usize>,
+    /// The node reading each topic; looked up per fetched batch (per record in the driver).
+    pub(crate) source_topics: HashMap<String, usize, foldhash::fast::RandomState>,
     pub(crate) sink_topics: BTreeSet<String>,
     pub(crate) store_builders: Vec<Arc<dyn StoreBuilder>>,
 }
@@ -362,7 +363,7 @@ impl Topology {
                 node_store_positions: Vec::new(),
                 factories: Vec::new(),
                 decoders: Vec::new(),
-                source_topics: HashMap::new(),
+                source_topics: HashMap::default(),
                 sink_topics: BTreeSet::new(),
                 store_builders: Vec::new(),
             };
