@@ -132,6 +132,20 @@ impl<K, V> Record<K, V> {
         }
     }
 
+    /// A copy of the record's key, timestamp and headers with another value; the record's own
+    /// value is not copied (for operators that emit several values per input record).
+    pub fn with_value_of<V2>(&self, value: V2) -> Record<K, V2>
+    where
+        K: Clone,
+    {
+        Record {
+            key: self.key.clone(),
+            value,
+            timestamp: self.timestamp,
+            headers: self.headers.clone(),
+        }
+    }
+
     /// The same record with another timestamp.
     pub fn with_timestamp(mut self, timestamp: i64) -> Self {
         self.timestamp = timestamp;
@@ -237,5 +251,9 @@ mod tests {
         assert_eq!(r2.value, "x");
         assert_eq!(r2.timestamp, 9);
         assert_eq!(r2.headers, r.headers);
+        let r3 = r.with_value_of(vec![1u8]);
+        assert_eq!((r3.key, r3.value, r3.timestamp), ("k", vec![1u8], 5));
+        assert_eq!(r3.headers, r.headers);
+        assert_eq!(r.value, 1);
     }
 }

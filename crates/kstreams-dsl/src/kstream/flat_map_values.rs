@@ -50,8 +50,13 @@ impl<K: Data, V: Data> KStream<K, V> {
             None,
             false,
             move |ctx, r: Record<K, V>| {
-                for v in mapper(&r.key, &r.value) {
-                    ctx.forward(r.clone().with_value(v))?;
+                let mut values = mapper(&r.key, &r.value).into_iter().peekable();
+                while let Some(v) = values.next() {
+                    if values.peek().is_none() {
+                        // The last value takes the input's key and headers: no copies.
+                        return ctx.forward(r.with_value(v));
+                    }
+                    ctx.forward(r.with_value_of(v))?;
                 }
                 Ok(())
             },

@@ -144,6 +144,28 @@ fn flat_map_and_flat_map_values_emit_zero_or_more_at_the_input_timestamp() {
 }
 
 #[test]
+fn flat_map_values_gives_every_value_the_input_key_timestamp_and_headers() {
+    let b = StreamsBuilder::new();
+    string_stream(&b, "in")
+        .flat_map_values(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+        .to("out", Produced::default());
+    let d = TopologyTestDriver::new(b.build().unwrap()).unwrap();
+    let input = d.input_topic::<String, String>("in");
+    input.pipe_record(
+        Record::new("k".into(), "x,y,z".into(), 7).with_headers(Headers::new().with("h", "v")),
+    );
+    let out = d
+        .output_topic::<String, String>("out")
+        .read_records_to_list();
+    let values: Vec<&str> = out.iter().map(|r| r.value.as_str()).collect();
+    assert_eq!(values, vec!["x", "y", "z"]);
+    for r in &out {
+        assert_eq!((r.key.as_str(), r.timestamp), ("k", 7));
+        assert_eq!(r.headers.last_value("h"), Some(&b"v"[..]));
+    }
+}
+
+#[test]
 fn peek_and_foreach_see_every_record() {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let done: Arc<Mutex<Vec<String>>> = Arc::default();
