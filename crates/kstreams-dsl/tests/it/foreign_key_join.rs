@@ -1,9 +1,12 @@
 //! Table-table foreign-key joins (inner and left) through the TopologyTestDriver: updates on
 //! either side, foreign-key changes (the old key is unsubscribed), deletions on both sides,
-//! left-join nulls, result timestamps, and the internal topics' names.
+//! left-join nulls, values without a foreign key, result timestamps, and the internal topics'
+//! names.
 
 use kstreams_core::Serdes;
-use kstreams_dsl::{Consumed, KTable, Materialized, Named, Produced, StreamsBuilder};
+use kstreams_dsl::{
+    Consumed, KTable, Materialized, Named, Produced, StreamsBuilder, ValueAndTimestamp,
+};
 use kstreams_test_driver::TopologyTestDriver;
 
 type Row = (String, Option<String>, i64);
@@ -269,6 +272,97 @@ fn internal_topics_and_stores_are_named_after_the_join() {
     assert!(
         text.contains("Processor: fk-result (stores: [orders-store, joined])"),
         "{text}"
+    );
+    // Values without a foreign key are answered on the left side, through the response topic.
+    assert!(
+        text.contains("Processor: fk-null-foreign-key-processor"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Sink: fk-null-foreign-key-sink (topic: fk-subscription-response-topic)"),
+        "{text}"
+    );
+}
+
+/// orders whose value is a customer id, or "" for an order without a customer (no foreign
+/// key), joined with customers, inner or left.
+fn optional_customer(left_join: bool) -> TopologyTestDriver {
+    let b = StreamsBuilder::new();
+    let (orders, customers) = tables(&b);
+    let customer_of = |c: &String| (!c.is_empty()).then(|| c.clone());
+    let joined = if left_join {
+        orders.left_join_foreign_key(
+            &customers,
+            customer_of,
+            |c, name| format!("{c}:{}", name.map_or("?", String::as_str)),
+            Named::as_("fk"),
+            Materialized::as_("joined"),
+        )
+    } else {
+        orders.join_foreign_key(
+            &customers,
+            customer_of,
+            |c, name| format!("{c}:{name}"),
+            Named::as_("fk"),
+            Materialized::as_("joined"),
+        )
+    };
+    joined.to_stream().to(
+        "out",
+        Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+    );
+    TopologyTestDriver::new(b.build().unwrap()).unwrap()
+}
+
+#[test]
+fn left_join_joins_a_value_without_foreign_key_with_none() {
+    let d = optional_customer(true);
+    customer(&d, "c1", Some("Ada"), 1);
+    order(&d, "o1", Some(""), 2); // no customer: joined with None at once
+    order(&d, "o1", Some("c1"), 3); // now one
+    order(&d, "o1", Some(""), 4); // none again: c1 is unsubscribed
+    customer(&d, "c1", Some("Bea"), 5); // nothing for o1
+    order(&d, "o1", None, 6); // deleted: the result too
+    order(&d, "o2", Some(""), 7);
+    assert_eq!(
+        read(&d),
+        vec![
+            r("o1", Some(":?"), 2),
+            r("o1", Some("c1:Ada"), 3),
+            r("o1", Some(":?"), 4),
+            r("o1", None, 6),
+            r("o2", Some(":?"), 7),
+        ]
+    );
+    let joined = d
+        .key_value_store::<String, ValueAndTimestamp<String>>("joined")
+        .unwrap();
+    assert_eq!(
+        joined.get(&"o2".to_string()).unwrap(),
+        Some(ValueAndTimestamp::make(":?".to_string(), 7))
+    );
+    assert_eq!(joined.get(&"o1".to_string()).unwrap(), None);
+}
+
+#[test]
+fn inner_join_retracts_a_result_when_the_foreign_key_becomes_null() {
+    let d = optional_customer(false);
+    customer(&d, "c1", Some("Ada"), 1);
+    order(&d, "o1", Some(""), 2); // no customer, no result: nothing
+    order(&d, "o1", Some("c1"), 3);
+    order(&d, "o1", Some(""), 4); // the result goes
+    customer(&d, "c1", Some("Bea"), 5); // unsubscribed: nothing
+    order(&d, "o1", None, 6); // no result to delete: nothing
+    order(&d, "o2", Some("c1"), 7);
+    order(&d, "o2", None, 8);
+    assert_eq!(
+        read(&d),
+        vec![
+            r("o1", Some("c1:Ada"), 3),
+            r("o1", None, 4),
+            r("o2", Some("c1:Bea"), 7),
+            r("o2", None, 8),
+        ]
     );
 }
 

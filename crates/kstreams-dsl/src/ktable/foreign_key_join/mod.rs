@@ -12,7 +12,10 @@
 //!   subscriber's partition);
 //! - left side: a response carries the hash of the left value it was computed for; responses
 //!   for older values are dropped, others are joined with the current left value into the
-//!   materialized result table.
+//!   materialized result table;
+//! - left side: a value without a foreign key (the extractor returned `None`) subscribes to
+//!   nothing; `<name>-null-foreign-key-processor` answers it at once through the response
+//!   topic, with no foreign value, so the answer is ordered with those to earlier values.
 
 mod processors;
 #[cfg(test)]
@@ -23,7 +26,9 @@ use std::sync::Arc;
 
 use kstreams_core::{ProcessorContext, Record, SharedSerde, Stores};
 
-use self::processors::{FkJoiner, ForeignUpdate, Receipt, Registration, Resolution};
+use self::processors::{
+    Extractor, FkJoiner, ForeignUpdate, NullForeignKey, Receipt, Registration, Resolution,
+};
 use self::wrappers::{
     ResponseWrapperSerde, SubscriptionResponseWrapper, SubscriptionWrapper,
     SubscriptionWrapperSerde,
@@ -43,6 +48,11 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// deletes the result (a tombstone is only emitted for keys that had a result). The
     /// result is materialized in `materialized`'s store. Needs the serdes of both tables'
     /// keys and values and of the result.
+    ///
+    /// The extractor returns the foreign key, or an `Option` of it: a value whose foreign key
+    /// is `None` has no result, and a key whose value loses its foreign key has its earlier
+    /// result deleted (Kafka Streams' inner join skips such a record and keeps the stale
+    /// result).
     ///
     /// ```
     /// use kstreams_core::Serdes;
@@ -77,10 +87,10 @@ impl<K: Data, V: Data> KTable<K, V> {
     ///     .read_record();
     /// assert_eq!((r.key.as_str(), r.value.as_deref(), r.timestamp), ("o1", Some("c1=Ada"), 5));
     /// ```
-    pub fn join_foreign_key<KO: Data, VO: Data, VR: Data>(
+    pub fn join_foreign_key<KO: Data, VO: Data, VR: Data, FK: Into<Option<KO>>>(
         &self,
         other: &KTable<KO, VO>,
-        foreign_key_extractor: impl Fn(&V) -> KO + Send + Sync + 'static,
+        foreign_key_extractor: impl Fn(&V) -> FK + Send + Sync + 'static,
         joiner: impl Fn(&V, &VO) -> VR + Send + Sync + 'static,
         named: Named,
         materialized: Materialized<K, VR>,
@@ -88,7 +98,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         let joiner: FkJoiner<V, VO, VR> = Arc::new(move |v, o| o.map(|o| joiner(v, o)));
         self.foreign_key_join(
             other,
-            Arc::new(foreign_key_extractor),
+            Arc::new(move |v| foreign_key_extractor(v).into()),
             joiner,
             false,
             named,
@@ -97,11 +107,12 @@ impl<K: Data, V: Data> KTable<K, V> {
     }
 
     /// Left foreign-key join: a key has a joined value while this table has one, with `None`
-    /// while its foreign key has no value in `other`.
-    pub fn left_join_foreign_key<KO: Data, VO: Data, VR: Data>(
+    /// while its foreign key has no value in `other`, or while its value has no foreign key
+    /// (the extractor returned `None`; as in Kafka Streams since KIP-962).
+    pub fn left_join_foreign_key<KO: Data, VO: Data, VR: Data, FK: Into<Option<KO>>>(
         &self,
         other: &KTable<KO, VO>,
-        foreign_key_extractor: impl Fn(&V) -> KO + Send + Sync + 'static,
+        foreign_key_extractor: impl Fn(&V) -> FK + Send + Sync + 'static,
         joiner: impl Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
         named: Named,
         materialized: Materialized<K, VR>,
@@ -109,7 +120,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         let joiner: FkJoiner<V, VO, VR> = Arc::new(move |v, o| Some(joiner(v, o)));
         self.foreign_key_join(
             other,
-            Arc::new(foreign_key_extractor),
+            Arc::new(move |v| foreign_key_extractor(v).into()),
             joiner,
             true,
             named,
@@ -120,7 +131,7 @@ impl<K: Data, V: Data> KTable<K, V> {
     fn foreign_key_join<KO: Data, VO: Data, VR: Data>(
         &self,
         other: &KTable<KO, VO>,
-        extractor: Arc<dyn Fn(&V) -> KO + Send + Sync>,
+        extractor: Extractor<V, KO>,
         joiner: FkJoiner<V, VO, VR>,
         left_join: bool,
         named: Named,
@@ -163,6 +174,12 @@ impl<K: Data, V: Data> KTable<K, V> {
             return self.empty_result(result_node);
         };
         let ks = materialized.key_serde.clone().unwrap_or(ks);
+        let null_foreign_key = NullForeignKey {
+            topic: registration_topic.clone(),
+            extractor: extractor.clone(),
+            value_serde: vs.clone(),
+            left_join,
+        };
         let registration = Registration {
             topic: registration_topic.clone(),
             extractor,
@@ -216,6 +233,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             n("subscription-registration-sink"),
             n("subscription-registration-source"),
         );
+        let (null_fk, null_fk_sink) = (n("null-foreign-key-processor"), n("null-foreign-key-sink"));
         let (sub, foreign, resp_sink, resp_source) = (
             n("subscription-processor"),
             n("foreign-table-processor"),
@@ -278,6 +296,24 @@ impl<K: Data, V: Data> KTable<K, V> {
                 response_serde.clone(),
                 back_to_subscriber,
                 &[&sub, &foreign],
+            )
+            .map(|_| ()),
+            t.add_processor(
+                &null_fk,
+                Stateless::supplier(
+                    move |ctx: &mut ProcessorContext<'_, K, SubscriptionResponseWrapper<VO>>,
+                          r: Record<K, Change<V>>| null_foreign_key.process(ctx, r),
+                ),
+                &[&self.node],
+            )
+            .map(|_| ()),
+            t.add_sink_with_partitioner(
+                &null_fk_sink,
+                &response_topic,
+                ks.clone(),
+                response_serde.clone(),
+                back_to_subscriber,
+                &[&null_fk],
             )
             .map(|_| ()),
             t.add_source(&resp_source, &[&response_topic], ks.clone(), response_serde)

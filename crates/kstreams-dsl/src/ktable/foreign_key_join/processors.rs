@@ -29,11 +29,15 @@ fn value_hash<V: 'static>(serde: &SharedSerde<V>, topic: &str, v: &V) -> Result<
     Ok(hash_bytes(&serde.serialize(topic, v)?.unwrap_or_default()))
 }
 
+/// The foreign key of a left value; `None`: the value refers to no foreign key.
+pub(crate) type Extractor<V, KO> = Arc<dyn Fn(&V) -> Option<KO> + Send + Sync>;
+
 /// Left side: each change of the left table (un)subscribes its key to foreign keys
-/// (Kafka Streams' `SubscriptionSendProcessorSupplier`).
+/// (Kafka Streams' `SubscriptionSendProcessorSupplier`). Values without a foreign key
+/// subscribe to nothing: [`NullForeignKey`] answers them.
 pub(crate) struct Registration<V, KO> {
     pub(crate) topic: String,
-    pub(crate) extractor: Arc<dyn Fn(&V) -> KO + Send + Sync>,
+    pub(crate) extractor: Extractor<V, KO>,
     pub(crate) value_serde: SharedSerde<V>,
     pub(crate) foreign_key_serde: SharedSerde<KO>,
     pub(crate) left_join: bool,
@@ -64,23 +68,29 @@ impl<V: Data, KO: Data> Registration<V, KO> {
             ctx.forward(Record::new(fk, w, r.timestamp).with_headers(r.headers.clone()))
         };
         match (&r.value.old, &r.value.new) {
-            (Some(old), None) => {
+            (Some(old), None) => match (self.extractor)(old) {
                 // Deleted: unsubscribe, and have the result deleted.
-                send(
-                    ctx,
-                    (self.extractor)(old),
-                    Instruction::DeleteKeyAndPropagate,
-                )
-            }
+                Some(old_fk) => send(ctx, old_fk, Instruction::DeleteKeyAndPropagate),
+                None => Ok(()),
+            },
             (Some(old), Some(new)) => {
                 let (old_fk, new_fk) = ((self.extractor)(old), (self.extractor)(new));
                 let ser = |k: &KO| key_bytes(&self.foreign_key_serde, &self.topic, k);
-                if ser(&old_fk)? != ser(&new_fk)? {
-                    send(ctx, old_fk, Instruction::DeleteKeyNoPropagate)?;
+                if let Some(old_fk) = old_fk {
+                    let moved = match &new_fk {
+                        Some(new_fk) => ser(&old_fk)? != ser(new_fk)?,
+                        None => true,
+                    };
+                    if moved {
+                        send(ctx, old_fk, Instruction::DeleteKeyNoPropagate)?;
+                    }
                 }
                 // An update must retract an earlier result when the foreign key has no
                 // value, for inner joins too.
-                send(ctx, new_fk, Instruction::PropagateNullIfNoFkValAvailable)
+                match new_fk {
+                    Some(new_fk) => send(ctx, new_fk, Instruction::PropagateNullIfNoFkValAvailable),
+                    None => Ok(()),
+                }
             }
             (None, Some(new)) => {
                 let instruction = if self.left_join {
@@ -88,10 +98,56 @@ impl<V: Data, KO: Data> Registration<V, KO> {
                 } else {
                     Instruction::PropagateOnlyIfFkValAvailable
                 };
-                send(ctx, (self.extractor)(new), instruction)
+                match (self.extractor)(new) {
+                    Some(new_fk) => send(ctx, new_fk, instruction),
+                    None => Ok(()),
+                }
             }
             (None, None) => Ok(()),
         }
+    }
+}
+
+/// Left side: a change whose foreign key is null (the new value's, or the deleted value's) is
+/// answered without a subscription, with a response carrying no foreign value, sent back to
+/// this partition through the response topic so that it is ordered with the responses to
+/// earlier values. A left join then joins the value with `None`; an inner join retracts an
+/// earlier result (Kafka Streams' KIP-962 for left joins; its inner join drops such a change
+/// and keeps a stale result).
+pub(crate) struct NullForeignKey<V, KO> {
+    pub(crate) topic: String,
+    pub(crate) extractor: Extractor<V, KO>,
+    pub(crate) value_serde: SharedSerde<V>,
+    pub(crate) left_join: bool,
+}
+
+impl<V: Data, KO: Data> NullForeignKey<V, KO> {
+    pub(crate) fn process<K: Data, VO: Data>(
+        &self,
+        ctx: &mut ProcessorContext<'_, K, SubscriptionResponseWrapper<VO>>,
+        r: Record<K, Change<V>>,
+    ) -> Result<()> {
+        let null_key = match (&r.value.old, &r.value.new) {
+            (_, Some(new)) => (self.extractor)(new).is_none(),
+            (Some(old), None) => (self.extractor)(old).is_none(),
+            (None, None) => false,
+        };
+        // An inner join has no result to retract for a key that had no value before.
+        if !null_key || (!self.left_join && r.value.old.is_none()) {
+            return Ok(());
+        }
+        let hash = r
+            .value
+            .new
+            .as_ref()
+            .map(|v| value_hash(&self.value_serde, &self.topic, v))
+            .transpose()?;
+        let response = SubscriptionResponseWrapper {
+            hash,
+            primary_partition: ctx.task_id().partition,
+            foreign_value: None,
+        };
+        ctx.forward(Record::new(r.key, response, r.timestamp).with_headers(r.headers))
     }
 }
 
