@@ -347,8 +347,11 @@ impl StreamThread {
             self.producer.send_now()?;
         }
         if self.last_commit.elapsed() >= commit_interval {
+            // The interval runs from commit start to commit start, as Kafka Streams' does:
+            // counted from the end, every commit would also wait out the one before it.
+            let started = Instant::now();
             self.commit().await?;
-            self.last_commit = Instant::now();
+            self.last_commit = started;
         }
         Ok(())
     }
