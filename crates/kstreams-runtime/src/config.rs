@@ -64,8 +64,9 @@ pub struct StreamsConfig {
     pub num_stream_threads: usize,
     /// `processing.guarantee` (at_least_once).
     pub processing_guarantee: ProcessingGuarantee,
-    /// `commit.interval.ms`; `None` means the Kafka Streams default: 30 s under
-    /// at_least_once, 100 ms under exactly_once_v2.
+    /// `commit.interval.ms`, from one commit's start to the next one's (a commit that takes
+    /// longer than the interval is followed by the next one at once); `None` means the Kafka
+    /// Streams default: 30 s under at_least_once, 100 ms under exactly_once_v2.
     pub commit_interval: Option<Duration>,
     /// `state.dir` (`<tmp>/kstreams`).
     pub state_dir: PathBuf,
