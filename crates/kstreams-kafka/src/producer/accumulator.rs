@@ -168,6 +168,22 @@ impl RecordAccumulator {
         out
     }
 
+    /// Splits the partition's front batch `id`, refused by the broker as too large, in two
+    /// ([`ProducerBatch::split_off_half`]): the front keeps its id and the first half, the
+    /// second half follows it with a new id, which is returned. Both are sent next, in order;
+    /// the partition is no longer in flight. `None`, and nothing changed, when `id` is not the
+    /// front batch or holds a single record.
+    pub fn split_front(&mut self, tp: &TopicPartition, id: u64) -> Option<u64> {
+        let q = self.queues.get_mut(tp)?;
+        let front = q.batches.front_mut().filter(|b| b.id == id)?;
+        let rest = front.split_off_half(self.next_id + 1)?;
+        self.next_id += 1;
+        q.batches.insert(1, rest);
+        q.in_flight = false;
+        q.retry_at = None;
+        Some(self.next_id)
+    }
+
     /// Whether no record is buffered or in flight.
     pub fn is_empty(&self) -> bool {
         self.queues.values().all(|q| q.batches.is_empty())
@@ -245,6 +261,7 @@ fn append_to(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::producer::batch::BATCH_OVERHEAD;
     use bytes::Bytes;
     use tokio::sync::oneshot;
 
@@ -364,6 +381,67 @@ mod tests {
         r.sort();
         assert_eq!(r, vec![tp(0), tp(1)]);
         assert_eq!(a.batch_ids().len(), 2);
+    }
+
+    #[test]
+    fn a_refused_batch_splits_in_two_by_bytes_and_keeps_its_place() {
+        let now = Instant::now();
+        let mut a = RecordAccumulator::new(1000, Duration::ZERO, Duration::from_secs(5));
+        let sizes = [100, 100, 100, 300, 50, 50];
+        let id = a.append(&tp(0), rec(sizes[0]), now);
+        for s in &sizes[1..] {
+            assert_eq!(a.append(&tp(0), rec(*s), now), id);
+        }
+        // The next batch, already queued behind the refused one.
+        let later = a.append(&tp(0), rec(400), now);
+        assert_ne!(later, id);
+        {
+            let q = a.queues.get_mut(&tp(0)).unwrap();
+            q.in_flight = true;
+            q.batches[0].maybe_written = true;
+        }
+        assert_eq!(a.split_front(&tp(0), id + 100), None, "not the front batch");
+        let second = a.split_front(&tp(0), id).unwrap();
+        assert!(second != id && second != later);
+        let q = &a.queues[&tp(0)];
+        assert!(!q.in_flight);
+        let batches: Vec<(u64, Vec<usize>, usize, bool)> = q
+            .batches
+            .iter()
+            .map(|b| {
+                let s = b.records.iter().map(|r| r.size).collect();
+                (
+                    b.id,
+                    s,
+                    b.bytes,
+                    b.closed && !b.maybe_written && b.encoded.is_none(),
+                )
+            })
+            .collect();
+        // 700 bytes of records: the first half takes what fits in 350.
+        assert_eq!(
+            batches,
+            vec![
+                (id, vec![100, 100, 100], BATCH_OVERHEAD + 300, true),
+                (second, vec![300, 50, 50], BATCH_OVERHEAD + 400, true),
+                (later, vec![400], BATCH_OVERHEAD + 400, false),
+            ]
+        );
+        assert_eq!(a.ready(now), vec![tp(0)]);
+        // Halving again gets down to single records, which do not split.
+        assert!(a.split_front(&tp(0), id).is_some());
+        assert_eq!(a.queues[&tp(0)].batches[0].records.len(), 1);
+        assert_eq!(a.split_front(&tp(0), id), None);
+        let order: Vec<usize> = a.queues[&tp(0)]
+            .batches
+            .iter()
+            .flat_map(|b| b.records.iter().map(|r| r.size))
+            .collect();
+        assert_eq!(
+            order,
+            vec![100, 100, 100, 300, 50, 50, 400],
+            "record order kept"
+        );
     }
 
     #[test]

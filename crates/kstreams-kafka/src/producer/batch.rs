@@ -91,6 +91,49 @@ impl ProducerBatch {
         self.encoded.as_ref().ok_or(KafkaError::Closed)
     }
 
+    /// Splits a batch the broker refused as too large (MESSAGE_TOO_LARGE): this batch keeps
+    /// the records that make up about the first half of its bytes, the returned batch (with id
+    /// `id`) the rest, in their order. `None`, and nothing changed, for a batch of one record,
+    /// which cannot be split. Both halves are closed and no longer encoded: the broker used
+    /// none of the refused batch's sequence numbers, so the halves take them afresh. The new
+    /// batch keeps this one's creation time, deadline and attempts.
+    pub fn split_off_half(&mut self, id: u64) -> Option<ProducerBatch> {
+        if self.records.len() < 2 {
+            return None;
+        }
+        let payload = self.bytes.saturating_sub(BATCH_OVERHEAD);
+        let mut taken = 0;
+        // The first half takes the records that fit in half the payload; each side keeps at
+        // least one record. So no half is larger than half the payload or its largest record.
+        let cut = self
+            .records
+            .iter()
+            .take_while(|r| {
+                taken += r.size;
+                taken * 2 <= payload
+            })
+            .count()
+            .clamp(1, self.records.len() - 1);
+        let rest = self.records.split_off(cut);
+        let rest_bytes: usize = rest.iter().map(|r| r.size).sum();
+        self.bytes -= rest_bytes;
+        self.closed = true;
+        self.maybe_written = false;
+        self.encoded = None;
+        Some(ProducerBatch {
+            id,
+            tp: self.tp.clone(),
+            records: rest,
+            bytes: BATCH_OVERHEAD + rest_bytes,
+            created: self.created,
+            deadline: self.deadline,
+            closed: true,
+            attempts: self.attempts,
+            maybe_written: false,
+            encoded: None,
+        })
+    }
+
     /// Completes every record: offsets from `base_offset` (or -1), the broker's log append
     /// time if it uses it.
     pub fn complete(self, base_offset: i64, log_append_time: i64) {

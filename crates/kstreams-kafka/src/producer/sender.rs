@@ -67,6 +67,7 @@ struct PartitionResult {
 
 const PARKED: Duration = Duration::from_secs(3600);
 const UNKNOWN_PRODUCER_ID: i16 = 59;
+const MESSAGE_TOO_LARGE: i16 = 10;
 
 pub(crate) struct Sender {
     shared: Arc<ProducerShared>,
@@ -548,6 +549,20 @@ impl Sender {
             log_start_offset,
             message,
         } = result;
+        if code == MESSAGE_TOO_LARGE
+            && let Some(second) = self.acc.split_front(tp, id)
+        {
+            // The batch is larger than the topic allows (max.message.bytes may be below
+            // batch.size): send its records again in two smaller batches, as Kafka's producer
+            // does. Only a single record that is too large fails.
+            tracing::debug!(%tp, batch = id, second, "batch too large for the broker: split in two");
+            for (ids, _) in &mut self.waiters {
+                if ids.contains(&id) {
+                    ids.insert(second);
+                }
+            }
+            return;
+        }
         let idempotent_only = self.shared.txn.is_none() && self.seq_ident.is_valid();
         if code == UNKNOWN_PRODUCER_ID
             && idempotent_only

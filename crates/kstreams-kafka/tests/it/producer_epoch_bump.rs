@@ -2,6 +2,7 @@
 //! answers OUT_OF_ORDER_SEQUENCE_NUMBER or UNKNOWN_PRODUCER_ID on demand): the batch that got
 //! the error fails, the producer bumps its epoch (or, on a broker without InitProducerId v3,
 //! takes a new producer id), restarts its sequences at 0 and later records are delivered.
+//! Also MESSAGE_TOO_LARGE for a batch of several records, which is split, not failed.
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
@@ -39,6 +40,13 @@ struct Script {
     produced: Vec<(i64, i16, i32, i32)>,
     next_offset: i64,
     next_new_id: i64,
+    /// Refuse record batches larger than this with MESSAGE_TOO_LARGE (0: no limit), as a
+    /// topic with a small `max.message.bytes` does.
+    max_batch_bytes: usize,
+    /// Error code of each produced batch, in the order of `produced`.
+    codes: Vec<i16>,
+    /// Size in bytes of each produced batch, in the order of `produced`.
+    sizes: Vec<usize>,
 }
 
 fn be_i64(b: &[u8], at: usize) -> i64 {
@@ -141,11 +149,15 @@ fn handle(script: &Mutex<Script>, port: u16, mut frame: Bytes) -> BytesMut {
                     );
                     let count = be_i32(&b, 57);
                     s.produced.push((batch.0, batch.1, batch.2, count));
-                    let code = if s.produced.len() == 1 {
+                    let code = if s.max_batch_bytes > 0 && b.len() > s.max_batch_bytes {
+                        10
+                    } else if s.produced.len() == 1 {
                         s.first_produce_error
                     } else {
                         0
                     };
+                    s.codes.push(code);
+                    s.sizes.push(b.len());
                     let log_start = if s.produced.len() == 1 {
                         s.first_produce_log_start
                     } else {
@@ -359,4 +371,101 @@ async fn unknown_producer_id_after_retention_retries_the_batch() {
         s.produced,
         vec![(PRODUCER_ID, 0, 0, 1), (PRODUCER_ID, 1, 0, 1)]
     );
+}
+
+/// Producer, against a broker refusing batches over `max_batch_bytes`, with a linger long
+/// enough that all records sent at once share one batch.
+async fn splitting_producer(max_batch_bytes: usize) -> (Producer, Arc<Mutex<Script>>) {
+    let (bootstrap, script) = start(Script {
+        init_pid_max_version: 4,
+        max_batch_bytes,
+        ..Script::default()
+    })
+    .await;
+    let client = Client::connect(ClientConfig::new(&bootstrap))
+        .await
+        .unwrap();
+    let config = ProducerConfig {
+        linger: Duration::from_secs(30),
+        ..Default::default()
+    };
+    (Producer::new(client, config).await.unwrap(), script)
+}
+
+/// Sends one record per size, flushes, and returns each record's delivery result.
+async fn send_sizes(producer: &Producer, sizes: &[usize]) -> Vec<Result<i64, KafkaError>> {
+    let mut deliveries = Vec::new();
+    for (i, n) in sizes.iter().enumerate() {
+        let value = vec![b'a' + (i % 26) as u8; *n];
+        let rec = ProducerRecord::new(TOPIC, value).with_partition(0);
+        deliveries.push(producer.send(rec).await.unwrap());
+    }
+    tokio::time::timeout(Duration::from_secs(10), producer.flush())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut out = Vec::new();
+    for d in deliveries {
+        // The flush returned: every delivery is settled, split batches included.
+        let r = tokio::time::timeout(Duration::from_millis(1), d)
+            .await
+            .expect("settled by the flush");
+        out.push(r.map(|m| m.offset));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_batch_too_large_for_the_topic_is_split_and_every_record_delivered() {
+    let (producer, script) = splitting_producer(4096).await;
+    let results = send_sizes(&producer, &[1000; 20]).await;
+    let offsets: Vec<i64> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(
+        offsets,
+        (0..20).collect::<Vec<_>>(),
+        "all delivered, in order"
+    );
+    producer.close().await.unwrap();
+    let s = script.lock().unwrap();
+    assert_eq!(s.inits, vec![(-1, -1)], "no epoch bump: nothing failed");
+    assert_eq!(s.codes[0], 10, "the first batch held all 20 records");
+    assert_eq!(s.produced[0].3, 20);
+    // Accepted batches: each within the limit, sequences contiguous from 0.
+    let mut next = 0;
+    for ((&(id, epoch, seq, count), &code), &size) in s.produced.iter().zip(&s.codes).zip(&s.sizes)
+    {
+        if code == 0 {
+            assert_eq!((id, epoch, seq), (PRODUCER_ID, 0, next), "{:?}", s.produced);
+            assert!(size <= 4096);
+            next += count;
+        }
+    }
+    assert_eq!(next, 20);
+}
+
+#[tokio::test]
+async fn only_the_record_too_large_fails_when_its_batch_is_split() {
+    let (producer, script) = splitting_producer(4096).await;
+    let mut sizes = vec![1000; 11];
+    sizes[5] = 6000;
+    let results = send_sizes(&producer, &sizes).await;
+    for (i, r) in results.iter().enumerate() {
+        if i == 5 {
+            let err = r.as_ref().unwrap_err();
+            assert!(
+                matches!(err.cause(), KafkaError::Broker { code: 10, .. }),
+                "{err:?}"
+            );
+        } else {
+            assert!(r.is_ok(), "record {i}: {r:?}");
+        }
+    }
+    let offsets: Vec<i64> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    assert_eq!(offsets, (0..10).collect::<Vec<_>>(), "the others in order");
+    producer.close().await.unwrap();
+    let s = script.lock().unwrap();
+    assert!(s.codes.iter().filter(|c| **c == 10).count() >= 2);
 }
