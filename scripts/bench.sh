@@ -147,6 +147,8 @@ latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]
     m=$(cat "$WORK/$name.measure")
     stop_app
     echo "$name: $r | $m | peak_rss_kib=$HWM"
+    # The engine's own summary: commits and the commit latency (which bounds exactly-once latency).
+    sed -n 's/.*kstreams-bench: closed /   app: /p' "$WORK/$name.log"
 }
 
 long_case() {

@@ -90,6 +90,16 @@ pub enum CoordinatorType {
     Transaction,
 }
 
+/// Which connection to a broker a request takes. Coordinator requests (heartbeats, offset
+/// commits, transaction markers) get a connection of their own, as in Kafka's clients: a broker
+/// answers a connection's requests in order, so behind a fetch that waits for data (up to
+/// `fetch.max.wait.ms`) they would wait too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lane {
+    Data,
+    Coordinator,
+}
+
 #[derive(Default)]
 struct Slot {
     conn: Option<Arc<Connection>>,
@@ -100,7 +110,7 @@ struct Slot {
 struct Inner {
     config: ClientConfig,
     metadata: RwLock<Arc<ClusterMetadata>>,
-    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+    slots: Mutex<HashMap<(String, Lane), Arc<tokio::sync::Mutex<Slot>>>>,
     coordinators: Mutex<HashMap<(CoordinatorType, String), BrokerInfo>>,
 }
 
@@ -161,9 +171,16 @@ impl Client {
 
     /// A connection to a `host:port`, re-opened (after the backoff) if closed.
     pub async fn connection_to_address(&self, address: &str) -> Result<Arc<Connection>> {
+        self.connection_in_lane(address, Lane::Data).await
+    }
+
+    async fn connection_in_lane(&self, address: &str, lane: Lane) -> Result<Arc<Connection>> {
         let slot = {
             let mut slots = self.inner.slots.lock().map_err(|_| KafkaError::Closed)?;
-            slots.entry(address.to_string()).or_default().clone()
+            slots
+                .entry((address.to_string(), lane))
+                .or_default()
+                .clone()
         };
         let mut slot = slot.lock().await;
         if let Some(c) = &slot.conn {
@@ -420,7 +437,10 @@ impl Client {
         key: &str,
     ) -> Result<Arc<Connection>> {
         let b = self.find_coordinator(kind, key).await?;
-        match self.connection_to_address(&b.address()).await {
+        match self
+            .connection_in_lane(&b.address(), Lane::Coordinator)
+            .await
+        {
             Ok(c) => Ok(c),
             Err(e) => {
                 self.invalidate_coordinator(kind, key);

@@ -117,3 +117,83 @@ async fn metadata_and_coordinators() {
         .await
         .unwrap();
 }
+
+/// A broker answers a connection's requests in order, and tansu holds a fetch without data for
+/// its whole max wait: coordinator requests (heartbeats, offset commits, transaction markers)
+/// take a connection of their own, so they are answered while a fetch is parked.
+#[tokio::test]
+async fn coordinator_requests_are_not_queued_behind_a_parked_fetch() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    use kstreams_kafka::admin::{Admin, NewTopic};
+
+    let broker = TansuBroker::start().unwrap();
+    let bootstrap = broker.bootstrap();
+    let topic = kstreams_testkit::random_topic("parked");
+    Admin::connect(ClientConfig::new(&bootstrap))
+        .await
+        .unwrap()
+        .create_topics(&[NewTopic::new(&topic, 1, 1)])
+        .await
+        .unwrap();
+    let client = Client::connect(ClientConfig::new(&bootstrap))
+        .await
+        .unwrap();
+    let leader = client.leader_for(&topic, 0).await.unwrap();
+    let data = client.connection(leader).await.unwrap();
+    let coordinator = client
+        .coordinator_connection(CoordinatorType::Group, "some-group")
+        .await
+        .unwrap();
+    assert!(
+        !Arc::ptr_eq(&data, &coordinator),
+        "coordinator requests share the data connection"
+    );
+    let again = client
+        .coordinator_connection(CoordinatorType::Group, "other-group")
+        .await
+        .unwrap();
+    assert!(
+        Arc::ptr_eq(&coordinator, &again),
+        "one coordinator connection per broker"
+    );
+
+    // An empty partition and a long max wait: the broker parks this fetch.
+    let fetch = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(10_000)
+        .with_min_bytes(1)
+        .with_max_bytes(1024 * 1024)
+        .with_session_epoch(-1)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_string(topic.clone())))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(0)
+                        .with_current_leader_epoch(-1)
+                        .with_last_fetched_epoch(-1)
+                        .with_log_start_offset(-1)
+                        .with_partition_max_bytes(1024 * 1024),
+                ]),
+        ]);
+    let parked = tokio::spawn({
+        let data = data.clone();
+        async move { data.send(fetch).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!parked.is_finished(), "the broker answered the fetch early");
+
+    let resp = coordinator
+        .send(MetadataRequest::default().with_topics(Some(vec![])))
+        .await
+        .unwrap();
+    assert_eq!(resp.brokers.len(), 1);
+    assert!(
+        !parked.is_finished(),
+        "the coordinator request was answered only after the parked fetch"
+    );
+    parked.abort();
+}

@@ -150,13 +150,8 @@ impl StreamThread {
             "{}-{}-StreamThread-{index}",
             cfg.application_id, shared.process_id
         );
-        let client = Client::connect(
-            ClientConfig::new(&cfg.bootstrap_servers)
-                .with_client_id(client_id.clone())
-                .with_request_timeout(cfg.request_timeout),
-        )
-        .await?;
-        let producer = Self::new_producer(&client, &shared, index).await?;
+        let client = Self::connect(&shared, format!("{client_id}-consumer")).await?;
+        let producer = Self::new_producer(&shared, index).await?;
         let isolation = if eos {
             IsolationLevel::ReadCommitted
         } else {
@@ -184,7 +179,10 @@ impl StreamThread {
         restore_cfg.client_id = format!("{client_id}-restore-consumer");
         restore_cfg.fetch_max_wait = Duration::from_millis(100);
         restore_cfg.max_poll_records = 10_000;
-        let restore_consumer = Consumer::with_client(client.clone(), restore_cfg)?;
+        let restore_consumer = Consumer::with_client(
+            Self::connect(&shared, restore_cfg.client_id.clone()).await?,
+            restore_cfg,
+        )?;
 
         let topology = &shared.topology;
         let sources: Vec<Vec<String>> = topology
@@ -213,7 +211,10 @@ impl StreamThread {
             .with_isolation_level(isolation);
         standby_cfg.client_id = format!("{client_id}-standby-consumer");
         standby_cfg.fetch_max_wait = Duration::from_millis(100);
-        let standby_consumer = Consumer::with_client(client.clone(), standby_cfg)?;
+        let standby_consumer = Consumer::with_client(
+            Self::connect(&shared, standby_cfg.client_id.clone()).await?,
+            standby_cfg,
+        )?;
         let changelog_topics = topology
             .changelog_topics()
             .iter()
@@ -252,11 +253,22 @@ impl StreamThread {
         })
     }
 
-    async fn new_producer(
-        client: &Client,
-        shared: &ThreadShared,
-        index: usize,
-    ) -> Result<Producer> {
+    /// A client with connections of its own. The main consumer, the producer and the restore
+    /// and standby consumers each get one, as in Kafka Streams: a broker answers a
+    /// connection's requests in order, so a shared connection would hold produce and
+    /// transaction requests (and the other consumers' fetches) behind a fetch that waits for
+    /// data for up to `fetch.max.wait.ms`.
+    async fn connect(shared: &ThreadShared, client_id: String) -> Result<Client> {
+        let cfg = &shared.config;
+        Ok(Client::connect(
+            ClientConfig::new(&cfg.bootstrap_servers)
+                .with_client_id(client_id)
+                .with_request_timeout(cfg.request_timeout),
+        )
+        .await?)
+    }
+
+    async fn new_producer(shared: &ThreadShared, index: usize) -> Result<Producer> {
         let cfg = &shared.config;
         let mut pc = if cfg.is_exactly_once() {
             let mut pc = ProducerConfig::transactional(format!(
@@ -270,7 +282,11 @@ impl StreamThread {
         };
         pc.request_timeout = cfg.request_timeout;
         pc.linger = cfg.linger;
-        let producer = Producer::new(client.clone(), pc).await?;
+        let client_id = format!(
+            "{}-{}-StreamThread-{index}-producer",
+            cfg.application_id, shared.process_id
+        );
+        let producer = Producer::new(Self::connect(shared, client_id).await?, pc).await?;
         if cfg.is_exactly_once() {
             producer.init_transactions().await?;
         }
@@ -661,7 +677,7 @@ impl StreamThread {
         self.abort_and_close_dirty().await;
         if self.eos {
             let _ = self.producer.close().await;
-            self.producer = Self::new_producer(&self.client, &self.shared, self.index).await?;
+            self.producer = Self::new_producer(&self.shared, self.index).await?;
         }
         let topics = self.consumer.subscription();
         if let Err(e) = self.consumer.unsubscribe().await {
