@@ -12,7 +12,8 @@
 # Cases: baseline, w1-alos, w2-alos, w2-eos, w3-alos (throughput: preload RECORDS, then run
 # until the output is complete); lat-baseline, lat-w1-alos, lat-w2-alos, lat-w2-eos (latency:
 # RATE records/s for RATE_SECS with the send time in a header; exactly-once commits every
-# EOS_COMMIT_MS); long (w2 at-least-once over LONG_RECORDS
+# EOS_COMMIT_MS); hop, hop-rdkafka (one hop through the broker, no application: our consumer
+# or librdkafka's reads what the load tool produces at RATE); long (w2 at-least-once over LONG_RECORDS
 # preloaded records, sampling the resident memory every 5 s).
 # Throughput = input records / time between the first and the last output record (the group
 # join before the first output is excluded). Peak RSS: VmHWM of the bench process.
@@ -151,6 +152,48 @@ latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]
     sed -n 's/.*kstreams-bench: closed /   app: /p' "$WORK/$name.log"
 }
 
+# hop_case NAME CLIENT: one hop through the broker, no application: the load tool produces RATE
+# records/s and CLIENT ("ours": kstreams-load's consumer; "librdkafka": confluent-kafka with the
+# same 5 ms fetch wait) reads the same topic and reports the latency from the send-time header.
+hop_case() {
+    local name="$1" client="$2" r m mpid
+    create "$name"
+    if [ "$client" = ours ]; then
+        "$LOAD" --bootstrap "$BS" --topic "in-$name" measure --from end --idle-secs 5 \
+            --timeout-secs $((RATE_SECS + 120)) >"$WORK/$name.measure" &
+    else
+        python3 - "$BS" "in-$name" "$PARTITIONS" >"$WORK/$name.measure" <<'PY' &
+import sys, time
+from confluent_kafka import Consumer, TopicPartition, OFFSET_END
+bootstrap, topic, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'hop-' + topic,
+              'enable.auto.commit': False, 'fetch.wait.max.ms': 5, 'isolation.level': 'read_committed'})
+c.assign([TopicPartition(topic, p, OFFSET_END) for p in range(parts)])
+lat, last = [], None
+while last is None or time.time() - last < 5:
+    # One message per call: consume(n, t) would wait for n messages or t.
+    m = c.poll(0.1)
+    if m is None or m.error():
+        continue
+    now = time.time_ns() // 1000
+    for k, v in m.headers() or []:
+        if k == 'kstreams-bench-sent-us':
+            lat.append((now - int(v)) / 1000.0)
+    last = time.time()
+c.close()
+lat.sort()
+q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))]
+print(f"librdkafka: records={len(lat)} latency_ms p50={q(0.5):.2f} p95={q(0.95):.2f} p99={q(0.99):.2f} max={lat[-1]:.2f}")
+PY
+    fi
+    mpid=$!
+    sleep 2
+    r=$("$LOAD" --bootstrap "$BS" --topic "in-$name" rate "$RATE" --duration "$RATE_SECS" --linger-ms "$LOAD_LINGER_MS")
+    wait "$mpid"
+    m=$(cat "$WORK/$name.measure")
+    echo "$name: $r | $m"
+}
+
 long_case() {
     local name=long pre m spid
     create "$name"
@@ -183,6 +226,8 @@ for c in $CASES; do
         lat-w1-alos) latency_case lat-w1-alos w1 at-least-once ;;
         lat-w2-alos) latency_case lat-w2-alos w2 at-least-once ;;
         lat-w2-eos) latency_case lat-w2-eos w2 exactly-once --commit-interval-ms "$EOS_COMMIT_MS" ;;
+        hop) hop_case hop ours ;;
+        hop-rdkafka) hop_case hop-rdkafka librdkafka ;;
         long) long_case ;;
         *) echo "unknown case $c" >&2; exit 2 ;;
     esac
