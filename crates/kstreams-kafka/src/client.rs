@@ -100,6 +100,9 @@ enum Lane {
     Coordinator,
 }
 
+/// A connection slot per broker address and lane.
+type SlotKey = (String, Lane);
+
 #[derive(Default)]
 struct Slot {
     conn: Option<Arc<Connection>>,
@@ -110,7 +113,7 @@ struct Slot {
 struct Inner {
     config: ClientConfig,
     metadata: RwLock<Arc<ClusterMetadata>>,
-    slots: Mutex<HashMap<(String, Lane), Arc<tokio::sync::Mutex<Slot>>>>,
+    slots: Mutex<HashMap<SlotKey, Arc<tokio::sync::Mutex<Slot>>>>,
     coordinators: Mutex<HashMap<(CoordinatorType, String), BrokerInfo>>,
 }
 
