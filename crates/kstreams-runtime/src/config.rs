@@ -84,7 +84,9 @@ pub struct StreamsConfig {
     pub transaction_timeout: Duration,
     /// `buffered.records.per.partition` (1000): above it, a partition's fetch is paused.
     pub buffered_records_per_partition: usize,
-    /// `poll.ms` (100 ms): how long a stream thread waits for records.
+    /// `poll.ms` (100 ms): how long a stream thread waits for records. With processed records
+    /// not yet committed, the wait ends at the latest one `fetch_max_wait` after the next commit
+    /// is due, so a commit is never late by a whole poll.
     pub poll_interval: Duration,
     /// `fetch.max.wait.ms` of the stream threads' consumers (500 ms, Kafka's default): how
     /// long the broker may hold a fetch that finds no new data. Apache Kafka answers such a

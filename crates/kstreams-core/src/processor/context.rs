@@ -128,7 +128,10 @@ impl<'a, K, V> ProcessorContext<'a, K, V> {
         &self.g.node_metrics
     }
 
-    /// Asks the runtime to commit the task soon.
+    /// Asks the runtime to commit the task soon: the stream thread commits after this loop
+    /// iteration, without waiting for `commit.interval.ms` (under exactly-once that commits the
+    /// thread's transaction, so the output so far becomes visible). The TopologyTestDriver
+    /// commits after every record anyway.
     pub fn commit(&mut self) {
         self.g.commit_requested = true;
     }

@@ -34,6 +34,8 @@ pub struct StreamTask {
     /// Highest offset + 1 of records skipped at decode time, per partition.
     skipped: HashMap<TopicPartition, i64>,
     commit_needed: bool,
+    /// A processor called `ProcessorContext::commit` since the last commit.
+    commit_requested: bool,
     processed: u64,
 }
 
@@ -59,6 +61,7 @@ impl StreamTask {
             queues: PartitionGroup::new(partitions),
             skipped: HashMap::new(),
             commit_needed: false,
+            commit_requested: false,
             processed: 0,
         }
     }
@@ -215,7 +218,15 @@ impl StreamTask {
     /// Whether the task has processed or punctuated since its last commit, or a processor
     /// asked for a commit.
     pub fn commit_needed(&mut self) -> bool {
-        self.commit_needed | self.graph.take_commit_request()
+        self.commit_requested() || self.commit_needed
+    }
+
+    /// Whether a processor asked for a commit (`ProcessorContext::commit`) since the last
+    /// commit: the runtime then commits without waiting for the commit interval, as Kafka
+    /// Streams does. Asking does not clear the request; `post_commit` does.
+    pub fn commit_requested(&mut self) -> bool {
+        self.commit_requested |= self.graph.take_commit_request();
+        self.commit_requested
     }
 
     /// The offsets to commit: per partition, the next offset to read.
@@ -257,6 +268,7 @@ impl StreamTask {
     /// Second half of a commit, after the offsets and output are durable.
     pub fn post_commit(&mut self) {
         self.commit_needed = false;
+        self.commit_requested = false;
     }
 
     /// Suspends the task (partitions being revoked); it can resume or be closed.

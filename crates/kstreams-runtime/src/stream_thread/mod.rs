@@ -32,6 +32,7 @@ use crate::send_failure::PendingSend;
 use crate::state::SharedState;
 
 mod output;
+mod pacing;
 mod tasks;
 
 use output::StagedSend;
@@ -347,7 +348,9 @@ impl StreamThread {
             self.close_standbys()?;
             self.close_all_clean()?;
         }
-        let records = self.consumer.poll(poll).await?;
+        let uncommitted = self.uncommitted(commit_interval);
+        let wait = pacing::poll_timeout(poll, self.shared.config.fetch_max_wait, uncommitted);
+        let records = self.consumer.poll(wait).await?;
         self.handle_rebalance().await?;
         self.add_records(records)?;
         self.backpressure()?;
@@ -362,7 +365,8 @@ impl StreamThread {
             // next fetch returns, so lingering only adds latency.
             self.producer.send_now()?;
         }
-        if self.last_commit.elapsed() >= commit_interval {
+        let requested = self.tasks.values_mut().any(|t| t.commit_requested());
+        if pacing::commit_now(self.last_commit.elapsed(), commit_interval, requested) {
             // The interval runs from commit start to commit start, as Kafka Streams' does:
             // counted from the end, every commit would also wait out the one before it.
             let started = Instant::now();
@@ -505,6 +509,13 @@ impl StreamThread {
         let prepared = started.elapsed();
         self.send_outbox().await?;
         if offsets.is_empty() && !self.in_txn && self.pending.is_empty() {
+            // Nothing of these tasks to make durable (no offsets, nothing sent): they are
+            // committed as they are, and a processor's request is answered.
+            for id in &committed {
+                if let Some(t) = self.tasks.get_mut(id) {
+                    t.post_commit();
+                }
+            }
             return Ok(());
         }
         let outbox_sent = started.elapsed();
@@ -700,6 +711,19 @@ impl StreamThread {
             ))],
         )?;
         Ok(())
+    }
+
+    /// What is waiting for a commit, for the poll's timeout.
+    fn uncommitted(&mut self, commit_interval: Duration) -> pacing::Uncommitted {
+        if self.tasks.values_mut().any(|t| t.commit_requested()) {
+            pacing::Uncommitted::Requested
+        } else if self.has_uncommitted_work() {
+            pacing::Uncommitted::Work {
+                commit_due_in: commit_interval.saturating_sub(self.last_commit.elapsed()),
+            }
+        } else {
+            pacing::Uncommitted::Nothing
+        }
     }
 
     /// Whether anything was processed or written since the last commit.

@@ -3,6 +3,7 @@
 //! once.
 
 mod caching;
+mod commit_pacing;
 mod common;
 mod deduplicate;
 mod foreign_key_join;

@@ -1,0 +1,80 @@
+//! When the stream thread's loop commits and how long its poll may wait: pure decisions.
+
+use std::time::Duration;
+
+/// What the thread holds that is not committed yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Uncommitted {
+    /// Nothing processed, punctuated or sent since the last commit.
+    Nothing,
+    /// Work that the commit due in the given time will commit.
+    Work { commit_due_in: Duration },
+    /// A processor asked for a commit (`ProcessorContext::commit`): commit at once, as Kafka
+    /// Streams does, without waiting for the commit interval.
+    Requested,
+}
+
+/// How long the next poll may wait for records.
+///
+/// With work to commit, the wait ends at most one fetch wait after the commit is due. Ending
+/// it exactly when the commit is due would commit without the records of the fetch that is
+/// about to return, and they would then wait a whole interval (measured: exactly-once latency
+/// P50 +2-3 ms at 20,000 records/s, BENCHMARKS.md round 7). Without any bound, processed
+/// records would wait the whole poll when the input stops (exactly-once: their transaction
+/// committed up to `poll_interval` late).
+pub(super) fn poll_timeout(poll: Duration, fetch_wait: Duration, state: Uncommitted) -> Duration {
+    match state {
+        Uncommitted::Nothing => poll,
+        Uncommitted::Work { commit_due_in } => poll.min(commit_due_in.saturating_add(fetch_wait)),
+        Uncommitted::Requested => Duration::ZERO,
+    }
+}
+
+/// Whether to commit now: the interval runs from one commit's start to the next one's, as
+/// Kafka Streams' `commit.interval.ms` does; a processor's request commits at once.
+pub(super) fn commit_now(since_last: Duration, interval: Duration, requested: bool) -> bool {
+    requested || since_last >= interval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn an_idle_thread_polls_for_the_whole_poll_interval() {
+        assert_eq!(
+            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing),
+            100 * MS
+        );
+    }
+
+    #[test]
+    fn with_work_to_commit_the_poll_ends_one_fetch_wait_after_the_commit_is_due() {
+        let work = |due| Uncommitted::Work { commit_due_in: due };
+        assert_eq!(poll_timeout(100 * MS, 5 * MS, work(12 * MS)), 17 * MS);
+        assert_eq!(poll_timeout(100 * MS, 5 * MS, work(Duration::ZERO)), 5 * MS);
+        // Never longer than the poll interval (Kafka's default fetch wait is 500 ms).
+        assert_eq!(poll_timeout(100 * MS, 500 * MS, work(20 * MS)), 100 * MS);
+        assert_eq!(
+            poll_timeout(100 * MS, 5 * MS, work(Duration::MAX)),
+            100 * MS
+        );
+    }
+
+    #[test]
+    fn a_requested_commit_does_not_wait_for_records() {
+        assert_eq!(
+            poll_timeout(100 * MS, 5 * MS, Uncommitted::Requested),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn commits_when_the_interval_has_passed_or_a_processor_asked() {
+        assert!(!commit_now(19 * MS, 20 * MS, false));
+        assert!(commit_now(20 * MS, 20 * MS, false));
+        assert!(commit_now(Duration::ZERO, 20 * MS, true));
+    }
+}
