@@ -859,6 +859,14 @@ impl ProcessorGraph {
         self.handle_punctuation_result(r)
     }
 
+    /// How long until the earliest wall-clock punctuator is due (zero if it is overdue), if any
+    /// is scheduled: a stream thread waiting for records wakes up for it.
+    pub fn wall_clock_punctuation_due_in(&self) -> Option<std::time::Duration> {
+        let next = self.g.wall_puncts.next_due()?;
+        let ms = next.saturating_sub(self.g.clock.now_ms()).max(0);
+        Some(std::time::Duration::from_millis(ms as u64))
+    }
+
     /// Runs the wall-clock punctuators due now.
     pub fn maybe_punctuate_wall_clock(&mut self) -> Result<bool> {
         let now = self.g.clock.now_ms();

@@ -147,6 +147,15 @@ impl<P> PunctuationQueue<P> {
             .any(|s| !s.cancellable.is_cancelled() && s.next <= now)
     }
 
+    /// When the earliest live schedule is due, if any.
+    pub fn next_due(&self) -> Option<i64> {
+        self.heap
+            .iter()
+            .filter(|s| !s.cancellable.is_cancelled())
+            .map(|s| s.next)
+            .min()
+    }
+
     /// Number of live schedules.
     pub fn len(&self) -> usize {
         self.heap
@@ -186,6 +195,19 @@ mod tests {
         assert_eq!(fire_all(&mut q, 1555), vec![("p", 1200)]);
         assert!(fire_all(&mut q, 1599).is_empty());
         assert_eq!(fire_all(&mut q, 1600).len(), 1);
+    }
+
+    #[test]
+    fn next_due_is_the_earliest_live_schedule() {
+        let mut q = PunctuationQueue::default();
+        assert_eq!(q.next_due(), None);
+        let early = q.schedule(100, 50, "early");
+        q.schedule(300, 50, "late");
+        assert_eq!(q.next_due(), Some(100));
+        assert_eq!(fire_all(&mut q, 120), vec![("early", 100)]);
+        assert_eq!(q.next_due(), Some(150));
+        early.cancel();
+        assert_eq!(q.next_due(), Some(300));
     }
 
     #[test]

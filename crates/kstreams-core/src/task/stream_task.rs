@@ -195,6 +195,14 @@ impl StreamTask {
         Ok(true)
     }
 
+    /// How long until a wall-clock punctuator of this task is due, if the task runs and has one.
+    pub fn wall_clock_punctuation_due_in(&self) -> Option<std::time::Duration> {
+        if self.state != TaskState::Running {
+            return None;
+        }
+        self.graph.wall_clock_punctuation_due_in()
+    }
+
     /// Runs the wall-clock punctuators that are due. Returns whether any fired.
     pub fn maybe_punctuate_wall_clock(&mut self) -> Result<bool> {
         if self.state != TaskState::Running {

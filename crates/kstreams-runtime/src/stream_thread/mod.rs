@@ -349,7 +349,17 @@ impl StreamThread {
             self.close_all_clean()?;
         }
         let uncommitted = self.uncommitted(commit_interval);
-        let wait = pacing::poll_timeout(poll, self.shared.config.fetch_max_wait, uncommitted);
+        let punctuation_due_in = self
+            .tasks
+            .values()
+            .filter_map(|t| t.wall_clock_punctuation_due_in())
+            .min();
+        let wait = pacing::poll_timeout(
+            poll,
+            self.shared.config.fetch_max_wait,
+            uncommitted,
+            punctuation_due_in,
+        );
         let records = self.consumer.poll(wait).await?;
         self.handle_rebalance().await?;
         self.add_records(records)?;

@@ -22,12 +22,21 @@ pub(super) enum Uncommitted {
 /// P50 +2-3 ms at 20,000 records/s, BENCHMARKS.md round 7). Without any bound, processed
 /// records would wait the whole poll when the input stops (exactly-once: their transaction
 /// committed up to `poll_interval` late).
-pub(super) fn poll_timeout(poll: Duration, fetch_wait: Duration, state: Uncommitted) -> Duration {
-    match state {
+///
+/// A wall-clock punctuator due sooner ends the wait when it is due, so punctuators (and the
+/// retries they re-deliver) run on time on an idle input, not up to a poll late.
+pub(super) fn poll_timeout(
+    poll: Duration,
+    fetch_wait: Duration,
+    state: Uncommitted,
+    punctuation_due_in: Option<Duration>,
+) -> Duration {
+    let wait = match state {
         Uncommitted::Nothing => poll,
         Uncommitted::Work { commit_due_in } => poll.min(commit_due_in.saturating_add(fetch_wait)),
         Uncommitted::Requested => Duration::ZERO,
-    }
+    };
+    punctuation_due_in.map_or(wait, |p| wait.min(p))
 }
 
 /// Whether to commit now: the interval runs from one commit's start to the next one's, as
@@ -45,7 +54,7 @@ mod tests {
     #[test]
     fn an_idle_thread_polls_for_the_whole_poll_interval() {
         assert_eq!(
-            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing),
+            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing, None),
             100 * MS
         );
     }
@@ -53,12 +62,18 @@ mod tests {
     #[test]
     fn with_work_to_commit_the_poll_ends_one_fetch_wait_after_the_commit_is_due() {
         let work = |due| Uncommitted::Work { commit_due_in: due };
-        assert_eq!(poll_timeout(100 * MS, 5 * MS, work(12 * MS)), 17 * MS);
-        assert_eq!(poll_timeout(100 * MS, 5 * MS, work(Duration::ZERO)), 5 * MS);
-        // Never longer than the poll interval (Kafka's default fetch wait is 500 ms).
-        assert_eq!(poll_timeout(100 * MS, 500 * MS, work(20 * MS)), 100 * MS);
+        assert_eq!(poll_timeout(100 * MS, 5 * MS, work(12 * MS), None), 17 * MS);
         assert_eq!(
-            poll_timeout(100 * MS, 5 * MS, work(Duration::MAX)),
+            poll_timeout(100 * MS, 5 * MS, work(Duration::ZERO), None),
+            5 * MS
+        );
+        // Never longer than the poll interval (Kafka's default fetch wait is 500 ms).
+        assert_eq!(
+            poll_timeout(100 * MS, 500 * MS, work(20 * MS), None),
+            100 * MS
+        );
+        assert_eq!(
+            poll_timeout(100 * MS, 5 * MS, work(Duration::MAX), None),
             100 * MS
         );
     }
@@ -66,7 +81,26 @@ mod tests {
     #[test]
     fn a_requested_commit_does_not_wait_for_records() {
         assert_eq!(
-            poll_timeout(100 * MS, 5 * MS, Uncommitted::Requested),
+            poll_timeout(100 * MS, 5 * MS, Uncommitted::Requested, None),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn a_wall_clock_punctuator_due_sooner_ends_the_wait() {
+        let work = Uncommitted::Work {
+            commit_due_in: 50 * MS,
+        };
+        assert_eq!(
+            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing, Some(30 * MS)),
+            30 * MS
+        );
+        assert_eq!(poll_timeout(100 * MS, 5 * MS, work, Some(30 * MS)), 30 * MS);
+        // Due later than the wait: no change.
+        assert_eq!(poll_timeout(100 * MS, 5 * MS, work, Some(80 * MS)), 55 * MS);
+        // Overdue: no wait.
+        assert_eq!(
+            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing, Some(Duration::ZERO)),
             Duration::ZERO
         );
     }

@@ -83,3 +83,45 @@ fn wall_clock_punctuators_fire_and_commit_under_eos() {
         assert_eq!(ticks, (1..=ticks.len() as i64).collect::<Vec<_>>());
     }
 }
+
+/// On an idle input a poll may wait `poll.ms` for records: a wall-clock punctuator due sooner
+/// ends the wait, so it fires on time (here every 100 ms although a poll may wait 3 s).
+#[test]
+fn wall_clock_punctuators_fire_on_time_while_the_poll_waits_for_records() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let input = random_topic("pt-in");
+    let output = random_topic("pt-out");
+    let app = random_topic("punct-time");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
+    let mut t = Topology::new();
+    t.add_source::<String, String>("src", &[&input], Serdes::string(), Serdes::string())
+        .unwrap();
+    t.add_processor("ticker", || Ticker { ticks: 0 }, &["src"])
+        .unwrap();
+    t.add_sink::<String, String>(
+        "sink",
+        &output,
+        Serdes::string(),
+        Serdes::string(),
+        &["ticker"],
+    )
+    .unwrap();
+    let mut cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir.path());
+    cfg.poll_interval = Duration::from_secs(3);
+    cfg.fetch_max_wait = Duration::from_millis(10);
+    let mut streams = KafkaStreams::new(t, cfg).unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(60));
+    // Two tasks ticking every 100 ms make about 40 ticks in 2 s; polls waiting out their 3 s
+    // would make at most one per task.
+    let out = rt.block_on(read_output(&bs, &output, 2, 12, Duration::from_secs(2)));
+    streams.close().unwrap();
+    assert!(
+        out.len() >= 12,
+        "{} ticks in 2 s with 100 ms punctuators: {out:?}",
+        out.len()
+    );
+}
