@@ -180,6 +180,16 @@ impl StreamsConfig {
         self
     }
 
+    /// Sets what happens when a stream thread fails (Kafka Streams'
+    /// `setUncaughtExceptionHandler`): by default the instance shuts down.
+    pub fn with_uncaught_exception_handler(
+        mut self,
+        h: impl crate::exception_handlers::StreamsUncaughtExceptionHandler,
+    ) -> Self {
+        self.exception_handlers.uncaught = Arc::new(h);
+        self
+    }
+
     /// Sets `processing.guarantee`.
     pub fn with_guarantee(mut self, g: ProcessingGuarantee) -> Self {
         self.processing_guarantee = g;

@@ -7,10 +7,11 @@ use std::thread::JoinHandle;
 
 use kstreams_core::{ProcessorTopology, Topology};
 use kstreams_kafka::{Admin, ClientConfig};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
+use crate::exception_handlers::StreamThreadExceptionResponse;
 use crate::global_stream_thread;
 use crate::internal_topics::{
     PartitionCounts, TopicLayout, create_dead_letter_topic, create_internal_topics,
@@ -97,6 +98,12 @@ impl KafkaStreams {
     }
 
     /// Creates the internal topics (checking co-partitioning) and starts the stream threads.
+    /// How many of the instance's stream threads are running (a replaced thread counts once;
+    /// threads stopped by a shutdown or a failure do not count).
+    pub fn alive_stream_threads(&self) -> usize {
+        self.threads.iter().filter(|h| !h.is_finished()).count()
+    }
+
     /// Returns once the threads run; the instance is Rebalancing until every thread has its
     /// tasks restored, then Running.
     pub fn start(&mut self) -> Result<()> {
@@ -183,15 +190,7 @@ impl KafkaStreams {
             let shared = shared.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("{}-StreamThread-{i}", self.config.application_id))
-                .spawn(move || {
-                    let state = shared.state.clone();
-                    let r = stream_thread::run(i, shared);
-                    if let Err(e) = &r {
-                        error!(thread = i, error = %e, "stream thread died");
-                        state.transition(State::Error);
-                    }
-                    r
-                })?;
+                .spawn(move || run_replacing(i, shared))?;
             self.threads.push(handle);
         }
         Ok(())
@@ -248,6 +247,39 @@ impl KafkaStreams {
             self.state.transition(State::NotRunning);
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+/// Runs stream thread `index`; when it fails, the uncaught exception handler decides: a new
+/// thread in its place, or the instance shuts down (the other threads commit and close).
+fn run_replacing(index: usize, shared: ThreadShared) -> Result<()> {
+    let handler = shared.config.exception_handlers.uncaught.clone();
+    loop {
+        let e = match stream_thread::run(index, shared.clone()) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if shared.shutdown.load(Ordering::SeqCst) {
+            error!(thread = index, error = %e, "stream thread failed while shutting down");
+            shared.state.transition(State::Error);
+            return Err(e);
+        }
+        match handler.handle(&e) {
+            StreamThreadExceptionResponse::ReplaceThread => {
+                warn!(thread = index, error = %e, "stream thread failed: replacing it");
+                shared.state.thread_running(index, false);
+                shared
+                    .metrics
+                    .replaced_threads
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            StreamThreadExceptionResponse::ShutdownClient => {
+                error!(thread = index, error = %e, "stream thread failed: shutting the instance down");
+                shared.state.transition(State::Error);
+                shared.shutdown.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
     }
 }
 

@@ -40,7 +40,9 @@ mod stream_thread;
 
 pub use config::{ConfigError, ProcessingGuarantee, StreamsConfig};
 pub use error::{Result, RuntimeError};
-pub use exception_handlers::ExceptionHandlers;
+pub use exception_handlers::{
+    ExceptionHandlers, StreamThreadExceptionResponse, StreamsUncaughtExceptionHandler,
+};
 pub use kafka_streams::KafkaStreams;
 pub use metrics::MetricsSnapshot;
 pub use state::{State, StateListener};

@@ -26,6 +26,8 @@ pub struct Metrics {
     pub standby_updates: AtomicU64,
     /// Assignments received (one per stream thread and rebalance).
     pub assignments: AtomicU64,
+    /// Stream threads replaced after they failed (`StreamThreadExceptionResponse::ReplaceThread`).
+    pub replaced_threads: AtomicU64,
     /// Per-node counters shared with every task, per metric, node and reason: retries
     /// scheduled and re-delivered, dead-letter records, production errors, and processor
     /// counters such as `dedup-hits`.
@@ -46,6 +48,7 @@ impl Default for Metrics {
             paused: AtomicU64::new(0),
             standby_updates: AtomicU64::new(0),
             assignments: AtomicU64::new(0),
+            replaced_threads: AtomicU64::new(0),
             node_metrics: Arc::default(),
             process_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
             commit_latency_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).ok()),
@@ -196,6 +199,7 @@ impl Metrics {
             paused: self.paused.load(Ordering::Relaxed),
             standby_updates: self.standby_updates.load(Ordering::Relaxed),
             assignments: self.assignments.load(Ordering::Relaxed),
+            replaced_threads: self.replaced_threads.load(Ordering::Relaxed),
             active_tasks: self
                 .active_tasks
                 .lock()
@@ -243,6 +247,8 @@ pub struct MetricsSnapshot {
     pub standby_updates: u64,
     /// Assignments received (one per stream thread and rebalance).
     pub assignments: u64,
+    /// Stream threads replaced after they failed.
+    pub replaced_threads: u64,
     /// Active tasks of the instance (`<subtopology>_<partition>`), sorted.
     pub active_tasks: Vec<String>,
     /// Latency of processing one record (through the task's processors), timed on one record

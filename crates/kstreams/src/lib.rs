@@ -15,7 +15,8 @@ pub use kstreams_core::{error, failure, processor, record, serde, state, task, t
 
 /// The runtime: run a topology against Kafka.
 pub use kstreams_runtime::{
-    KafkaStreams, ProcessingGuarantee, RuntimeError, State as KafkaStreamsState, StreamsConfig,
+    KafkaStreams, ProcessingGuarantee, RuntimeError, State as KafkaStreamsState,
+    StreamThreadExceptionResponse, StreamsConfig, StreamsUncaughtExceptionHandler,
 };
 
 /// The runtime's modules (config, assignor, internal topics, metrics).

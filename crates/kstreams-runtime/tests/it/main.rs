@@ -14,4 +14,5 @@ mod punctuation;
 mod retry_eos;
 mod scale_out;
 mod static_membership;
+mod thread_failure;
 mod word_count;
