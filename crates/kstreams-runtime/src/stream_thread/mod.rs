@@ -67,6 +67,11 @@ pub(crate) fn run(index: usize, shared: ThreadShared) -> Result<()> {
             if let Err(e) = &r {
                 warn!(error = %e, "stream thread failed");
                 t.close_dirty_all();
+                // A failed thread leaves the group like a closing one (nothing is committed):
+                // its partitions move on without waiting for the session timeout.
+                if let Err(e) = t.close_clients().await {
+                    warn!(error = %e, "closing the failed thread's clients failed");
+                }
             }
             r
         }
@@ -789,6 +794,13 @@ impl StreamThread {
             }
         }
         self.task_of.clear();
+        self.close_clients().await?;
+        committed
+    }
+
+    /// Closes the main consumer (leaving the group, so the others rebalance at once instead of
+    /// after the session timeout) and the producer.
+    async fn close_clients(&mut self) -> Result<()> {
         let consumer = std::mem::replace(
             &mut self.consumer,
             Consumer::with_client(
@@ -802,7 +814,7 @@ impl StreamThread {
         if let Err(e) = self.producer.close().await {
             warn!(error = %e, "producer close failed");
         }
-        committed
+        Ok(())
     }
 }
 
