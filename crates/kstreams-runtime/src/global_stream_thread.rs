@@ -124,7 +124,7 @@ pub(crate) fn start(
         dir,
         checkpoint,
         persistent,
-        shutdown,
+        shutdown: shutdown.clone(),
         crash,
     };
     let handle = std::thread::Builder::new()
@@ -132,8 +132,11 @@ pub(crate) fn start(
         .spawn(move || {
             let r = job.run(restored_tx);
             if r.is_err() {
-                // Without up-to-date global stores the instance cannot go on.
+                // Without up-to-date global stores the instance cannot go on: it shuts down
+                // (the stream threads commit, close and leave the group), as in Kafka Streams,
+                // where a failed global thread always stops the client.
                 state.transition(State::Error);
+                shutdown.store(true, Ordering::SeqCst);
             }
             r
         })?;

@@ -161,3 +161,60 @@ fn two_instances_each_join_against_the_whole_global_table() {
         assert!(cp.contains(&format!("{regions} 0 5")), "{cp}");
     }
 }
+
+/// A global stream thread that fails (a global record that does not deserialize, with the
+/// default log-and-fail handler) stops the whole instance: global tables that no longer
+/// update would give wrong joins.
+#[test]
+fn a_failed_global_thread_shuts_the_instance_down() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let orders = random_topic("gtf-orders");
+    let regions = random_topic("gtf-regions");
+    let out = random_topic("gtf-out");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(create_topics(
+        &bs,
+        &[(&orders, 2), (&regions, 1), (&out, 2)],
+    ));
+    let cfg = config(
+        &random_topic("gtf-app"),
+        &bs,
+        ProcessingGuarantee::AtLeastOnce,
+        dir.path(),
+    )
+    .with_threads(2);
+    let mut streams = KafkaStreams::new(enrich(&orders, &regions, &out), cfg).unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(90));
+    assert_eq!(streams.alive_stream_threads(), 2);
+    // A region value that is not UTF-8: the global thread cannot deserialize it.
+    rt.block_on(async {
+        let p = Producer::connect(ClientConfig::new(&bs), ProducerConfig::default())
+            .await
+            .unwrap();
+        p.send(ProducerRecord::new(&regions, vec![0xffu8, 0xfe]).with_key("c0"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        p.close().await.unwrap();
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (streams.state() != State::Error || streams.alive_stream_threads() > 0)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(streams.state(), State::Error);
+    assert_eq!(
+        streams.alive_stream_threads(),
+        0,
+        "the stream threads stopped with the global thread"
+    );
+    assert!(
+        streams.close().is_err(),
+        "close reports the global thread's error"
+    );
+}
