@@ -152,10 +152,7 @@ impl StreamThread {
     async fn start(index: usize, shared: ThreadShared) -> Result<Self> {
         let cfg = &shared.config;
         let eos = cfg.is_exactly_once();
-        let client_id = format!(
-            "{}-{}-StreamThread-{index}",
-            cfg.application_id, shared.process_id
-        );
+        let client_id = Self::client_id_prefix(&shared, index);
         let client = Self::connect(&shared, format!("{client_id}-consumer")).await?;
         let producer = Self::new_producer(&shared, index).await?;
         let isolation = if eos {
@@ -259,6 +256,15 @@ impl StreamThread {
         })
     }
 
+    /// `<application.id>-<process id>-StreamThread-<index>`: the client ids of the thread's
+    /// consumers and producer add their role to it.
+    fn client_id_prefix(shared: &ThreadShared, index: usize) -> String {
+        format!(
+            "{}-{}-StreamThread-{index}",
+            shared.config.application_id, shared.process_id
+        )
+    }
+
     /// A client with connections of its own. The main consumer, the producer and the restore
     /// and standby consumers each get one, as in Kafka Streams: a broker answers a
     /// connection's requests in order, so a shared connection would hold produce and
@@ -288,10 +294,7 @@ impl StreamThread {
         };
         pc.request_timeout = cfg.request_timeout;
         pc.linger = cfg.linger;
-        let client_id = format!(
-            "{}-{}-StreamThread-{index}-producer",
-            cfg.application_id, shared.process_id
-        );
+        let client_id = format!("{}-producer", Self::client_id_prefix(shared, index));
         let producer = Producer::new(Self::connect(shared, client_id).await?, pc).await?;
         if cfg.is_exactly_once() {
             producer.init_transactions().await?;
@@ -526,11 +529,7 @@ impl StreamThread {
         if offsets.is_empty() && !self.in_txn && self.pending.is_empty() {
             // Nothing of these tasks to make durable (no offsets, nothing sent): they are
             // committed as they are, and a processor's request is answered.
-            for id in &committed {
-                if let Some(t) = self.tasks.get_mut(id) {
-                    t.post_commit();
-                }
-            }
+            self.post_commit(&committed);
             return Ok(());
         }
         let outbox_sent = started.elapsed();
@@ -574,11 +573,7 @@ impl StreamThread {
                 self.consumer.commit_offsets_sync(&offsets).await?;
             }
         }
-        for id in &committed {
-            if let Some(t) = self.tasks.get_mut(id) {
-                t.post_commit();
-            }
-        }
+        self.post_commit(&committed);
         if !self.eos {
             // At-least-once keeps a checkpoint of every commit, so a crash restores only the
             // changelog's tail (replaying it over newer local writes is idempotent). Under
@@ -726,6 +721,16 @@ impl StreamThread {
             ))],
         )?;
         Ok(())
+    }
+
+    /// Marks the tasks committed (their processed records and punctuations, and any commit a
+    /// processor asked for).
+    fn post_commit(&mut self, committed: &[TaskId]) {
+        for id in committed {
+            if let Some(t) = self.tasks.get_mut(id) {
+                t.post_commit();
+            }
+        }
     }
 
     /// What is waiting for a commit, for the poll's timeout.

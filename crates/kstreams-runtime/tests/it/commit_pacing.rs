@@ -8,7 +8,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::*;
-use kstreams_core::{Processor, ProcessorContext, Record, Result, Serdes, Topology};
+use kstreams_core::{Processor, ProcessorContext, Record, Result, Topology};
 use kstreams_runtime::{KafkaStreams, ProcessingGuarantee};
 use kstreams_testkit::{TansuBroker, random_topic};
 
@@ -35,25 +35,7 @@ impl Processor<Option<String>, String, String, String> for CommitOnRequest {
 }
 
 fn committing(input: &str, output: &str) -> Topology {
-    let mut t = Topology::new();
-    t.add_source::<Option<String>, String>(
-        "lines",
-        &[input],
-        Serdes::option(Serdes::string()),
-        Serdes::string(),
-    )
-    .unwrap();
-    t.add_processor("commit-on-request", || CommitOnRequest, &["lines"])
-        .unwrap();
-    t.add_sink::<String, String>(
-        "out",
-        output,
-        Serdes::string(),
-        Serdes::string(),
-        &["commit-on-request"],
-    )
-    .unwrap();
-    t
+    lines_through(input, output, "commit-on-request", || CommitOnRequest)
 }
 
 #[test]

@@ -41,6 +41,24 @@ impl Processor<String, String, String, String> for Ticker {
     }
 }
 
+/// input → ticker (a wall-clock punctuator every 100 ms per task) → output.
+fn ticker(input: &str, output: &str) -> Topology {
+    let mut t = Topology::new();
+    t.add_source::<String, String>("src", &[input], Serdes::string(), Serdes::string())
+        .unwrap();
+    t.add_processor("ticker", || Ticker { ticks: 0 }, &["src"])
+        .unwrap();
+    t.add_sink::<String, String>(
+        "sink",
+        output,
+        Serdes::string(),
+        Serdes::string(),
+        &["ticker"],
+    )
+    .unwrap();
+    t
+}
+
 #[test]
 fn wall_clock_punctuators_fire_and_commit_under_eos() {
     let broker = TansuBroker::start().unwrap();
@@ -51,19 +69,7 @@ fn wall_clock_punctuators_fire_and_commit_under_eos() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
-    let mut t = Topology::new();
-    t.add_source::<String, String>("src", &[&input], Serdes::string(), Serdes::string())
-        .unwrap();
-    t.add_processor("ticker", || Ticker { ticks: 0 }, &["src"])
-        .unwrap();
-    t.add_sink::<String, String>(
-        "sink",
-        &output,
-        Serdes::string(),
-        Serdes::string(),
-        &["ticker"],
-    )
-    .unwrap();
+    let t = ticker(&input, &output);
     let cfg = config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, dir.path());
     let mut streams = KafkaStreams::new(t, cfg).unwrap();
     streams.start().unwrap();
@@ -96,19 +102,7 @@ fn wall_clock_punctuators_fire_on_time_while_the_poll_waits_for_records() {
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
-    let mut t = Topology::new();
-    t.add_source::<String, String>("src", &[&input], Serdes::string(), Serdes::string())
-        .unwrap();
-    t.add_processor("ticker", || Ticker { ticks: 0 }, &["src"])
-        .unwrap();
-    t.add_sink::<String, String>(
-        "sink",
-        &output,
-        Serdes::string(),
-        Serdes::string(),
-        &["ticker"],
-    )
-    .unwrap();
+    let t = ticker(&input, &output);
     let mut cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir.path());
     cfg.poll_interval = Duration::from_secs(3);
     cfg.fetch_max_wait = Duration::from_millis(10);

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use kstreams_core::{Processor, ProcessorContext, Record, Result, Serdes, StreamsError, Topology};
+use kstreams_core::{Processor, ProcessorContext, Record, Result, StreamsError, Topology};
 use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, State, StreamThreadExceptionResponse};
 use kstreams_testkit::{TansuBroker, random_topic};
 
@@ -41,31 +41,9 @@ impl Processor<Option<String>, String, String, String> for FailOnPoison {
 }
 
 fn topology(input: &str, output: &str, failures: Arc<AtomicUsize>) -> Topology {
-    let mut t = Topology::new();
-    t.add_source::<Option<String>, String>(
-        "lines",
-        &[input],
-        Serdes::option(Serdes::string()),
-        Serdes::string(),
-    )
-    .unwrap();
-    t.add_processor(
-        "fail-on-poison",
-        move || FailOnPoison {
-            failures: failures.clone(),
-        },
-        &["lines"],
-    )
-    .unwrap();
-    t.add_sink::<String, String>(
-        "out",
-        output,
-        Serdes::string(),
-        Serdes::string(),
-        &["fail-on-poison"],
-    )
-    .unwrap();
-    t
+    lines_through(input, output, "fail-on-poison", move || FailOnPoison {
+        failures: failures.clone(),
+    })
 }
 
 #[test]

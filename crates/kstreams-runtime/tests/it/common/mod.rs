@@ -59,6 +59,31 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Lines from `input` (no key) through one processor `name` that writes string keys and values
+/// to `output`.
+pub fn lines_through<P>(
+    input: &str,
+    output: &str,
+    name: &str,
+    supplier: impl Fn() -> P + Send + Sync + 'static,
+) -> Topology
+where
+    P: Processor<Option<String>, String, String, String> + 'static,
+{
+    let mut t = Topology::new();
+    t.add_source::<Option<String>, String>(
+        "lines",
+        &[input],
+        Serdes::option(Serdes::string()),
+        Serdes::string(),
+    )
+    .unwrap();
+    t.add_processor(name, supplier, &["lines"]).unwrap();
+    t.add_sink::<String, String>("out", output, Serdes::string(), Serdes::string(), &[name])
+        .unwrap();
+    t
+}
+
 pub fn word_count(input: &str, output: &str) -> Topology {
     let mut t = Topology::new();
     t.add_internal_topic("words");
