@@ -14,7 +14,7 @@ use bytes::Bytes;
 use kstreams_core::failure::{OutputId, ProductionDecision};
 use kstreams_core::processor::{ProductionExceptionHandler, ProductionHandlerResponse};
 use kstreams_core::{Headers, OutputOrigin, ProducedRecord, StreamsError};
-use kstreams_kafka::{DeliveryFuture, ErrorClass, KafkaError, ProducerRecord};
+use kstreams_kafka::{ErrorClass, KafkaError, ProducerRecord, RecordMetadata, SendAllDelivery};
 
 /// What a failed send means for the record and the task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,23 +116,105 @@ impl SentOutput {
     }
 }
 
-/// The outcome of a send, as the stream thread waits for it.
-pub(crate) enum Delivery {
-    /// Handed to the producer.
-    Sent(DeliveryFuture),
-    /// Rejected by the fault injector (tests) as the broker would have.
-    Rejected(KafkaError),
-}
-
-/// A send the stream thread has not seen acknowledged yet.
-pub(crate) struct PendingSend {
+/// One record of an outbox on its way out, until its outcome is noted.
+pub(crate) struct StagedSend {
     /// The changelog partition, for changelog records (their offsets are checkpointed).
     pub(crate) changelog: Option<(Arc<str>, i32)>,
     /// Where a sink output record came from (the production handler identifies a rejected
     /// record by it); the record itself comes back with a rejection
     /// ([`KafkaError::Undelivered`]), so no copy is kept here.
     pub(crate) origin: Option<OutputOrigin>,
-    pub(crate) delivery: Delivery,
+    pub(crate) fate: Fate,
+}
+
+/// Where a staged record's outcome comes from.
+pub(crate) enum Fate {
+    /// Handed to the producer: the answer to this index of the call.
+    Sent(usize),
+    /// Rejected by the fault injector (tests) as the broker would have.
+    Rejected(KafkaError),
+    /// The outcome was noted.
+    Noted,
+}
+
+/// The records of one producer call (an outbox, or a dead-letter write) the stream thread
+/// has not seen answered yet: the stream thread keeps one handle per call, not a future per
+/// record.
+pub(crate) struct PendingOutbox {
+    /// Every record of the outbox, in order.
+    pub(crate) staged: Vec<StagedSend>,
+    /// The answers to the records handed to the producer.
+    pub(crate) delivery: SendAllDelivery,
+    /// Records whose outcome is not noted yet.
+    pub(crate) unnoted: usize,
+}
+
+/// A noted outcome: the record's changelog partition, its origin and the answer.
+pub(crate) type KnownOutcome = (
+    Option<(Arc<str>, i32)>,
+    Option<OutputOrigin>,
+    kstreams_kafka::Result<RecordMetadata>,
+);
+
+impl PendingOutbox {
+    /// The outcomes known now, in order, each once (each record's is then noted).
+    pub(crate) fn take_known(&mut self) -> Vec<KnownOutcome> {
+        let mut answers = self.delivery.take_answered();
+        let mut known = Vec::new();
+        for s in &mut self.staged {
+            let outcome = match &s.fate {
+                Fate::Sent(index) => match answers.get_mut(*index).and_then(Option::take) {
+                    Some(r) => r,
+                    None => continue,
+                },
+                Fate::Rejected(_) => match std::mem::replace(&mut s.fate, Fate::Noted) {
+                    Fate::Rejected(e) => Err(e),
+                    _ => continue,
+                },
+                Fate::Noted => continue,
+            };
+            s.fate = Fate::Noted;
+            self.unnoted -= 1;
+            known.push((s.changelog.take(), s.origin.take(), outcome));
+        }
+        known
+    }
+}
+
+/// The producer calls of a stream thread not seen answered yet, oldest first.
+#[derive(Default)]
+pub(crate) struct PendingSends {
+    calls: std::collections::VecDeque<PendingOutbox>,
+    /// Records of these calls (counted when they are sent).
+    records: usize,
+}
+
+impl PendingSends {
+    pub(crate) fn push(&mut self, call: PendingOutbox) {
+        self.records += call.staged.len();
+        self.calls.push_back(call);
+    }
+
+    /// The oldest call.
+    pub(crate) fn pop(&mut self) -> Option<PendingOutbox> {
+        let call = self.calls.pop_front()?;
+        self.records -= call.staged.len();
+        Some(call)
+    }
+
+    /// Records sent and not seen answered (some may be by now).
+    pub(crate) fn records(&self) -> usize {
+        self.records
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.calls.clear();
+        self.records = 0;
+    }
 }
 
 /// A sink output record the broker rejected for what it is.
@@ -253,6 +335,59 @@ impl std::fmt::Debug for FaultInjection {
 
 #[cfg(test)]
 mod tests {
+    fn meta(offset: i64) -> kstreams_kafka::RecordMetadata {
+        kstreams_kafka::RecordMetadata {
+            topic: "changelog".into(),
+            partition: 1,
+            offset,
+            timestamp: 0,
+        }
+    }
+
+    /// Records the injector rejected sit between sent ones: each record's outcome comes out
+    /// once, in outbox order, with its own changelog partition and origin.
+    #[test]
+    fn an_outbox_notes_each_outcome_once_in_order() {
+        let origin = OutputOrigin {
+            sink: "sink".into(),
+            source: None,
+            index: 0,
+        };
+        let staged = vec![
+            StagedSend {
+                changelog: Some(("changelog".into(), 1)),
+                origin: None,
+                fate: Fate::Sent(0),
+            },
+            StagedSend {
+                changelog: None,
+                origin: Some(origin.clone()),
+                fate: Fate::Rejected(KafkaError::Closed),
+            },
+            StagedSend {
+                changelog: None,
+                origin: Some(origin),
+                fate: Fate::Sent(1),
+            },
+        ];
+        let mut call = PendingOutbox {
+            unnoted: staged.len(),
+            staged,
+            delivery: SendAllDelivery::answered(vec![Ok(meta(7)), Ok(meta(8))]),
+        };
+        let known = call.take_known();
+        assert_eq!(known.len(), 3);
+        assert!(
+            matches!(&known[0], (Some((t, 1)), None, Ok(m)) if &**t == "changelog" && m.offset == 7)
+        );
+        assert!(
+            matches!(&known[1], (None, Some(o), Err(KafkaError::Closed)) if &*o.sink == "sink")
+        );
+        assert!(matches!(&known[2], (None, Some(_), Ok(m)) if m.offset == 8));
+        assert_eq!(call.unnoted, 0);
+        assert!(call.take_known().is_empty(), "noted once");
+    }
+
     use super::*;
     use kstreams_core::RecordMetadata;
     use kstreams_kafka::error::broker_error;

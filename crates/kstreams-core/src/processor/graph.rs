@@ -101,8 +101,11 @@ pub(crate) struct GraphState {
     /// The bytes of the input record being processed, when a handler may dead-letter them.
     pub(crate) current_raw: Option<Box<ParkedRecord>>,
     /// The input record the last output was written for, and how many outputs it has had.
-    origin_source: Option<Arc<RecordMetadata>>,
+    origin_source: Option<(u64, Arc<RecordMetadata>)>,
     output_index: u32,
+    /// Counts the input records processed: tells the outputs of one input record from the
+    /// next's without comparing their metadata.
+    input_seq: u64,
     /// The instance's global stores, readable by every processor.
     pub(crate) global: Option<GlobalStateStores>,
 }
@@ -111,13 +114,13 @@ impl GraphState {
     /// The origin of the next output of sink `me`: the sink and the input record.
     pub(crate) fn output_origin(&mut self, me: usize) -> OutputOrigin {
         let source = match (&self.origin_source, &self.metadata) {
-            (Some(a), Some(m)) if **a == *m => {
+            (Some((seq, a)), Some(_)) if *seq == self.input_seq => {
                 self.output_index += 1;
                 Some(a.clone())
             }
             (_, Some(m)) => {
                 let a = Arc::new(m.clone());
-                self.origin_source = Some(a.clone());
+                self.origin_source = Some((self.input_seq, a.clone()));
                 self.output_index = 0;
                 Some(a)
             }
@@ -375,6 +378,10 @@ impl GraphState {
     /// processors that registered for them, until none is left (forwarding may evict more).
     /// Returns whether anything was written down.
     pub(crate) fn forward_flushed(&mut self) -> Result<bool> {
+        if self.flush_forwarders.is_empty() {
+            // Only a registered forwarder's listener queues entries.
+            return Ok(false);
+        }
         let mut any = false;
         loop {
             let next = self
@@ -626,6 +633,7 @@ impl ProcessorGraph {
                 current_raw: None,
                 origin_source: None,
                 output_index: 0,
+                input_seq: 0,
                 global: None,
             },
             handler: env.deserialization_handler,
@@ -772,6 +780,7 @@ impl ProcessorGraph {
         self.init()?;
         self.g.stream_time = self.g.stream_time.max(record.timestamp);
         self.g.metadata = Some(record.metadata);
+        self.g.input_seq += 1;
         self.g.current_raw = record.raw;
         let mut slot = record.record;
         let r = self.g.dispatch(record.source, &mut *slot);

@@ -250,8 +250,7 @@ fn append_to(
         b.records
             .reserve((limits.batch_size / record.size.max(1)).clamp(1, 4096));
     }
-    b.bytes += record.size;
-    b.records.push(record);
+    b.push(record);
     if b.bytes >= limits.batch_size {
         b.closed = true;
     }
@@ -274,7 +273,7 @@ mod tests {
             timestamp: 0,
             size,
             reply: tx.into(),
-            _permit: None,
+            permit: None,
         }
     }
 

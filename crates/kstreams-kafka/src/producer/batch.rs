@@ -1,6 +1,6 @@
 //! A batch of records for one partition and its wire encoding (record batch v2).
 
-use super::delivery::Reply;
+use super::delivery::{Reply, ReplyRun};
 use super::sequence::ProducerIdAndEpoch;
 use crate::error::{KafkaError, Result};
 use crate::types::{CompressionType, ProducerRecord, RecordMetadata, TopicPartition};
@@ -22,7 +22,9 @@ pub(crate) struct PendingRecord {
     pub timestamp: i64,
     pub size: usize,
     pub reply: Reply,
-    pub _permit: Option<OwnedSemaphorePermit>,
+    /// The record's share of `buffer.memory`, until it joins a batch (which then holds it:
+    /// the memory of a batch's records is given back at once when the batch is done).
+    pub permit: Option<OwnedSemaphorePermit>,
 }
 
 /// The encoded form of a batch, fixed at its first send so retries resend the same bytes
@@ -47,6 +49,8 @@ pub(crate) struct ProducerBatch {
     /// A request with this batch reached a broker connection: it may have been written.
     pub maybe_written: bool,
     pub encoded: Option<Encoded>,
+    /// The `buffer.memory` its records hold, released when the batch is dropped.
+    pub memory: Option<OwnedSemaphorePermit>,
 }
 
 impl ProducerBatch {
@@ -62,7 +66,20 @@ impl ProducerBatch {
             attempts: 0,
             maybe_written: false,
             encoded: None,
+            memory: None,
         }
+    }
+
+    /// Adds a record (its memory joins the batch's).
+    pub fn push(&mut self, mut record: PendingRecord) {
+        if let Some(permit) = record.permit.take() {
+            match &mut self.memory {
+                Some(memory) => memory.merge(permit),
+                None => self.memory = Some(permit),
+            }
+        }
+        self.bytes += record.size;
+        self.records.push(record);
     }
 
     /// Encodes (once) with the given identity and base sequence (-1 without idempotence).
@@ -116,6 +133,11 @@ impl ProducerBatch {
             .clamp(1, self.records.len() - 1);
         let rest = self.records.split_off(cut);
         let rest_bytes: usize = rest.iter().map(|r| r.size).sum();
+        // The memory goes with the records (all that is left if the shares were clamped).
+        let rest_memory = self
+            .memory
+            .as_mut()
+            .and_then(|m| m.split(rest_bytes.min(m.num_permits())));
         self.bytes -= rest_bytes;
         self.closed = true;
         self.maybe_written = false;
@@ -131,6 +153,7 @@ impl ProducerBatch {
             attempts: self.attempts,
             maybe_written: false,
             encoded: None,
+            memory: rest_memory,
         })
     }
 
@@ -138,6 +161,7 @@ impl ProducerBatch {
     /// time if it uses it.
     pub fn complete(self, base_offset: i64, log_append_time: i64) {
         let topic: std::sync::Arc<str> = self.tp.topic.into();
+        let mut run = ReplyRun::new();
         for (i, r) in self.records.into_iter().enumerate() {
             let offset = if base_offset >= 0 {
                 base_offset + i as i64
@@ -149,13 +173,17 @@ impl ProducerBatch {
             } else {
                 r.timestamp
             };
-            r.reply.send(Ok(RecordMetadata {
-                topic: topic.clone(),
-                partition: self.tp.partition,
-                offset,
-                timestamp,
-            }));
+            run.send(
+                r.reply,
+                Ok(RecordMetadata {
+                    topic: topic.clone(),
+                    partition: self.tp.partition,
+                    offset,
+                    timestamp,
+                }),
+            );
         }
+        run.finish();
     }
 
     /// Fails every record with (a copy of) the error, handing the record back with it
@@ -399,7 +427,7 @@ mod tests {
                 timestamp: 1_000 + i as i64,
                 size: 30,
                 reply: tx.into(),
-                _permit: None,
+                permit: None,
             },
             rx,
         )
@@ -541,5 +569,36 @@ mod tests {
             (&*record.topic, record.partition, record.timestamp),
             ("t", Some(0), Some(1_000))
         );
+    }
+
+    /// A batch holds its records' `buffer.memory` until it is done and then gives it back
+    /// at once; a split batch's halves each hold their records' share.
+    #[test]
+    fn a_batch_holds_its_records_memory_until_it_is_done() {
+        let memory = std::sync::Arc::new(tokio::sync::Semaphore::new(1_000));
+        let now = Instant::now();
+        let mut b = ProducerBatch::new(1, TopicPartition::new("t", 0), now, now);
+        let mut rxs = Vec::new();
+        for i in 0..4 {
+            let (mut r, rx) = rec(i);
+            r.size = 100;
+            r.permit = Some(memory.clone().try_acquire_many_owned(100).unwrap());
+            b.push(r);
+            rxs.push(rx);
+        }
+        assert_eq!(b.bytes, BATCH_OVERHEAD + 400);
+        assert_eq!(memory.available_permits(), 600);
+        assert!(
+            b.records.iter().all(|r| r.permit.is_none()),
+            "held by the batch"
+        );
+        let rest = b.split_off_half(2).expect("four records split");
+        assert_eq!((b.records.len(), rest.records.len()), (2, 2));
+        assert_eq!(rest.memory.as_ref().map(|m| m.num_permits()), Some(200));
+        assert_eq!(b.memory.as_ref().map(|m| m.num_permits()), Some(200));
+        b.complete(0, -1);
+        assert_eq!(memory.available_permits(), 800, "the first half is done");
+        drop(rest);
+        assert_eq!(memory.available_permits(), 1_000);
     }
 }

@@ -1,9 +1,11 @@
-//! How a record's acknowledgement gets back to its sender: [`DeliveryFuture`] on the caller's
-//! side, [`Reply`] inside the batch.
+//! How a record's acknowledgement gets back to its sender: [`DeliveryFuture`] and
+//! [`SendAllDelivery`] on the caller's side, [`Reply`] inside the batch.
 //!
 //! A record sent alone ([`super::Producer::send`]) has a oneshot channel of its own. Records
-//! sent together ([`super::Producer::send_all`]) share one [`SendGroup`]: one allocation for
-//! the whole call instead of a channel per record, and each record's result goes into its slot.
+//! sent together ([`super::Producer::send_all`]) share one [`SendGroup`]: one allocation and
+//! one handle for the whole call instead of a channel and a future per record. Each record's
+//! result goes into its slot; a batch fills the slots of its records under one lock, and the
+//! caller takes all results at once when it waits.
 
 use crate::error::{KafkaError, Result};
 use crate::types::RecordMetadata;
@@ -16,20 +18,12 @@ use tokio::sync::oneshot;
 /// Resolves to the record's metadata once the broker acknowledged it, or to its error.
 #[derive(Debug)]
 pub struct DeliveryFuture {
-    inner: Pending,
-}
-
-#[derive(Debug)]
-enum Pending {
-    One(oneshot::Receiver<Result<RecordMetadata>>),
-    Group { group: Arc<SendGroup>, index: usize },
+    rx: oneshot::Receiver<Result<RecordMetadata>>,
 }
 
 impl DeliveryFuture {
     pub(crate) fn one(rx: oneshot::Receiver<Result<RecordMetadata>>) -> Self {
-        DeliveryFuture {
-            inner: Pending::One(rx),
-        }
+        DeliveryFuture { rx }
     }
 }
 
@@ -37,93 +31,192 @@ impl Future for DeliveryFuture {
     type Output = Result<RecordMetadata>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.inner {
-            Pending::One(rx) => match Pin::new(rx).poll(cx) {
-                Poll::Ready(Ok(r)) => Poll::Ready(r),
-                Poll::Ready(Err(_)) => Poll::Ready(Err(KafkaError::Closed)),
-                Poll::Pending => Poll::Pending,
-            },
-            Pending::Group { group, index } => group.poll_slot(*index, cx),
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(Ok(r)) => Poll::Ready(r),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(KafkaError::Closed)),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
 
-/// The results of the records of one [`super::Producer::send_all`] call.
+/// The results of the records of one [`super::Producer::send_all`] call, by index in the
+/// call.
+///
+/// [`SendAllDelivery::settled`] waits until every record is answered (or, on request, until
+/// one failed); [`SendAllDelivery::take_answered`] then takes the results answered so far,
+/// each once.
+#[derive(Debug)]
+pub struct SendAllDelivery {
+    group: Arc<SendGroup>,
+    len: usize,
+}
+
+impl SendAllDelivery {
+    /// Records in the call.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// A call whose records are all answered already, with these results (for stand-ins
+    /// of a producer in tests).
+    pub fn answered(results: Vec<Result<RecordMetadata>>) -> Self {
+        let len = results.len();
+        let failed = results.iter().any(Result::is_err);
+        let group = Arc::new(SendGroup {
+            state: Mutex::new(GroupState {
+                slots: results.into_iter().map(Slot::Done).collect(),
+                waiting: 0,
+                failed,
+                waker: None,
+            }),
+        });
+        SendAllDelivery { group, len }
+    }
+
+    /// Whether the call had no records.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Resolves once every record is answered, or, with `until_failure`, as soon as one
+    /// failed.
+    pub fn settled(&self, until_failure: bool) -> Settled<'_> {
+        Settled {
+            group: &self.group,
+            until_failure,
+        }
+    }
+
+    /// The results answered and not taken yet, by index: `None` for a record still waiting
+    /// (or taken before). Takes no time.
+    pub fn take_answered(&self) -> Vec<Option<Result<RecordMetadata>>> {
+        let mut state = self.group.lock();
+        state
+            .slots
+            .iter_mut()
+            .map(|slot| match slot {
+                Slot::Done(_) => match std::mem::replace(slot, Slot::Taken) {
+                    Slot::Done(r) => Some(r),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Waits for every record and takes all results, in call order (a result taken before
+    /// reads as `None`).
+    pub async fn all(self) -> Vec<Option<Result<RecordMetadata>>> {
+        self.settled(false).await;
+        self.take_answered()
+    }
+}
+
+/// The future of [`SendAllDelivery::settled`].
+#[derive(Debug)]
+pub struct Settled<'a> {
+    group: &'a SendGroup,
+    until_failure: bool,
+}
+
+impl Future for Settled<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.group.lock();
+        if state.waiting == 0 || (self.until_failure && state.failed) {
+            return Poll::Ready(());
+        }
+        match &state.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => state.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+/// The shared state of one [`super::Producer::send_all`] call.
 #[derive(Debug)]
 pub(crate) struct SendGroup {
+    state: Mutex<GroupState>,
+}
+
+#[derive(Debug)]
+struct GroupState {
     /// One slot per record, by index.
-    slots: Mutex<Vec<Slot>>,
+    slots: Vec<Slot>,
+    /// Slots not answered yet.
+    waiting: usize,
+    /// Whether a record failed.
+    failed: bool,
+    /// The task waiting in [`Settled`], woken when the wait may be over.
+    waker: Option<Waker>,
 }
 
 #[derive(Debug)]
 enum Slot {
-    /// No result yet; the waker of the task that polled the record's future, if one did
-    /// (each future may be awaited by a task of its own).
-    Waiting(Option<Waker>),
+    Waiting,
     Done(Result<RecordMetadata>),
     Taken,
 }
 
 impl SendGroup {
-    /// A group of `n` records: the futures the caller awaits and the replies that go into
-    /// the batches, index for index.
-    pub(crate) fn open(n: usize) -> (Vec<DeliveryFuture>, Vec<Reply>) {
-        let group = Arc::new(SendGroup {
-            slots: Mutex::new((0..n).map(|_| Slot::Waiting(None)).collect()),
-        });
-        let futures = (0..n)
-            .map(|index| DeliveryFuture {
-                inner: Pending::Group {
-                    group: group.clone(),
-                    index,
-                },
-            })
-            .collect();
-        let replies = (0..n)
-            .map(|index| {
-                Reply(ReplyTo::Group(GroupReply {
-                    group: group.clone(),
-                    index,
-                }))
-            })
-            .collect();
-        (futures, replies)
+    /// A group of `n` records: the caller's handle and the replies that go into the
+    /// batches, index for index.
+    #[cfg(test)]
+    pub(crate) fn open(n: usize) -> (SendAllDelivery, Vec<Reply>) {
+        let (delivery, group) = Self::open_shared(n);
+        let replies = (0..n).map(|index| Reply::in_group(&group, index)).collect();
+        (delivery, replies)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Slot>> {
-        self.slots
+    /// A group of `n` records: the caller's handle and the group, for
+    /// [`Reply::in_group`].
+    pub(crate) fn open_shared(n: usize) -> (SendAllDelivery, Arc<SendGroup>) {
+        let group = Arc::new(SendGroup {
+            state: Mutex::new(GroupState {
+                slots: (0..n).map(|_| Slot::Waiting).collect(),
+                waiting: n,
+                failed: false,
+                waker: None,
+            }),
+        });
+        (
+            SendAllDelivery {
+                group: group.clone(),
+                len: n,
+            },
+            group,
+        )
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GroupState> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn poll_slot(&self, index: usize, cx: &mut Context<'_>) -> Poll<Result<RecordMetadata>> {
-        let mut slots = self.lock();
-        let Some(slot) = slots.get_mut(index) else {
-            return Poll::Ready(Err(KafkaError::Closed));
-        };
-        match std::mem::replace(slot, Slot::Taken) {
-            Slot::Done(result) => Poll::Ready(result),
-            Slot::Taken => Poll::Ready(Err(KafkaError::IllegalState(
-                "delivery polled after it completed".into(),
-            ))),
-            Slot::Waiting(_) => {
-                *slot = Slot::Waiting(Some(cx.waker().clone()));
-                Poll::Pending
+    /// Answers records of this group; wakes the waiting caller if that may end its wait.
+    fn fill(&self, answers: impl IntoIterator<Item = (usize, Result<RecordMetadata>)>) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        for (index, result) in answers {
+            let Some(slot) = state.slots.get_mut(index) else {
+                continue;
+            };
+            if !matches!(slot, Slot::Waiting) {
+                continue;
             }
+            state.failed |= result.is_err();
+            *slot = Slot::Done(result);
+            state.waiting -= 1;
         }
-    }
-
-    fn fill(&self, index: usize, result: Result<RecordMetadata>) {
-        let mut slots = self.lock();
-        let Some(slot) = slots.get_mut(index) else {
-            return;
+        let waker = if state.waiting == 0 || state.failed {
+            state.waker.take()
+        } else {
+            None
         };
-        let Slot::Waiting(waker) = slot else {
-            return;
-        };
-        let waker = waker.take();
-        *slot = Slot::Done(result);
-        drop(slots);
+        drop(guard);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -147,14 +240,76 @@ impl From<oneshot::Sender<Result<RecordMetadata>>> for Reply {
 }
 
 impl Reply {
+    /// The reply to record `index` of a group.
+    pub(crate) fn in_group(group: &Arc<SendGroup>, index: usize) -> Self {
+        Reply(ReplyTo::Group(GroupReply {
+            group: group.clone(),
+            index,
+        }))
+    }
+
     /// Hands the result to whoever awaits the record (nobody, if its future was dropped).
     pub(crate) fn send(self, result: Result<RecordMetadata>) {
         match self.0 {
             ReplyTo::One(tx) => {
                 let _ = tx.send(result);
             }
-            ReplyTo::Group(mut reply) => reply.fill(result),
+            ReplyTo::Group(mut reply) => {
+                reply.group.fill([(reply.index, result)]);
+                reply.index = usize::MAX;
+            }
         }
+    }
+}
+
+/// Answers the replies of a batch in order: consecutive records of one
+/// [`super::Producer::send_all`] call are filled under one lock.
+pub(crate) struct ReplyRun {
+    group: Option<Arc<SendGroup>>,
+    answers: Vec<(usize, Result<RecordMetadata>)>,
+}
+
+impl ReplyRun {
+    pub(crate) fn new() -> Self {
+        ReplyRun {
+            group: None,
+            answers: Vec::new(),
+        }
+    }
+
+    /// Answers `reply` now, or with the next records of its call.
+    pub(crate) fn send(&mut self, reply: Reply, result: Result<RecordMetadata>) {
+        match reply.0 {
+            ReplyTo::One(tx) => {
+                self.finish();
+                let _ = tx.send(result);
+            }
+            ReplyTo::Group(mut reply) => {
+                let index = std::mem::replace(&mut reply.index, usize::MAX);
+                if !self
+                    .group
+                    .as_ref()
+                    .is_some_and(|g| Arc::ptr_eq(g, &reply.group))
+                {
+                    self.finish();
+                    self.group = Some(reply.group.clone());
+                }
+                self.answers.push((index, result));
+            }
+        }
+    }
+
+    /// Answers what is held.
+    pub(crate) fn finish(&mut self) {
+        if let Some(group) = self.group.take() {
+            group.fill(self.answers.drain(..));
+        }
+    }
+}
+
+impl Drop for ReplyRun {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -166,18 +321,10 @@ struct GroupReply {
     index: usize,
 }
 
-impl GroupReply {
-    fn fill(&mut self, result: Result<RecordMetadata>) {
-        self.group.fill(self.index, result);
-        // Answered: the drop below has nothing left to do (and takes no lock).
-        self.index = usize::MAX;
-    }
-}
-
 impl Drop for GroupReply {
     fn drop(&mut self) {
         if self.index != usize::MAX {
-            self.group.fill(self.index, Err(KafkaError::Closed));
+            self.group.fill([(self.index, Err(KafkaError::Closed))]);
         }
     }
 }
@@ -195,58 +342,97 @@ mod tests {
         }
     }
 
+    fn offsets(results: Vec<Option<Result<RecordMetadata>>>) -> Vec<Option<i64>> {
+        results
+            .into_iter()
+            .map(|r| r.map(|r| r.map_or(-1, |m| m.offset)))
+            .collect()
+    }
+
     #[tokio::test]
-    async fn each_record_of_a_group_gets_its_own_result() {
-        let (futures, replies) = SendGroup::open(3);
+    async fn each_record_of_a_group_gets_its_own_result_once() {
+        let (delivery, replies) = SendGroup::open(3);
+        assert_eq!(delivery.len(), 3);
         let mut replies = replies.into_iter();
         let (a, b, c) = (replies.next(), replies.next(), replies.next());
-        let mut futures = futures.into_iter();
-        let (fa, fb, fc) = (futures.next(), futures.next(), futures.next());
-        let (mut fa, fb, fc) = (fa.unwrap(), fb.unwrap(), fc.unwrap());
         let mut cx = Context::from_waker(Waker::noop());
         assert!(
-            Pin::new(&mut fa).poll(&mut cx).is_pending(),
+            Pin::new(&mut delivery.settled(false))
+                .poll(&mut cx)
+                .is_pending(),
             "nothing answered yet"
         );
         b.unwrap().send(Ok(meta(11)));
+        assert_eq!(offsets(delivery.take_answered()), [None, Some(11), None]);
         a.unwrap().send(Ok(meta(10)));
-        assert_eq!(fa.await.unwrap().offset, 10);
-        assert_eq!(fb.await.unwrap().offset, 11);
         // A reply dropped unanswered (the producer closed) fails its record.
         drop(c);
-        assert!(matches!(fc.await, Err(KafkaError::Closed)));
+        assert_eq!(
+            offsets(delivery.all().await),
+            [Some(10), None, Some(-1)],
+            "the second was taken before"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wait_until_failure_ends_at_the_first_failure() {
+        let (delivery, mut replies) = SendGroup::open(3);
+        replies.remove(1).send(Err(KafkaError::Closed));
+        delivery.settled(true).await;
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(
+            Pin::new(&mut delivery.settled(false))
+                .poll(&mut cx)
+                .is_pending(),
+            "two records still wait"
+        );
+        let answered = delivery.take_answered();
+        assert!(matches!(answered[1], Some(Err(KafkaError::Closed))));
+        assert!(answered[0].is_none() && answered[2].is_none());
+    }
+
+    #[tokio::test]
+    async fn a_run_of_replies_fills_its_groups_in_order() {
+        let (first, first_replies) = SendGroup::open(2);
+        let (second, second_replies) = SendGroup::open(2);
+        let (tx, rx) = oneshot::channel();
+        let mut run = ReplyRun::new();
+        let mut first_replies = first_replies.into_iter();
+        let mut second_replies = second_replies.into_iter();
+        // A batch holding records of two calls and of a single send, interleaved.
+        for (offset, reply) in [
+            first_replies.next().unwrap(),
+            second_replies.next().unwrap(),
+            Reply::from(tx),
+            second_replies.next().unwrap(),
+            first_replies.next().unwrap(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            run.send(reply, Ok(meta(offset as i64)));
+        }
+        drop(run);
+        assert_eq!(offsets(first.all().await), [Some(0), Some(4)]);
+        assert_eq!(offsets(second.all().await), [Some(1), Some(3)]);
+        assert_eq!(DeliveryFuture::one(rx).await.unwrap().offset, 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn futures_awaited_by_different_tasks_are_each_woken() {
-        let (futures, replies) = SendGroup::open(3);
-        let waiters: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    async fn a_caller_waiting_on_another_thread_is_woken() {
+        let (delivery, replies) = SendGroup::open(3);
+        let waiter = tokio::spawn(async move { offsets(delivery.all().await) });
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        // Answer in an order unrelated to the order of polling.
         let mut replies: Vec<_> = replies.into_iter().map(Some).collect();
         for (i, offset) in [(0usize, 10i64), (2, 12), (1, 11)] {
             if let Some(reply) = replies[i].take() {
                 reply.send(Ok(meta(offset)));
             }
         }
-        for (i, waiter) in waiters.into_iter().enumerate() {
-            let md = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
-                .await
-                .expect("woken")
-                .unwrap()
-                .unwrap();
-            assert_eq!(md.offset, 10 + i as i64);
-        }
-    }
-
-    #[tokio::test]
-    async fn a_waiting_future_is_woken_by_its_slot() {
-        let (mut futures, mut replies) = SendGroup::open(2);
-        let second = futures.pop().unwrap();
-        let reply = replies.pop().unwrap();
-        let waiter = tokio::spawn(second);
-        tokio::task::yield_now().await;
-        reply.send(Err(KafkaError::Closed));
-        assert!(matches!(waiter.await.unwrap(), Err(KafkaError::Closed)));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken")
+            .unwrap();
+        assert_eq!(got, [Some(10), Some(11), Some(12)]);
     }
 }

@@ -35,7 +35,7 @@ mod sender;
 pub mod sequence;
 
 pub use config::{Acks, ProducerConfig};
-pub use delivery::DeliveryFuture;
+pub use delivery::{DeliveryFuture, SendAllDelivery, Settled};
 pub use partitioner::NullKeyPartitioning;
 pub use sequence::ProducerIdAndEpoch;
 
@@ -46,7 +46,7 @@ use crate::types::{
     ConsumerGroupMetadata, OffsetAndMetadata, ProducerRecord, RecordMetadata, TopicPartition,
 };
 use batch::{PendingRecord, RECORD_OVERHEAD, clone_error};
-use delivery::SendGroup;
+use delivery::{Reply, SendGroup};
 use kafka_protocol::messages::{InitProducerIdRequest, ProducerId};
 use partitioner::{NullKeyPartitioner, partition_for_key};
 use sender::{Command, Sender};
@@ -181,24 +181,27 @@ impl Producer {
         Ok(DeliveryFuture::one(rx))
     }
 
-    /// Queues several records at once, in order; the futures resolve as [`Producer::send`]'s
-    /// do, one per record. The same as sending them one by one, with the per-call costs (the
-    /// state checks, the wait for buffer memory, the message to the sender task, a channel per
-    /// record) paid once: the stream thread sends what its tasks wrote this way. Waits while
-    /// the buffer is full; fails before queueing anything if a record cannot be partitioned
-    /// (unknown topic, partition out of range).
-    pub async fn send_all(&self, records: Vec<ProducerRecord>) -> Result<Vec<DeliveryFuture>> {
+    /// Queues several records at once, in order; the returned [`SendAllDelivery`] answers
+    /// each record, by index, as [`Producer::send`]'s future does. The same as sending them
+    /// one by one, with the per-call costs (the state checks, the wait for buffer memory, the
+    /// message to the sender task, a channel and a future per record) paid once: the stream
+    /// thread sends what its tasks wrote this way. Waits while the buffer is full; fails
+    /// before queueing anything if a record cannot be partitioned (unknown topic, partition
+    /// out of range).
+    pub async fn send_all(&self, records: Vec<ProducerRecord>) -> Result<SendAllDelivery> {
         self.check_sendable()?;
         if records.is_empty() {
-            return Ok(Vec::new());
+            return Ok(SendAllDelivery::answered(Vec::new()));
         }
         let metadata = self.shared.client.metadata();
-        let mut sized = Vec::with_capacity(records.len());
+        // Each record's partition and size, computed by reference: the records themselves
+        // move once, into the batches' pending records.
+        let mut placed = Vec::with_capacity(records.len());
         let mut total = 0usize;
         // The previous record's topic and partition count: outputs mostly share a topic.
         let mut last: Option<(Arc<str>, usize)> = None;
-        for record in records {
-            let size = record_size(&record);
+        for record in &records {
+            let size = record_size(record);
             let n = match &last {
                 Some((topic, n)) if Arc::ptr_eq(topic, &record.topic) || *topic == record.topic => {
                     *n
@@ -213,31 +216,33 @@ impl Producer {
                     n
                 }
             };
-            let partition = self.partition(&record, size, n)?;
+            let partition = self.partition(record, size, n)?;
             total = total.saturating_add(size.max(1));
-            sized.push((record, partition, size));
+            placed.push((partition, size));
         }
         let permit = self.reserve_memory(total).await?;
-        let (futures, replies) = SendGroup::open(sized.len());
-        let last = sized.len() - 1;
+        let (delivery, group) = SendGroup::open_shared(records.len());
+        let last = records.len() - 1;
         let mut rest = Some(permit);
-        let mut appends = Vec::with_capacity(sized.len());
+        let mut appends = Vec::with_capacity(records.len());
         let mut partitions: Vec<TopicPartition> = Vec::new();
-        for (i, ((record, partition, size), reply)) in sized.into_iter().zip(replies).enumerate() {
-            // Each record holds its share of the memory until it completes; the last one
-            // holds the rest (all that is left when the call was clamped to buffer.memory).
+        for (i, (record, (partition, size))) in records.into_iter().zip(placed).enumerate() {
+            // Each record brings its share of the memory to its batch, which holds it until
+            // it is done; the last one brings the rest (all that is left when the call was
+            // clamped to buffer.memory).
             let own = if i == last {
                 rest.take()
             } else {
                 rest.as_mut().and_then(|p| p.split(size.max(1)))
             };
             let at = partition_index(&mut partitions, &record.topic, partition);
+            let reply = Reply::in_group(&group, i);
             appends.push((at, pending_record(record, size, reply, own)));
         }
         self.tx
             .send(Command::AppendAll(partitions, appends))
             .map_err(|_| KafkaError::Closed)?;
-        Ok(futures)
+        Ok(delivery)
     }
 
     fn check_sendable(&self) -> Result<()> {
@@ -555,7 +560,7 @@ fn pending_record(
         timestamp,
         size,
         reply,
-        _permit: permit,
+        permit,
     }
 }
 

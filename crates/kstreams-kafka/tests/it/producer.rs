@@ -430,7 +430,7 @@ async fn send_now_ends_the_linger() {
     producer.close().await.unwrap();
 }
 
-/// `send_all` delivers like one `send` per record: each future resolves to its own record's
+/// `send_all` delivers like one `send` per record: each record is answered with its own
 /// partition and offset, in order per partition, and the log holds exactly those records. A
 /// record that cannot be partitioned fails the call before anything is queued.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -447,15 +447,15 @@ async fn send_all_reports_each_record() {
     .await
     .unwrap();
     let records: Vec<ProducerRecord> = (0..300).map(|i| record(&topic, i)).collect();
-    let futures = producer.send_all(records.clone()).await.unwrap();
-    assert_eq!(futures.len(), records.len());
+    let delivery = producer.send_all(records.clone()).await.unwrap();
+    assert_eq!(delivery.len(), records.len());
+    let results = tokio::time::timeout(Duration::from_secs(30), delivery.all())
+        .await
+        .expect("delivered");
     let mut next: HashMap<i32, i64> = HashMap::new();
     let mut by_partition: HashMap<i32, Vec<(i64, ProducerRecord)>> = HashMap::new();
-    for (fut, r) in futures.into_iter().zip(records) {
-        let md = tokio::time::timeout(Duration::from_secs(30), fut)
-            .await
-            .expect("delivered")
-            .unwrap();
+    for (result, r) in results.into_iter().zip(records) {
+        let md = result.expect("answered").unwrap();
         let expected = next.entry(md.partition).or_insert(0);
         assert_eq!(
             md.offset, *expected,

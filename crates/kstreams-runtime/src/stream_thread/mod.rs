@@ -28,14 +28,12 @@ use crate::collector::{Outbox, drain};
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
 use crate::metrics::{LocalLatency, Metrics};
-use crate::send_failure::PendingSend;
+use crate::send_failure::PendingSends;
 use crate::state::SharedState;
 
 mod output;
 mod pacing;
 mod tasks;
-
-use output::StagedSend;
 
 /// What every stream thread of an instance shares.
 #[derive(Clone)]
@@ -125,13 +123,12 @@ struct StreamThread {
     standby_targets: HashMap<TopicPartition, ChangelogTarget>,
     task_of: HashMap<TopicPartition, TaskId>,
     outbox: Outbox,
-    /// The outbox's other buffer (see `swap_out`) and the per-record staging of a send,
-    /// both kept empty between sends for their capacity.
+    /// The outbox's other buffer (see `swap_out`), kept empty between sends for its
+    /// capacity.
     outbox_spare: Vec<kstreams_core::ProducedRecord>,
-    staged: Vec<StagedSend>,
-    /// Sent records not yet acknowledged; changelog ones carry their partition, sink output
-    /// its record (for the production exception handler).
-    pending: Vec<PendingSend>,
+    /// Producer calls not yet answered; changelog records carry their partition, sink
+    /// output its origin (for the production exception handler).
+    pending: PendingSends,
     /// Production handler decisions waiting for their records to be reprocessed
     /// (exactly-once), shared with the tasks.
     production_decisions: Arc<ProductionDecisions>,
@@ -240,8 +237,7 @@ impl StreamThread {
             task_of: HashMap::new(),
             outbox: Outbox::default(),
             outbox_spare: Vec::new(),
-            staged: Vec::new(),
-            pending: Vec::new(),
+            pending: PendingSends::default(),
             production_decisions: Arc::default(),
             changelog_offsets: HashMap::new(),
             changelog_topics,

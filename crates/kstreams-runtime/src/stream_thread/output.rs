@@ -15,20 +15,12 @@ use super::StreamThread;
 use crate::collector::swap_out;
 use crate::error::Result;
 use crate::send_failure::{
-    Delivery, PendingSend, RejectedSend, RejectionPlan, SendFailureClass, SentOutput,
-    classify_send_error, decide, failure_cause, rejection_error, to_producer_record,
+    Fate, PendingOutbox, PendingSends, RejectedSend, RejectionPlan, SendFailureClass, SentOutput,
+    StagedSend, classify_send_error, decide, failure_cause, rejection_error, to_producer_record,
 };
 
 /// Unacknowledged sends a stream thread keeps before waiting for the older half.
 const MAX_PENDING_SENDS: usize = 100_000;
-
-/// A record of the outbox on its way out: its changelog partition, its origin (sink output)
-/// and, for a record the fault injector rejects (tests), the error it fails with.
-pub(super) type StagedSend = (
-    Option<(Arc<str>, i32)>,
-    Option<OutputOrigin>,
-    Option<KafkaError>,
-);
 
 impl StreamThread {
     /// Sends what the tasks wrote; returns how many records.
@@ -48,8 +40,7 @@ impl StreamThread {
         let injector = self.shared.config.send_fault_injection.0.clone();
         // One producer call for the whole outbox (see `Producer::send_all`); records the
         // fault injector rejects never reach the producer.
-        let mut staged = std::mem::take(&mut self.staged);
-        staged.clear();
+        let mut staged = Vec::with_capacity(n);
         let mut to_send = Vec::with_capacity(n);
         // The previous record's topic and whether it is a changelog: records share their
         // sink's or changelog writer's topic name.
@@ -74,9 +65,9 @@ impl StreamThread {
                 _ => None,
             };
             let pr = to_producer_record(r);
-            let injected = match injected {
+            let fate = match injected {
                 // Rejected as the producer would: the record comes back with the error.
-                Some(code) => Some(KafkaError::Undelivered {
+                Some(code) => Fate::Rejected(KafkaError::Undelivered {
                     error: Box::new(kstreams_kafka::error::broker_error(
                         "Produce",
                         code,
@@ -86,14 +77,18 @@ impl StreamThread {
                 }),
                 None => {
                     to_send.push(pr);
-                    None
+                    Fate::Sent(to_send.len() - 1)
                 }
             };
-            staged.push((changelog, origin, injected));
+            staged.push(StagedSend {
+                changelog,
+                origin,
+                fate,
+            });
         }
         self.outbox_spare = records;
-        let mut sent = match self.producer.send_all(to_send).await {
-            Ok(futures) => futures.into_iter(),
+        let delivery = match self.producer.send_all(to_send).await {
+            Ok(delivery) => delivery,
             Err(e) => {
                 // Under exactly-once a rejected record makes the transaction abortable and
                 // later sends fail: handle the rejection (abort, reprocess) if that is what
@@ -105,30 +100,21 @@ impl StreamThread {
                 return Err(e.into());
             }
         };
-        for (changelog, origin, injected) in staged.drain(..) {
-            let delivery = match injected {
-                Some(error) => Delivery::Rejected(error),
-                None => match sent.next() {
-                    Some(fut) => Delivery::Sent(fut),
-                    None => {
-                        return Err(StreamsError::Fatal(
-                            "the producer answered fewer records than were sent".into(),
-                        )
-                        .into());
-                    }
-                },
-            };
-            self.pending.push(PendingSend {
-                changelog,
-                origin,
-                delivery,
-            });
-        }
-        self.staged = staged;
-        if self.pending.len() > MAX_PENDING_SENDS {
+        self.pending.push(PendingOutbox {
+            unnoted: staged.len(),
+            staged,
+            delivery,
+        });
+        if self.pending.records() > MAX_PENDING_SENDS {
             // Bound memory between commits (at-least-once commits every 30 s): settle the
             // older half now; they were sent first, so they are usually acknowledged already.
-            let older: Vec<_> = self.pending.drain(..MAX_PENDING_SENDS / 2).collect();
+            let mut older = Vec::new();
+            while self.pending.records() > MAX_PENDING_SENDS / 2 {
+                match self.pending.pop() {
+                    Some(call) => older.push(call),
+                    None => break,
+                }
+            }
             let rejected = self.settle(older).await?;
             self.handle_rejections(rejected).await?;
         }
@@ -138,16 +124,21 @@ impl StreamThread {
     /// Waits for every pending send and handles rejected output records. Returns whether
     /// that aborted the transaction and revived the tasks (exactly-once).
     pub(super) async fn await_pending(&mut self) -> Result<bool> {
-        let pending = std::mem::take(&mut self.pending);
+        let pending = self.take_pending();
         let rejected = self.settle(pending).await?;
         let revived = self.handle_rejections(rejected).await?;
         if !self.eos && !self.pending.is_empty() {
             // Dead-letter writes of rejected records, done before the offsets commit.
             self.producer.flush().await?;
-            let pending = std::mem::take(&mut self.pending);
+            let pending = self.take_pending();
             self.settle(pending).await?;
         }
         Ok(revived)
+    }
+
+    /// Every pending producer call, oldest first.
+    fn take_pending(&mut self) -> Vec<PendingOutbox> {
+        std::iter::from_fn(|| self.pending.pop()).collect()
     }
 
     /// Waits for these sends, noting the changelog offsets they reached. Sink output the
@@ -155,18 +146,33 @@ impl StreamThread {
     /// other failure is returned as an error at once. Under exactly-once the first rejection
     /// ends the wait: the transaction is lost, and its later sends may never complete before
     /// it is aborted.
-    pub(super) async fn settle(&mut self, sends: Vec<PendingSend>) -> Result<Vec<RejectedSend>> {
+    pub(super) async fn settle(&mut self, calls: Vec<PendingOutbox>) -> Result<Vec<RejectedSend>> {
         let mut rejected = Vec::new();
-        for s in sends {
-            let r = match s.delivery {
-                Delivery::Sent(fut) => fut.await,
-                Delivery::Rejected(e) => Err(e),
-            };
-            if let Some(r) = self.note_outcome(r, s.changelog, s.origin)? {
-                rejected.push(r);
-                if self.eos {
+        for mut call in calls {
+            // Exactly-once waits until the first failure at most; a failure noted before
+            // (there is none unless a rejection was handled) would end no wait, so the
+            // second round waits for every answer.
+            let mut until_failure = self.eos;
+            loop {
+                call.delivery.settled(until_failure).await;
+                for (changelog, origin, r) in call.take_known() {
+                    if let Some(r) = self.note_outcome(r, changelog, origin)? {
+                        rejected.push(r);
+                        if self.eos {
+                            return Ok(rejected);
+                        }
+                    }
+                }
+                if call.unnoted == 0 {
                     break;
                 }
+                if !until_failure {
+                    return Err(StreamsError::Fatal(
+                        "the producer answered fewer records than were sent".into(),
+                    )
+                    .into());
+                }
+                until_failure = false;
             }
         }
         Ok(rejected)
@@ -208,30 +214,27 @@ impl StreamThread {
     /// aborted). Returns whether a rejection aborted the transaction and revived the tasks.
     pub(super) async fn handle_known_rejections(&mut self) -> Result<bool> {
         let mut rejected = Vec::new();
-        let mut waker_cx = std::task::Context::from_waker(std::task::Waker::noop());
-        let mut still = Vec::with_capacity(self.pending.len());
-        for mut s in std::mem::take(&mut self.pending) {
-            let r = match s.delivery {
-                Delivery::Sent(ref mut fut) => match std::pin::Pin::new(fut).poll(&mut waker_cx) {
-                    std::task::Poll::Ready(r) => r,
-                    std::task::Poll::Pending => {
-                        still.push(s);
-                        continue;
+        let mut still = PendingSends::default();
+        let mut calls = self.take_pending().into_iter();
+        while let Some(mut call) = calls.next() {
+            for (changelog, origin, r) in call.take_known() {
+                match self.note_outcome(r, changelog, origin) {
+                    Ok(Some(r)) => rejected.push(r),
+                    Ok(None) => {}
+                    // The transaction cannot commit; if a rejection explains it, it is redone.
+                    Err(e) if !rejected.is_empty() => {
+                        debug!(error = %e, "send failed in a poisoned transaction")
                     }
-                },
-                Delivery::Rejected(e) => Err(e),
-            };
-            match self.note_outcome(r, s.changelog, s.origin) {
-                Ok(Some(r)) => rejected.push(r),
-                Ok(None) => {}
-                // The transaction cannot commit; if a rejection explains it, it is redone.
-                Err(e) if !rejected.is_empty() => {
-                    debug!(error = %e, "send failed in a poisoned transaction")
+                    Err(e) => {
+                        still.push(call);
+                        calls.for_each(|c| still.push(c));
+                        self.pending = still;
+                        return Err(e);
+                    }
                 }
-                Err(e) => {
-                    self.pending = still;
-                    return Err(e);
-                }
+            }
+            if call.unnoted > 0 {
+                still.push(call);
             }
         }
         self.pending = still;
@@ -296,11 +299,18 @@ impl StreamThread {
             headers: record.headers,
         };
         let dlq = dead_letter_record(&config.effective_dead_letter_topic(), parked, &meta);
-        let fut = self.producer.send(to_producer_record(dlq)).await?;
-        self.pending.push(PendingSend {
-            changelog: None,
-            origin: None,
-            delivery: Delivery::Sent(fut),
+        let delivery = self
+            .producer
+            .send_all(vec![to_producer_record(dlq)])
+            .await?;
+        self.pending.push(PendingOutbox {
+            staged: vec![StagedSend {
+                changelog: None,
+                origin: None,
+                fate: Fate::Sent(0),
+            }],
+            delivery,
+            unnoted: 1,
         });
         self.shared
             .metrics
