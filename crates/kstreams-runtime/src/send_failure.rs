@@ -195,6 +195,15 @@ impl PendingSends {
         self.calls.push_back(call);
     }
 
+    /// The oldest call, if every record of it is answered.
+    pub(crate) fn pop_settled(&mut self) -> Option<PendingOutbox> {
+        if self.calls.front()?.delivery.is_settled() {
+            self.pop()
+        } else {
+            None
+        }
+    }
+
     /// The oldest call.
     pub(crate) fn pop(&mut self) -> Option<PendingOutbox> {
         let call = self.calls.pop_front()?;

@@ -78,6 +78,11 @@ impl SendAllDelivery {
         self.len == 0
     }
 
+    /// Whether every record is answered (takes no time).
+    pub fn is_settled(&self) -> bool {
+        self.group.lock().waiting == 0
+    }
+
     /// Resolves once every record is answered, or, with `until_failure`, as soon as one
     /// failed.
     pub fn settled(&self, until_failure: bool) -> Settled<'_> {

@@ -105,6 +105,19 @@ impl StreamThread {
             staged,
             delivery,
         });
+        // Calls the broker answered in full are noted now rather than at the commit: what
+        // they hold is freed while it is still in the processor's caches, and the memory
+        // is reused instead of growing until the commit.
+        let mut answered = Vec::new();
+        while let Some(call) = self.pending.pop_settled() {
+            answered.push(call);
+        }
+        if !answered.is_empty() {
+            let rejected = self.settle(answered).await?;
+            if self.handle_rejections(rejected).await? {
+                return Ok(n);
+            }
+        }
         if self.pending.records() > MAX_PENDING_SENDS {
             // Bound memory between commits (at-least-once commits every 30 s): settle the
             // older half now; they were sent first, so they are usually acknowledged already.
