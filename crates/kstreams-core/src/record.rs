@@ -218,7 +218,8 @@ pub struct OutputOrigin {
     /// The sink node.
     pub sink: std::sync::Arc<str>,
     /// The input record being processed (`None`: output of a punctuator or a cache flush).
-    pub source: Option<std::sync::Arc<RecordMetadata>>,
+    /// Held inline: its topic name is shared, so an output's origin allocates nothing.
+    pub source: Option<RecordMetadata>,
     /// How many sink outputs the task wrote for this input record before this one (0 for the
     /// first): with `source` and the topic it identifies the record among its siblings.
     pub index: u32,

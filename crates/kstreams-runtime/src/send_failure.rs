@@ -513,11 +513,11 @@ mod tests {
         };
         let origin = OutputOrigin {
             sink: "to-out".into(),
-            source: Some(Arc::new(RecordMetadata {
+            source: Some(RecordMetadata {
                 topic: "in".into(),
                 partition: 0,
                 offset: 3,
-            })),
+            }),
             index: 0,
         };
         let rejected = RejectedSend {

@@ -130,7 +130,7 @@ pub fn production_failure_metadata(
 pub fn output_original(record: &ProducedRecord) -> Option<OriginalPosition> {
     let source = record.origin.as_ref()?.source.as_ref()?;
     Some(OriginalPosition {
-        metadata: (**source).clone(),
+        metadata: source.clone(),
         timestamp: record.timestamp,
     })
 }
@@ -156,7 +156,6 @@ pub fn dead_letter_record(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
     use crate::record::RecordMetadata;
@@ -164,12 +163,10 @@ mod tests {
     fn origin(offset: Option<i64>, index: u32) -> OutputOrigin {
         OutputOrigin {
             sink: "to-out".into(),
-            source: offset.map(|offset| {
-                Arc::new(RecordMetadata {
-                    topic: "in".into(),
-                    partition: 2,
-                    offset,
-                })
+            source: offset.map(|offset| RecordMetadata {
+                topic: "in".into(),
+                partition: 2,
+                offset,
             }),
             index,
         }

@@ -101,7 +101,8 @@ pub(crate) struct GraphState {
     /// The bytes of the input record being processed, when a handler may dead-letter them.
     pub(crate) current_raw: Option<Box<ParkedRecord>>,
     /// The input record the last output was written for, and how many outputs it has had.
-    origin_source: Option<(u64, Arc<RecordMetadata>)>,
+    /// The input record (by `input_seq`) the last sink output came from; 0 for none.
+    origin_seq: u64,
     output_index: u32,
     /// Counts the input records processed: tells the outputs of one input record from the
     /// next's without comparing their metadata.
@@ -113,19 +114,19 @@ pub(crate) struct GraphState {
 impl GraphState {
     /// The origin of the next output of sink `me`: the sink and the input record.
     pub(crate) fn output_origin(&mut self, me: usize) -> OutputOrigin {
-        let source = match (&self.origin_source, &self.metadata) {
-            (Some((seq, a)), Some(_)) if *seq == self.input_seq => {
-                self.output_index += 1;
-                Some(a.clone())
+        let source = match &self.metadata {
+            Some(m) => {
+                if self.origin_seq == self.input_seq {
+                    self.output_index += 1;
+                } else {
+                    self.origin_seq = self.input_seq;
+                    self.output_index = 0;
+                }
+                Some(m.clone())
             }
-            (_, Some(m)) => {
-                let a = Arc::new(m.clone());
-                self.origin_source = Some((self.input_seq, a.clone()));
-                self.output_index = 0;
-                Some(a)
-            }
-            (_, None) => {
-                self.origin_source = None;
+            None => {
+                // Not an input record's output: the next one's index starts afresh.
+                self.origin_seq = 0;
                 self.output_index = 0;
                 None
             }
@@ -631,7 +632,7 @@ impl ProcessorGraph {
                 production_decisions: env.failure.production_decisions.clone(),
                 max_record_bytes: env.failure.max_record_bytes,
                 current_raw: None,
-                origin_source: None,
+                origin_seq: 0,
                 output_index: 0,
                 input_seq: 0,
                 global: None,
@@ -1016,5 +1017,92 @@ mod global_state_tests {
     fn global_state_stores_cross_threads() {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<super::GlobalStateStores>();
+    }
+}
+
+#[cfg(test)]
+mod output_origin_tests {
+    use std::sync::Arc;
+
+    use crate::processor::{ProcessorGraph, TaskEnv, VecRecordCollector};
+    use crate::{
+        ConsumedRecord, Headers, MockClock, Processor, ProcessorContext, Record, Result, Serdes,
+        Topology,
+    };
+
+    /// Forwards every record twice.
+    struct Twice;
+
+    impl Processor<String, String, String, String> for Twice {
+        fn process(
+            &mut self,
+            ctx: &mut ProcessorContext<'_, String, String>,
+            r: Record<String, String>,
+        ) -> Result<()> {
+            ctx.forward(r.clone())?;
+            ctx.forward(r)
+        }
+    }
+
+    /// Each sink output names its input record and its place among that record's outputs;
+    /// the count restarts with every input record, also when the same record is processed
+    /// again (reprocessing after an aborted transaction).
+    #[test]
+    fn outputs_are_numbered_per_input_record() {
+        let mut t = Topology::new();
+        t.add_source::<String, String>("src", &["in"], Serdes::string(), Serdes::string())
+            .unwrap();
+        t.add_processor("twice", || Twice, &["src"]).unwrap();
+        t.add_sink::<String, String>(
+            "to-out",
+            "out",
+            Serdes::string(),
+            Serdes::string(),
+            &["twice"],
+        )
+        .unwrap();
+        let built = t.build(Some("app")).unwrap();
+        let collector = VecRecordCollector::default();
+        let env = TaskEnv {
+            application_id: "app".into(),
+            task_dir: None,
+            changelog: None,
+            clock: Arc::new(MockClock::new(0)),
+            collector: Box::new(collector.clone()),
+            deserialization_handler: Arc::new(crate::processor::LogAndFailExceptionHandler),
+            cache: None,
+            failure: Default::default(),
+        };
+        let mut g = ProcessorGraph::new(&built, 0, 0, env).unwrap();
+        g.init().unwrap();
+        for offset in [3, 4, 4] {
+            let raw = ConsumedRecord {
+                topic: "in".into(),
+                partition: 0,
+                offset,
+                timestamp: 1,
+                key: Some(b"k".to_vec().into()),
+                value: Some(b"v".to_vec().into()),
+                headers: Headers::new(),
+            };
+            let stamped = g.decode(raw, -1).unwrap().unwrap();
+            g.process(stamped).unwrap();
+        }
+        let origins: Vec<(String, i64, u32)> = collector
+            .records
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let o = r.origin.as_ref().expect("a sink output has an origin");
+                let source = o.source.as_ref().expect("an input record");
+                (o.sink.to_string(), source.offset, o.index)
+            })
+            .collect();
+        let expected: Vec<(String, i64, u32)> = [(3, 0), (3, 1), (4, 0), (4, 1), (4, 0), (4, 1)]
+            .into_iter()
+            .map(|(offset, index)| ("to-out".to_string(), offset, index))
+            .collect();
+        assert_eq!(origins, expected);
     }
 }
