@@ -22,7 +22,7 @@ pub use consumer::{
     OffsetResetStrategy,
 };
 pub use error::{ErrorClass, KafkaError, Result};
-pub use producer::{DeliveryFuture, Producer, ProducerConfig, SendAllDelivery};
+pub use producer::{Delivered, DeliveryFuture, Producer, ProducerConfig, SendAllDelivery};
 pub use types::{
     BrokerInfo, CompressionType, ConsumerGroupMetadata, Header, IsolationLevel, OffsetAndMetadata,
     ProducerRecord, RecordMetadata, TopicPartition,

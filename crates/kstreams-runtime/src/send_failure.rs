@@ -14,7 +14,7 @@ use bytes::Bytes;
 use kstreams_core::failure::{OutputId, ProductionDecision};
 use kstreams_core::processor::{ProductionExceptionHandler, ProductionHandlerResponse};
 use kstreams_core::{Headers, OutputOrigin, ProducedRecord, StreamsError};
-use kstreams_kafka::{ErrorClass, KafkaError, ProducerRecord, RecordMetadata, SendAllDelivery};
+use kstreams_kafka::{Delivered, ErrorClass, KafkaError, ProducerRecord, SendAllDelivery};
 
 /// What a failed send means for the record and the task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +153,7 @@ pub(crate) struct PendingOutbox {
 pub(crate) type KnownOutcome = (
     Option<(Arc<str>, i32)>,
     Option<OutputOrigin>,
-    kstreams_kafka::Result<RecordMetadata>,
+    kstreams_kafka::Result<Delivered>,
 );
 
 impl PendingOutbox {
@@ -344,9 +344,8 @@ impl std::fmt::Debug for FaultInjection {
 
 #[cfg(test)]
 mod tests {
-    fn meta(offset: i64) -> kstreams_kafka::RecordMetadata {
-        kstreams_kafka::RecordMetadata {
-            topic: "changelog".into(),
+    fn meta(offset: i64) -> kstreams_kafka::Delivered {
+        kstreams_kafka::Delivered {
             partition: 1,
             offset,
             timestamp: 0,

@@ -1,9 +1,9 @@
 //! A batch of records for one partition and its wire encoding (record batch v2).
 
-use super::delivery::{Reply, ReplyRun};
+use super::delivery::{Delivered, Reply, ReplyRun};
 use super::sequence::ProducerIdAndEpoch;
 use crate::error::{KafkaError, Result};
-use crate::types::{CompressionType, ProducerRecord, RecordMetadata, TopicPartition};
+use crate::types::{CompressionType, ProducerRecord, TopicPartition};
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 use std::time::Instant;
@@ -173,14 +173,14 @@ impl ProducerBatch {
             } else {
                 r.timestamp
             };
-            run.send(
+            run.deliver(
                 r.reply,
-                Ok(RecordMetadata {
-                    topic: topic.clone(),
+                &topic,
+                Delivered {
                     partition: self.tp.partition,
                     offset,
                     timestamp,
-                }),
+                },
             );
         }
         run.finish();
@@ -407,6 +407,7 @@ fn put_varlong(buf: &mut BytesMut, v: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::RecordMetadata;
     use kafka_protocol::records::RecordBatchDecoder;
     use tokio::sync::oneshot;
 

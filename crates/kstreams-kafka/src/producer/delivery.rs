@@ -39,6 +39,28 @@ impl Future for DeliveryFuture {
     }
 }
 
+/// Where the broker put a record of a [`super::Producer::send_all`] call (its topic is the
+/// record's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset (-1 when the broker did not say).
+    pub offset: i64,
+    /// The record's timestamp (the broker's log append time if the topic uses it).
+    pub timestamp: i64,
+}
+
+impl From<&RecordMetadata> for Delivered {
+    fn from(m: &RecordMetadata) -> Self {
+        Delivered {
+            partition: m.partition,
+            offset: m.offset,
+            timestamp: m.timestamp,
+        }
+    }
+}
+
 /// The results of the records of one [`super::Producer::send_all`] call, by index in the
 /// call.
 ///
@@ -59,7 +81,7 @@ impl SendAllDelivery {
 
     /// A call whose records are all answered already, with these results (for stand-ins
     /// of a producer in tests).
-    pub fn answered(results: Vec<Result<RecordMetadata>>) -> Self {
+    pub fn answered(results: Vec<Result<Delivered>>) -> Self {
         let len = results.len();
         let failed = results.iter().any(Result::is_err);
         let group = Arc::new(SendGroup {
@@ -94,7 +116,7 @@ impl SendAllDelivery {
 
     /// The results answered and not taken yet, by index: `None` for a record still waiting
     /// (or taken before). Takes no time.
-    pub fn take_answered(&self) -> Vec<Option<Result<RecordMetadata>>> {
+    pub fn take_answered(&self) -> Vec<Option<Result<Delivered>>> {
         let mut state = self.group.lock();
         state
             .slots
@@ -111,7 +133,7 @@ impl SendAllDelivery {
 
     /// Waits for every record and takes all results, in call order (a result taken before
     /// reads as `None`).
-    pub async fn all(self) -> Vec<Option<Result<RecordMetadata>>> {
+    pub async fn all(self) -> Vec<Option<Result<Delivered>>> {
         self.settled(false).await;
         self.take_answered()
     }
@@ -161,7 +183,7 @@ struct GroupState {
 #[derive(Debug)]
 enum Slot {
     Waiting,
-    Done(Result<RecordMetadata>),
+    Done(Result<Delivered>),
     Taken,
 }
 
@@ -202,7 +224,7 @@ impl SendGroup {
     }
 
     /// Answers records of this group; wakes the waiting caller if that may end its wait.
-    fn fill(&self, answers: impl IntoIterator<Item = (usize, Result<RecordMetadata>)>) {
+    fn fill(&self, answers: impl IntoIterator<Item = (usize, Result<Delivered>)>) {
         let mut guard = self.lock();
         let state = &mut *guard;
         for (index, result) in answers {
@@ -260,6 +282,7 @@ impl Reply {
                 let _ = tx.send(result);
             }
             ReplyTo::Group(mut reply) => {
+                let result = result.map(|m| Delivered::from(&m));
                 reply.group.fill([(reply.index, result)]);
                 reply.index = usize::MAX;
             }
@@ -271,7 +294,7 @@ impl Reply {
 /// [`super::Producer::send_all`] call are filled under one lock.
 pub(crate) struct ReplyRun {
     group: Option<Arc<SendGroup>>,
-    answers: Vec<(usize, Result<RecordMetadata>)>,
+    answers: Vec<(usize, Result<Delivered>)>,
 }
 
 impl ReplyRun {
@@ -282,12 +305,17 @@ impl ReplyRun {
         }
     }
 
-    /// Answers `reply` now, or with the next records of its call.
-    pub(crate) fn send(&mut self, reply: Reply, result: Result<RecordMetadata>) {
+    /// Answers `reply` (a record of `topic`) now, or with the next records of its call.
+    pub(crate) fn deliver(&mut self, reply: Reply, topic: &Arc<str>, delivered: Delivered) {
         match reply.0 {
             ReplyTo::One(tx) => {
                 self.finish();
-                let _ = tx.send(result);
+                let _ = tx.send(Ok(RecordMetadata {
+                    topic: topic.clone(),
+                    partition: delivered.partition,
+                    offset: delivered.offset,
+                    timestamp: delivered.timestamp,
+                }));
             }
             ReplyTo::Group(mut reply) => {
                 let index = std::mem::replace(&mut reply.index, usize::MAX);
@@ -299,7 +327,7 @@ impl ReplyRun {
                     self.finish();
                     self.group = Some(reply.group.clone());
                 }
-                self.answers.push((index, result));
+                self.answers.push((index, Ok(delivered)));
             }
         }
     }
@@ -347,7 +375,11 @@ mod tests {
         }
     }
 
-    fn offsets(results: Vec<Option<Result<RecordMetadata>>>) -> Vec<Option<i64>> {
+    fn delivered(offset: i64) -> Delivered {
+        Delivered::from(&meta(offset))
+    }
+
+    fn offsets(results: Vec<Option<Result<Delivered>>>) -> Vec<Option<i64>> {
         results
             .into_iter()
             .map(|r| r.map(|r| r.map_or(-1, |m| m.offset)))
@@ -402,6 +434,7 @@ mod tests {
         let (second, second_replies) = SendGroup::open(2);
         let (tx, rx) = oneshot::channel();
         let mut run = ReplyRun::new();
+        let topic: Arc<str> = "t".into();
         let mut first_replies = first_replies.into_iter();
         let mut second_replies = second_replies.into_iter();
         // A batch holding records of two calls and of a single send, interleaved.
@@ -415,7 +448,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            run.send(reply, Ok(meta(offset as i64)));
+            run.deliver(reply, &topic, delivered(offset as i64));
         }
         drop(run);
         assert_eq!(offsets(first.all().await), [Some(0), Some(4)]);

@@ -194,7 +194,7 @@ impl StreamThread {
     /// Notes one send's outcome: the changelog offset it reached, or the rejected record.
     pub(super) fn note_outcome(
         &mut self,
-        r: kstreams_kafka::Result<kstreams_kafka::RecordMetadata>,
+        r: kstreams_kafka::Result<kstreams_kafka::Delivered>,
         changelog: Option<(Arc<str>, i32)>,
         origin: Option<OutputOrigin>,
     ) -> Result<Option<RejectedSend>> {
