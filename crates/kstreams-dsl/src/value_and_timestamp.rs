@@ -46,6 +46,23 @@ impl<V: Send + Sync + 'static> Serde<ValueAndTimestamp<V>> for ValueAndTimestamp
         Ok(Some(out))
     }
 
+    fn serialize_into(
+        &self,
+        topic: &str,
+        v: &ValueAndTimestamp<V>,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        let start = buf.len();
+        buf.extend_from_slice(&v.timestamp.to_be_bytes());
+        match self.inner.serialize_into(topic, &v.value, buf) {
+            Ok(true) => Ok(true),
+            other => {
+                buf.truncate(start);
+                other
+            }
+        }
+    }
+
     fn deserialize(
         &self,
         topic: &str,
@@ -81,5 +98,14 @@ mod tests {
         let b = s.serialize("t", &v).unwrap();
         assert_eq!(s.deserialize("t", b.as_deref()).unwrap(), v);
         assert!(s.deserialize("t", Some(&[1, 2])).is_err());
+        // In place: the same bytes after what the buffer held; a null value appends nothing.
+        let mut buf = vec![9];
+        assert!(s.serialize_into("t", &v, &mut buf).unwrap());
+        assert_eq!(&buf[1..], &b.unwrap()[..]);
+        let nullable = ValueAndTimestampSerde::new(Serdes::option(Serdes::i64()));
+        let mut buf = vec![9];
+        let null = ValueAndTimestamp::make(None, 5);
+        assert!(!nullable.serialize_into("t", &null, &mut buf).unwrap());
+        assert_eq!(buf, [9]);
     }
 }

@@ -14,6 +14,15 @@ impl Serde<Vec<u8>> for BytesSerde {
         data.map(<[u8]>::to_vec)
             .ok_or_else(|| SerdeError::unexpected_null(topic, "BytesSerde"))
     }
+    fn serialize_into(
+        &self,
+        _topic: &str,
+        value: &Vec<u8>,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        buf.extend_from_slice(value);
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,19 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + 'static> Serde<T> for J
         serde_json::from_slice(data)
             .map_err(|e| SerdeError::deserialize(topic, "JsonSerde", e.to_string()))
     }
+    fn serialize_into(
+        &self,
+        topic: &str,
+        value: &T,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        let start = buf.len();
+        serde_json::to_writer(&mut *buf, value).map_err(|e| {
+            buf.truncate(start);
+            SerdeError::serialize(topic, "JsonSerde", e.to_string())
+        })?;
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

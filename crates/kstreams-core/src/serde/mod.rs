@@ -71,6 +71,23 @@ pub trait Serde<T>: Send + Sync + 'static {
     fn serialize(&self, topic: &str, value: &T) -> Result<Option<Vec<u8>>, SerdeError>;
     /// Deserializes `data` read from `topic`; `None` is a null.
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError>;
+    /// Appends `value`'s serialized form to `buf`; `Ok(false)`, with nothing appended, is a
+    /// null. Stores serialize keys and values this way into buffers they keep, so an update
+    /// allocates nothing. The default goes through [`Serde::serialize`]; serdes that can
+    /// write in place override it.
+    fn serialize_into(
+        &self,
+        topic: &str,
+        value: &T,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        match self.serialize(topic, value)? {
+            Some(bytes) if buf.is_empty() => *buf = bytes,
+            Some(bytes) => buf.extend_from_slice(&bytes),
+            None => return Ok(false),
+        }
+        Ok(true)
+    }
 }
 
 /// A shared, type-erased serde.
@@ -125,6 +142,14 @@ impl<T: 'static, S: Serde<T> + ?Sized> Serde<T> for Arc<S> {
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError> {
         (**self).deserialize(topic, data)
     }
+    fn serialize_into(
+        &self,
+        topic: &str,
+        value: &T,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        (**self).serialize_into(topic, value, buf)
+    }
 }
 
 macro_rules! default_serde {
@@ -151,5 +176,41 @@ default_serde!((), UnitSerde);
 impl<T: DefaultSerde> DefaultSerde for Option<T> {
     fn default_serde() -> SharedSerde<Self> {
         Arc::new(OptionSerde::new(T::default_serde()))
+    }
+}
+
+#[cfg(test)]
+mod serialize_into_tests {
+    use super::{Serde, Serdes, SharedSerde};
+
+    /// What `serialize_into` appends is what `serialize` returns, after whatever the buffer
+    /// held; a null appends nothing.
+    fn check<T: 'static>(serde: SharedSerde<T>, value: T) {
+        let expected = serde.serialize("t", &value).unwrap();
+        let mut buf = b"prefix".to_vec();
+        let present = serde.serialize_into("t", &value, &mut buf).unwrap();
+        match expected {
+            Some(bytes) => {
+                assert!(present);
+                assert_eq!(&buf[..6], b"prefix");
+                assert_eq!(&buf[6..], &bytes[..]);
+            }
+            None => {
+                assert!(!present);
+                assert_eq!(buf, b"prefix");
+            }
+        }
+    }
+
+    #[test]
+    fn serialize_into_appends_what_serialize_returns() {
+        check(Serdes::string(), "héllo".to_string());
+        check(Serdes::bytes(), vec![0, 1, 255]);
+        check(Serdes::i64(), -42i64);
+        check(Serdes::i32(), 7i32);
+        check(Serdes::json::<Vec<u32>>(), vec![1, 2, 3]);
+        check(Serdes::option(Serdes::i64()), Some(5i64));
+        check(Serdes::option(Serdes::i64()), None);
+        check(Serdes::bincode::<(u8, String)>(), (1, "x".to_string()));
     }
 }

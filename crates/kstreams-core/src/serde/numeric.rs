@@ -25,6 +25,15 @@ macro_rules! be_serde {
                 })?;
                 Ok(<$t>::from_be_bytes(arr))
             }
+            fn serialize_into(
+                &self,
+                _topic: &str,
+                value: &$t,
+                buf: &mut Vec<u8>,
+            ) -> Result<bool, SerdeError> {
+                buf.extend_from_slice(&value.to_be_bytes());
+                Ok(true)
+            }
         }
     };
 }

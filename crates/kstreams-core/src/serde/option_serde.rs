@@ -35,6 +35,17 @@ impl<T: 'static> Serde<Option<T>> for OptionSerde<T> {
             Some(d) => self.inner.deserialize(topic, Some(d)).map(Some),
         }
     }
+    fn serialize_into(
+        &self,
+        topic: &str,
+        value: &Option<T>,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        match value {
+            None => Ok(false),
+            Some(v) => self.inner.serialize_into(topic, v, buf),
+        }
+    }
 }
 
 #[cfg(test)]

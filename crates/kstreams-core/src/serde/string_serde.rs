@@ -15,6 +15,15 @@ impl Serde<String> for StringSerde {
         String::from_utf8(data.to_vec())
             .map_err(|e| SerdeError::deserialize(topic, "StringSerde", e.to_string()))
     }
+    fn serialize_into(
+        &self,
+        _topic: &str,
+        value: &String,
+        buf: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        buf.extend_from_slice(value.as_bytes());
+        Ok(true)
+    }
 }
 
 /// The unit type, always null on the wire (Kafka's `VoidSerde`): non-null data is an error.

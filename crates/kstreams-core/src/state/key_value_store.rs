@@ -16,6 +16,10 @@ pub struct KeyValueStore<K, V> {
     inner: Box<dyn BytesKeyValueStore>,
     key_serde: SharedSerde<K>,
     value_serde: SharedSerde<V>,
+    /// Buffers the writes serialize into, kept between calls (the byte store copies what it
+    /// keeps), so a write allocates nothing.
+    key_buf: Vec<u8>,
+    value_buf: Vec<u8>,
 }
 
 impl<K: 'static, V: 'static> KeyValueStore<K, V> {
@@ -30,6 +34,8 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
             inner,
             key_serde,
             value_serde,
+            key_buf: Vec::new(),
+            value_buf: Vec::new(),
         }
     }
 
@@ -63,16 +69,39 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         value
     }
 
+    /// `key` serialized into the kept key buffer, which the caller puts back.
+    fn key_into_buf(&mut self, key: &K) -> Result<Vec<u8>> {
+        let mut k = std::mem::take(&mut self.key_buf);
+        k.clear();
+        if self.key_serde.serialize_into(&self.name, key, &mut k)? {
+            Ok(k)
+        } else {
+            self.key_buf = k;
+            Err(SerdeError::serialize(
+                &self.name,
+                "store key",
+                "a store key must not serialize to null",
+            )
+            .into())
+        }
+    }
+
     /// Writes `value` for the serialized key `k`; `None`, or a value that serializes to null,
     /// deletes the key.
     fn write(&mut self, k: &[u8], value: Option<&V>) -> Result<()> {
-        match value.map(|v| self.value_bytes(v)).transpose()?.flatten() {
-            Some(v) => self.inner.put(k, &v)?,
-            None => {
-                self.inner.delete(k)?;
-            }
-        }
-        Ok(())
+        let mut v = std::mem::take(&mut self.value_buf);
+        v.clear();
+        let present = match value {
+            Some(value) => self.value_serde.serialize_into(&self.name, value, &mut v),
+            None => Ok(false),
+        };
+        let r = match present {
+            Ok(true) => self.inner.put(k, &v).map_err(Into::into),
+            Ok(false) => self.inner.delete(k).map(|_| ()).map_err(Into::into),
+            Err(e) => Err(e.into()),
+        };
+        self.value_buf = v;
+        r
     }
 
     fn decode_pair(&self, pair: kstreams_state::Result<(Vec<u8>, Vec<u8>)>) -> Result<(K, V)> {
@@ -91,18 +120,23 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
 
     /// Writes `value` for `key`; a value that serializes to null deletes the key.
     pub fn put(&mut self, key: &K, value: &V) -> Result<()> {
-        let k = self.key_bytes(key)?;
-        self.write(&k, Some(value))
+        let k = self.key_into_buf(key)?;
+        let r = self.write(&k, Some(value));
+        self.key_buf = k;
+        r
     }
 
     /// Reads `key`'s value and writes back what `f` makes of it (`None` deletes), returning
     /// `f`'s second result. The key is serialized once for both: aggregations and tables read
     /// and then write the same key for every record.
     pub fn update<R>(&mut self, key: &K, f: impl FnOnce(Option<V>) -> (Option<V>, R)) -> Result<R> {
-        let k = self.key_bytes(key)?;
-        let (new, out) = f(self.read(&k)?);
-        self.write(&k, new.as_ref())?;
-        Ok(out)
+        let k = self.key_into_buf(key)?;
+        let r = self
+            .read(&k)
+            .map(f)
+            .and_then(|(new, out)| self.write(&k, new.as_ref()).map(|()| out));
+        self.key_buf = k;
+        r
     }
 
     /// Writes `value` only if `key` is absent; returns the existing value otherwise.
