@@ -145,8 +145,6 @@ pub(crate) struct PendingOutbox {
     pub(crate) staged: Vec<StagedSend>,
     /// The answers to the records handed to the producer.
     pub(crate) delivery: SendAllDelivery,
-    /// Records whose outcome is not noted yet.
-    pub(crate) unnoted: usize,
 }
 
 /// A noted outcome: the record's changelog partition, its origin and the answer.
@@ -157,6 +155,11 @@ pub(crate) type KnownOutcome = (
 );
 
 impl PendingOutbox {
+    /// Whether every record's outcome is noted.
+    pub(crate) fn all_noted(&self) -> bool {
+        self.staged.iter().all(|s| matches!(s.fate, Fate::Noted))
+    }
+
     /// The outcomes known now, in order, each once (each record's is then noted).
     pub(crate) fn take_known(&mut self) -> Vec<KnownOutcome> {
         let mut answers = self.delivery.take_answered();
@@ -174,7 +177,6 @@ impl PendingOutbox {
                 Fate::Noted => continue,
             };
             s.fate = Fate::Noted;
-            self.unnoted -= 1;
             known.push((s.changelog.take(), s.origin.take(), outcome));
         }
         known
@@ -379,7 +381,6 @@ mod tests {
             },
         ];
         let mut call = PendingOutbox {
-            unnoted: staged.len(),
             staged,
             delivery: SendAllDelivery::answered(vec![Ok(meta(7)), Ok(meta(8))]),
         };
@@ -392,7 +393,7 @@ mod tests {
             matches!(&known[1], (None, Some(o), Err(KafkaError::Closed)) if &*o.sink == "sink")
         );
         assert!(matches!(&known[2], (None, Some(_), Ok(m)) if m.offset == 8));
-        assert_eq!(call.unnoted, 0);
+        assert!(call.all_noted());
         assert!(call.take_known().is_empty(), "noted once");
     }
 

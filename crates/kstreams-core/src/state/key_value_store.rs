@@ -39,15 +39,23 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
         }
     }
 
+    /// Appends `key` serialized to `buf`; a key that serializes to null is an error.
+    fn serialize_key(&self, key: &K, buf: &mut Vec<u8>) -> Result<()> {
+        if self.key_serde.serialize_into(&self.name, key, buf)? {
+            return Ok(());
+        }
+        Err(SerdeError::serialize(
+            &self.name,
+            "store key",
+            "a store key must not serialize to null",
+        )
+        .into())
+    }
+
     fn key_bytes(&self, key: &K) -> Result<Vec<u8>> {
-        self.key_serde.serialize(&self.name, key)?.ok_or_else(|| {
-            SerdeError::serialize(
-                &self.name,
-                "store key",
-                "a store key must not serialize to null",
-            )
-            .into()
-        })
+        let mut k = Vec::new();
+        self.serialize_key(key, &mut k)?;
+        Ok(k)
     }
 
     fn value_bytes(&self, value: &V) -> Result<Option<Vec<u8>>> {
@@ -73,16 +81,12 @@ impl<K: 'static, V: 'static> KeyValueStore<K, V> {
     fn key_into_buf(&mut self, key: &K) -> Result<Vec<u8>> {
         let mut k = std::mem::take(&mut self.key_buf);
         k.clear();
-        if self.key_serde.serialize_into(&self.name, key, &mut k)? {
-            Ok(k)
-        } else {
-            self.key_buf = k;
-            Err(SerdeError::serialize(
-                &self.name,
-                "store key",
-                "a store key must not serialize to null",
-            )
-            .into())
+        match self.serialize_key(key, &mut k) {
+            Ok(()) => Ok(k),
+            Err(e) => {
+                self.key_buf = k;
+                Err(e)
+            }
         }
     }
 

@@ -121,12 +121,12 @@ impl SendAllDelivery {
         state
             .slots
             .iter_mut()
-            .map(|slot| match slot {
-                Slot::Done(_) => match std::mem::replace(slot, Slot::Taken) {
-                    Slot::Done(r) => Some(r),
-                    _ => None,
-                },
-                _ => None,
+            .map(|slot| match std::mem::replace(slot, Slot::Taken) {
+                Slot::Done(r) => Some(r),
+                other => {
+                    *slot = other;
+                    None
+                }
             })
             .collect()
     }

@@ -100,11 +100,7 @@ impl StreamThread {
                 return Err(e.into());
             }
         };
-        self.pending.push(PendingOutbox {
-            unnoted: staged.len(),
-            staged,
-            delivery,
-        });
+        self.pending.push(PendingOutbox { staged, delivery });
         // Calls the broker answered in full are noted now rather than at the commit: what
         // they hold is freed while it is still in the processor's caches, and the memory
         // is reused instead of growing until the commit.
@@ -176,7 +172,7 @@ impl StreamThread {
                         }
                     }
                 }
-                if call.unnoted == 0 {
+                if call.all_noted() {
                     break;
                 }
                 if !until_failure {
@@ -246,7 +242,7 @@ impl StreamThread {
                     }
                 }
             }
-            if call.unnoted > 0 {
+            if !call.all_noted() {
                 still.push(call);
             }
         }
@@ -323,7 +319,6 @@ impl StreamThread {
                 fate: Fate::Sent(0),
             }],
             delivery,
-            unnoted: 1,
         });
         self.shared
             .metrics
