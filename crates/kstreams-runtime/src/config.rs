@@ -84,6 +84,9 @@ pub struct StreamsConfig {
     pub transaction_timeout: Duration,
     /// `buffered.records.per.partition` (1000): above it, a partition's fetch is paused.
     pub buffered_records_per_partition: usize,
+    /// `max.poll.records` of the stream threads' consumers (500, Kafka's consumer default):
+    /// the most records one poll hands to the tasks.
+    pub max_poll_records: usize,
     /// `poll.ms` (100 ms): how long a stream thread waits for records. With processed records
     /// not yet committed, the wait ends at the latest one `fetch_max_wait` after the next commit
     /// is due, so a commit is never late by a whole poll.
@@ -134,6 +137,7 @@ impl StreamsConfig {
             request_timeout: Duration::from_secs(30),
             transaction_timeout: Duration::from_secs(10),
             buffered_records_per_partition: 1000,
+            max_poll_records: 500,
             poll_interval: Duration::from_millis(100),
             fetch_max_wait: Duration::from_millis(500),
             linger: Duration::from_millis(5),
@@ -324,6 +328,12 @@ impl StreamsConfig {
                 message: "must be at least 1".into(),
             });
         }
+        if self.max_poll_records == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max.poll.records",
+                message: "must be at least 1".into(),
+            });
+        }
         if self
             .group_instance_id
             .as_ref()
@@ -430,6 +440,15 @@ mod tests {
             c.validate(),
             Err(ConfigError::Invalid {
                 key: "linger.ms",
+                ..
+            })
+        ));
+        let mut c = StreamsConfig::new("a", "h:1");
+        c.max_poll_records = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                key: "max.poll.records",
                 ..
             })
         ));

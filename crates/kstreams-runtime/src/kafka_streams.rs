@@ -18,7 +18,7 @@ use crate::internal_topics::{
 };
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::state::{SharedState, State, StateListener};
-use crate::stream_thread::{self, ThreadShared};
+use crate::stream_thread::{self, PollWakeups, ThreadShared};
 
 /// Runs a topology against Kafka as one instance of the application `application.id`;
 /// instances with the same id share the tasks through the consumer group.
@@ -42,6 +42,7 @@ pub struct KafkaStreams {
     global_thread: Option<JoinHandle<Result<()>>>,
     metrics: Arc<Metrics>,
     partition_counts: Option<PartitionCounts>,
+    wakeups: PollWakeups,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -74,6 +75,7 @@ impl KafkaStreams {
             global_thread: None,
             metrics: Arc::default(),
             partition_counts: None,
+            wakeups: PollWakeups::default(),
         })
     }
 
@@ -184,6 +186,7 @@ impl KafkaStreams {
             metrics: self.metrics.clone(),
             partitions: Arc::new(partitions),
             global: global_stores,
+            wakeups: self.wakeups.clone(),
         };
         self.state.set_threads(self.config.num_stream_threads);
         for i in 0..self.config.num_stream_threads {
@@ -228,6 +231,7 @@ impl KafkaStreams {
         }
         self.state.transition(State::PendingShutdown);
         self.shutdown.store(true, Ordering::SeqCst);
+        self.wakeups.wake_all();
         let mut first = None;
         for h in self.threads.drain(..).chain(self.global_thread.take()) {
             match h.join() {
@@ -277,6 +281,7 @@ fn run_replacing(index: usize, shared: ThreadShared) -> Result<()> {
                 error!(thread = index, error = %e, "stream thread failed: shutting the instance down");
                 shared.state.transition(State::Error);
                 shared.shutdown.store(true, Ordering::SeqCst);
+                shared.wakeups.wake_all();
                 return Err(e);
             }
         }
@@ -292,6 +297,7 @@ impl KafkaStreams {
     pub fn kill(&mut self) {
         self.state.transition(State::PendingShutdown);
         self.crash.store(true, Ordering::SeqCst);
+        self.wakeups.wake_all();
         for h in self.threads.drain(..).chain(self.global_thread.take()) {
             let _ = h.join();
         }

@@ -8,6 +8,7 @@ use tracing::{debug, warn};
 
 use super::consumer_config::ConsumerConfig;
 use super::rebalance_listener::{ConsumerRebalanceListener, NoOpRebalanceListener};
+use super::wakeup::ConsumerWakeup;
 use crate::assignor::{PartitionAssignor, RangeAssignor};
 use crate::client::{Client, ClientConfig};
 use crate::error::{KafkaError, Result};
@@ -63,6 +64,7 @@ pub struct Consumer {
     stashed_events: Vec<GroupEvent>,
     /// Whether `poll` returns early (empty) when a rejoin becomes due while it waits.
     return_before_rejoin: bool,
+    wakeup: ConsumerWakeup,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -104,6 +106,7 @@ impl Consumer {
             closed: false,
             stashed_events: Vec::new(),
             return_before_rejoin: false,
+            wakeup: ConsumerWakeup::default(),
         })
     }
 
@@ -275,19 +278,35 @@ impl Consumer {
             }
             self.fetcher.send_fetches().await;
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || self.wakeup.take() {
                 return Ok(Vec::new());
             }
-            // Wake up at least every heartbeat interval to look at group events.
+            // Wake up at least every heartbeat interval to look at group events. Only this
+            // wait gives way to a wakeup (both futures are cancel-safe: nothing is received
+            // before they complete).
             let wake = deadline.min(now + self.config.heartbeat_interval);
-            if !self.fetcher.wait_for_responses(wake).await {
-                let pause = self
-                    .config
-                    .retry_backoff
-                    .min(wake.saturating_duration_since(Instant::now()));
-                tokio::time::sleep(pause).await;
+            let wakeup = self.wakeup.clone();
+            tokio::select! {
+                responded = self.fetcher.wait_for_responses(wake) => {
+                    if !responded {
+                        let pause = self
+                            .config
+                            .retry_backoff
+                            .min(wake.saturating_duration_since(Instant::now()));
+                        tokio::select! {
+                            _ = tokio::time::sleep(pause) => {}
+                            _ = wakeup.requested() => {}
+                        }
+                    }
+                }
+                _ = wakeup.requested() => {}
             }
         }
+    }
+
+    /// A handle that ends this consumer's poll early ([`ConsumerWakeup`]).
+    pub fn wakeup_handle(&self) -> ConsumerWakeup {
+        self.wakeup.clone()
     }
 
     /// Joins the group if the subscription, a heartbeat or a commit asked for it.

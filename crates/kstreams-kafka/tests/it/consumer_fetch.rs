@@ -285,3 +285,52 @@ async fn auto_offset_reset_none_latest_and_out_of_range() {
     );
     assert_eq!(r[0].offset, 0);
 }
+
+/// A wakeup from another task ends a long poll on an empty topic at once (empty), and a
+/// wakeup made while nobody polls ends the next poll; the consumer keeps working after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wakeup_ends_a_long_poll() {
+    let broker = TansuBroker::start().unwrap();
+    let bootstrap = broker.bootstrap();
+    let topic = random_topic("wakeup");
+    create_topic(&bootstrap, &topic, 1).await;
+    let config = ConsumerConfig::new(bootstrap.clone())
+        .with_auto_offset_reset(OffsetResetStrategy::Earliest);
+    let mut consumer = Consumer::connect(config).await.unwrap();
+    consumer.assign(&[TopicPartition::new(&topic, 0)]).unwrap();
+    let wakeup = consumer.wakeup_handle();
+    let waker = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        wakeup.wakeup();
+    });
+    // A minute-long poll: without the wakeup the test would take a minute.
+    let started = Instant::now();
+    let got = consumer.poll(Duration::from_secs(60)).await.unwrap();
+    assert!(got.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    waker.await.unwrap();
+
+    consumer.wakeup_handle().wakeup();
+    let started = Instant::now();
+    assert!(
+        consumer
+            .poll(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+
+    python_kafka(PRODUCE, &[&bootstrap, &topic, "5", "1"]).unwrap();
+    let rest = poll_until(&mut consumer, 5, Duration::from_secs(30)).await;
+    assert_eq!(rest.len(), 5);
+    consumer.close().await.unwrap();
+}

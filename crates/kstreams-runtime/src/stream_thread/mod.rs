@@ -50,6 +50,30 @@ pub(crate) struct ThreadShared {
     pub(crate) partitions: Arc<HashMap<String, i32>>,
     /// The instance's global stores, restored before the stream threads start.
     pub(crate) global: Option<GlobalStateStores>,
+    /// Ends the threads' polls when the instance stops.
+    pub(crate) wakeups: PollWakeups,
+}
+
+/// The stream threads' consumer wakeups, by thread index: stopping the instance ends every
+/// poll at once instead of after up to `poll.ms`.
+#[derive(Clone, Default)]
+pub(crate) struct PollWakeups(Arc<Mutex<HashMap<usize, kstreams_kafka::consumer::ConsumerWakeup>>>);
+
+impl PollWakeups {
+    fn register(&self, index: usize, wakeup: kstreams_kafka::consumer::ConsumerWakeup) {
+        if let Ok(mut w) = self.0.lock() {
+            w.insert(index, wakeup);
+        }
+    }
+
+    /// Ends every thread's poll in progress (or its next one).
+    pub(crate) fn wake_all(&self) {
+        if let Ok(w) = self.0.lock() {
+            for wakeup in w.values() {
+                wakeup.wakeup();
+            }
+        }
+    }
 }
 
 /// Runs stream thread `index` until shutdown or a fatal error.
@@ -126,6 +150,9 @@ struct StreamThread {
     /// The outbox's other buffer (see `swap_out`), kept empty between sends for its
     /// capacity.
     outbox_spare: Vec<kstreams_core::ProducedRecord>,
+    /// Processing stopped at its time bound with records still processable: the next poll
+    /// does not wait.
+    work_left: bool,
     /// Producer calls not yet answered; changelog records carry their partition, sink
     /// output its origin (for the production exception handler).
     pending: PendingSends,
@@ -169,7 +196,9 @@ impl StreamThread {
         }
         consumer_cfg.request_timeout = cfg.request_timeout;
         consumer_cfg.fetch_max_wait = cfg.fetch_max_wait;
+        consumer_cfg.max_poll_records = cfg.max_poll_records;
         let mut consumer = Consumer::with_client(client.clone(), consumer_cfg)?;
+        shared.wakeups.register(index, consumer.wakeup_handle());
         // Commit before a rebalance revokes the partitions (see `step`).
         consumer.set_return_before_rejoin(true);
         let mut restore_cfg = ConsumerConfig::new(cfg.bootstrap_servers.clone())
@@ -237,6 +266,7 @@ impl StreamThread {
             task_of: HashMap::new(),
             outbox: Outbox::default(),
             outbox_spare: Vec::new(),
+            work_left: false,
             pending: PendingSends::default(),
             production_decisions: Arc::default(),
             changelog_offsets: HashMap::new(),
@@ -363,12 +393,15 @@ impl StreamThread {
             self.shared.config.fetch_max_wait,
             uncommitted,
             punctuation_due_in,
+            self.work_left,
         );
         let records = self.consumer.poll(wait).await?;
         self.handle_rebalance().await?;
         self.add_records(records)?;
         self.backpressure()?;
         self.process()?;
+        // Partitions drained by processing resume before the next poll.
+        self.backpressure()?;
         self.poll_standbys().await?;
         let sent = self.send_outbox().await?;
         if sent > 0
@@ -413,10 +446,11 @@ impl StreamThread {
         Ok(())
     }
 
-    /// Pauses partitions whose task queue is full, resumes those drained below half.
+    /// Pauses partitions whose task queue is full, resumes those drained to half
+    /// ([`pacing::flow`]).
     fn backpressure(&mut self) -> Result<()> {
         let max = self.shared.config.buffered_records_per_partition;
-        let paused: HashSet<TopicPartition> = self.consumer.paused().into_iter().collect();
+        let paused = self.consumer.paused();
         let mut pause = Vec::new();
         let mut resume = Vec::new();
         for (tp, id) in &self.task_of {
@@ -424,11 +458,10 @@ impl StreamThread {
                 continue;
             };
             let ctp = kstreams_core::TopicPartition::new(tp.topic.clone(), tp.partition);
-            let n = task.buffered_in(&ctp);
-            if n >= max && !paused.contains(tp) {
-                pause.push(tp.clone());
-            } else if n <= max / 2 && paused.contains(tp) {
-                resume.push(tp.clone());
+            match pacing::flow(task.buffered_in(&ctp), max, paused.contains(tp)) {
+                pacing::Flow::Pause => pause.push(tp.clone()),
+                pacing::Flow::Resume => resume.push(tp.clone()),
+                pacing::Flow::Keep => {}
             }
         }
         if !pause.is_empty() {
@@ -449,6 +482,7 @@ impl StreamThread {
     fn process(&mut self) -> Result<usize> {
         let deadline = Instant::now() + Duration::from_millis(100);
         let mut n = 0;
+        self.work_left = false;
         loop {
             let mut any = false;
             for (id, task) in self.tasks.iter_mut() {
@@ -464,7 +498,11 @@ impl StreamThread {
                     n += 1;
                 }
             }
-            if !any || Instant::now() >= deadline {
+            if !any {
+                break;
+            }
+            if Instant::now() >= deadline {
+                self.work_left = true;
                 break;
             }
         }

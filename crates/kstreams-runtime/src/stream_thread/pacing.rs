@@ -25,12 +25,19 @@ pub(super) enum Uncommitted {
 ///
 /// A wall-clock punctuator due sooner ends the wait when it is due, so punctuators (and the
 /// retries they re-deliver) run on time on an idle input, not up to a poll late.
+///
+/// Records still buffered in the tasks (processing stopped at its time bound) are work at
+/// hand: the poll does not wait.
 pub(super) fn poll_timeout(
     poll: Duration,
     fetch_wait: Duration,
     state: Uncommitted,
     punctuation_due_in: Option<Duration>,
+    records_buffered: bool,
 ) -> Duration {
+    if records_buffered {
+        return Duration::ZERO;
+    }
     let wait = match state {
         Uncommitted::Nothing => poll,
         Uncommitted::Work { commit_due_in } => poll.min(commit_due_in.saturating_add(fetch_wait)),
@@ -45,6 +52,29 @@ pub(super) fn commit_now(since_last: Duration, interval: Duration, requested: bo
     requested || since_last >= interval
 }
 
+/// What backpressure does with a partition's fetching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Flow {
+    Pause,
+    Resume,
+    Keep,
+}
+
+/// Backpressure for a partition whose task buffers `buffered` of its records, at most `max`
+/// (`buffered.records.per.partition`): fetching pauses once the buffer is full and resumes
+/// once it drained to half. Decided after records are added and again after processing, so a
+/// partition drained by processing is resumed before the next poll (a poll with every
+/// partition paused would wait out its whole timeout).
+pub(super) fn flow(buffered: usize, max: usize, paused: bool) -> Flow {
+    if !paused && buffered >= max {
+        Flow::Pause
+    } else if paused && buffered <= max / 2 {
+        Flow::Resume
+    } else {
+        Flow::Keep
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,7 +84,7 @@ mod tests {
     #[test]
     fn an_idle_thread_polls_for_the_whole_poll_interval() {
         assert_eq!(
-            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing, None),
+            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing, None, false),
             100 * MS
         );
     }
@@ -62,18 +92,21 @@ mod tests {
     #[test]
     fn with_work_to_commit_the_poll_ends_one_fetch_wait_after_the_commit_is_due() {
         let work = |due| Uncommitted::Work { commit_due_in: due };
-        assert_eq!(poll_timeout(100 * MS, 5 * MS, work(12 * MS), None), 17 * MS);
         assert_eq!(
-            poll_timeout(100 * MS, 5 * MS, work(Duration::ZERO), None),
+            poll_timeout(100 * MS, 5 * MS, work(12 * MS), None, false),
+            17 * MS
+        );
+        assert_eq!(
+            poll_timeout(100 * MS, 5 * MS, work(Duration::ZERO), None, false),
             5 * MS
         );
         // Never longer than the poll interval (Kafka's default fetch wait is 500 ms).
         assert_eq!(
-            poll_timeout(100 * MS, 500 * MS, work(20 * MS), None),
+            poll_timeout(100 * MS, 500 * MS, work(20 * MS), None, false),
             100 * MS
         );
         assert_eq!(
-            poll_timeout(100 * MS, 5 * MS, work(Duration::MAX), None),
+            poll_timeout(100 * MS, 5 * MS, work(Duration::MAX), None, false),
             100 * MS
         );
     }
@@ -81,7 +114,7 @@ mod tests {
     #[test]
     fn a_requested_commit_does_not_wait_for_records() {
         assert_eq!(
-            poll_timeout(100 * MS, 5 * MS, Uncommitted::Requested, None),
+            poll_timeout(100 * MS, 5 * MS, Uncommitted::Requested, None, false),
             Duration::ZERO
         );
     }
@@ -92,17 +125,54 @@ mod tests {
             commit_due_in: 50 * MS,
         };
         assert_eq!(
-            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing, Some(30 * MS)),
+            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing, Some(30 * MS), false),
             30 * MS
         );
-        assert_eq!(poll_timeout(100 * MS, 5 * MS, work, Some(30 * MS)), 30 * MS);
+        assert_eq!(
+            poll_timeout(100 * MS, 5 * MS, work, Some(30 * MS), false),
+            30 * MS
+        );
         // Due later than the wait: no change.
-        assert_eq!(poll_timeout(100 * MS, 5 * MS, work, Some(80 * MS)), 55 * MS);
+        assert_eq!(
+            poll_timeout(100 * MS, 5 * MS, work, Some(80 * MS), false),
+            55 * MS
+        );
         // Overdue: no wait.
         assert_eq!(
-            poll_timeout(100 * MS, 5 * MS, Uncommitted::Nothing, Some(Duration::ZERO)),
+            poll_timeout(
+                100 * MS,
+                5 * MS,
+                Uncommitted::Nothing,
+                Some(Duration::ZERO),
+                false
+            ),
             Duration::ZERO
         );
+    }
+
+    #[test]
+    fn records_buffered_in_the_tasks_end_the_wait() {
+        for state in [
+            Uncommitted::Nothing,
+            Uncommitted::Work {
+                commit_due_in: 50 * MS,
+            },
+        ] {
+            assert_eq!(
+                poll_timeout(100 * MS, 5 * MS, state, Some(30 * MS), true),
+                Duration::ZERO
+            );
+        }
+    }
+
+    #[test]
+    fn fetching_pauses_when_the_buffer_is_full_and_resumes_at_half() {
+        assert_eq!(flow(999, 1000, false), Flow::Keep);
+        assert_eq!(flow(1000, 1000, false), Flow::Pause);
+        assert_eq!(flow(1500, 1000, true), Flow::Keep, "already paused");
+        assert_eq!(flow(501, 1000, true), Flow::Keep, "not drained to half yet");
+        assert_eq!(flow(500, 1000, true), Flow::Resume);
+        assert_eq!(flow(0, 1000, false), Flow::Keep);
     }
 
     #[test]

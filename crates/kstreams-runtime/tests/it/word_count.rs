@@ -230,6 +230,45 @@ fn full_input_buffers_pause_fetching_and_everything_is_processed() {
     streams.close().unwrap();
 }
 
+/// A partition paused because a poll filled its task's buffer resumes once processing drains
+/// it, before the next poll: that poll must not find every partition paused and wait out its
+/// whole timeout. With a 30 s poll and commit interval, a stall per poll would take minutes
+/// for these records (it did: every poll after a full one waited, see BENCHMARKS.md
+/// round 9); the output is read within 20 s.
+#[test]
+fn a_partition_paused_by_a_full_poll_resumes_before_the_next_poll() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let input = random_topic("resume-in");
+    let output = random_topic("resume-out");
+    let app = random_topic("resume");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
+    let text = lines("r", 300);
+    rt.block_on(produce_lines(&bs, &input, &text));
+    let mut cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir.path())
+        .with_commit_interval(Duration::from_secs(30));
+    cfg.buffered_records_per_partition = 4;
+    cfg.max_poll_records = 50;
+    cfg.poll_interval = Duration::from_secs(30);
+    cfg.fetch_max_wait = Duration::from_millis(10);
+    let mut streams = KafkaStreams::new(word_count(&input, &output), cfg).unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(60));
+    let expected = count_words(&text);
+    let out = rt.block_on(read_output(
+        &bs,
+        &output,
+        2,
+        total(&expected),
+        Duration::from_secs(20),
+    ));
+    assert_eq!(final_counts(&out), expected);
+    assert!(streams.metrics().paused > 0, "{:?}", streams.metrics());
+    streams.close().unwrap();
+}
+
 #[test]
 fn at_least_once_crash_restores_only_the_changelog_tail() {
     let broker = TansuBroker::start().unwrap();
