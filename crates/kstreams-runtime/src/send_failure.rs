@@ -8,6 +8,7 @@
 //! poisoned transaction, notes the response for the record's [`OutputId`] and reprocesses
 //! from the committed offsets (see `docs/failure-handling.md`).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -131,8 +132,9 @@ pub(crate) struct StagedSend {
 pub(crate) enum Fate {
     /// Handed to the producer: the answer to this index of the call.
     Sent(usize),
-    /// Rejected by the fault injector (tests) as the broker would have.
-    Rejected(KafkaError),
+    /// Rejected by the fault injector (tests) as the broker would have (boxed: every staged
+    /// record carries a fate).
+    Rejected(Box<KafkaError>),
     /// The outcome was noted.
     Noted,
 }
@@ -147,39 +149,43 @@ pub(crate) struct PendingOutbox {
     pub(crate) delivery: SendAllDelivery,
 }
 
-/// A noted outcome: the record's changelog partition, its origin and the answer.
-pub(crate) type KnownOutcome = (
-    Option<(Arc<str>, i32)>,
-    Option<OutputOrigin>,
-    kstreams_kafka::Result<Delivered>,
-);
-
 impl PendingOutbox {
     /// Whether every record's outcome is noted.
     pub(crate) fn all_noted(&self) -> bool {
         self.staged.iter().all(|s| matches!(s.fate, Fate::Noted))
     }
 
-    /// The outcomes known now, in order, each once (each record's is then noted).
-    pub(crate) fn take_known(&mut self) -> Vec<KnownOutcome> {
-        let mut answers = self.delivery.take_answered();
-        let mut known = Vec::new();
-        for s in &mut self.staged {
-            let outcome = match &s.fate {
-                Fate::Sent(index) => match answers.get_mut(*index).and_then(Option::take) {
-                    Some(r) => r,
-                    None => continue,
-                },
-                Fate::Rejected(_) => match std::mem::replace(&mut s.fate, Fate::Noted) {
-                    Fate::Rejected(e) => Err(e),
-                    _ => continue,
-                },
-                Fate::Noted => continue,
-            };
-            s.fate = Fate::Noted;
-            known.push((s.changelog.take(), s.origin.take(), outcome));
-        }
-        known
+    /// Hands each outcome known now to `note`, in order, each once (its record is then
+    /// noted), with the record's changelog partition and origin; stops where `note` breaks
+    /// (the outcomes after stay for later). The answers are read in place, under the call's
+    /// lock: nothing is collected per record.
+    pub(crate) fn note_known(
+        &mut self,
+        mut note: impl FnMut(
+            Option<(Arc<str>, i32)>,
+            Option<OutputOrigin>,
+            kstreams_kafka::Result<Delivered>,
+        ) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let staged = &mut self.staged;
+        self.delivery.with_answers(|answers| {
+            for s in staged.iter_mut() {
+                let outcome = match &s.fate {
+                    Fate::Sent(index) => match answers.take(*index) {
+                        Some(r) => r,
+                        None => continue,
+                    },
+                    Fate::Rejected(_) => match std::mem::replace(&mut s.fate, Fate::Noted) {
+                        Fate::Rejected(e) => Err(*e),
+                        _ => continue,
+                    },
+                    Fate::Noted => continue,
+                };
+                s.fate = Fate::Noted;
+                note(s.changelog.take(), s.origin.take(), outcome)?;
+            }
+            ControlFlow::Continue(())
+        })
     }
 }
 
@@ -372,7 +378,7 @@ mod tests {
             StagedSend {
                 changelog: None,
                 origin: Some(origin.clone()),
-                fate: Fate::Rejected(KafkaError::Closed),
+                fate: Fate::Rejected(Box::new(KafkaError::Closed)),
             },
             StagedSend {
                 changelog: None,
@@ -384,7 +390,12 @@ mod tests {
             staged,
             delivery: SendAllDelivery::answered(vec![Ok(meta(7)), Ok(meta(8))]),
         };
-        let known = call.take_known();
+        let mut known = Vec::new();
+        let all = call.note_known(|changelog, origin, r| {
+            known.push((changelog, origin, r));
+            ControlFlow::Continue(())
+        });
+        assert!(all.is_continue());
         assert_eq!(known.len(), 3);
         assert!(
             matches!(&known[0], (Some((t, 1)), None, Ok(m)) if &**t == "changelog" && m.offset == 7)
@@ -394,7 +405,40 @@ mod tests {
         );
         assert!(matches!(&known[2], (None, Some(_), Ok(m)) if m.offset == 8));
         assert!(call.all_noted());
-        assert!(call.take_known().is_empty(), "noted once");
+        let again = call.note_known(|_, _, _| panic!("noted once"));
+        assert!(again.is_continue());
+    }
+
+    /// Noting stops where the caller breaks (exactly-once stops at a rejection); the
+    /// outcomes after it are noted later.
+    #[test]
+    fn noting_stops_at_a_break_and_resumes_later() {
+        let staged = (0..3)
+            .map(|i| StagedSend {
+                changelog: Some(("changelog".into(), 0)),
+                origin: None,
+                fate: Fate::Sent(i),
+            })
+            .collect();
+        let mut call = PendingOutbox {
+            staged,
+            delivery: SendAllDelivery::answered(vec![Ok(meta(1)), Ok(meta(2)), Ok(meta(3))]),
+        };
+        let mut seen = Vec::new();
+        let stopped = call.note_known(|_, _, r| {
+            seen.push(r.unwrap().offset);
+            ControlFlow::Break(())
+        });
+        assert!(stopped.is_break());
+        assert_eq!(seen, [1]);
+        assert!(!call.all_noted());
+        let rest = call.note_known(|_, _, r| {
+            seen.push(r.unwrap().offset);
+            ControlFlow::Continue(())
+        });
+        assert!(rest.is_continue());
+        assert_eq!(seen, [1, 2, 3]);
+        assert!(call.all_noted());
     }
 
     use super::*;

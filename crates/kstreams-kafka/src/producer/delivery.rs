@@ -86,7 +86,7 @@ impl SendAllDelivery {
         let failed = results.iter().any(Result::is_err);
         let group = Arc::new(SendGroup {
             state: Mutex::new(GroupState {
-                slots: results.into_iter().map(Slot::Done).collect(),
+                slots: results.into_iter().map(Slot::done).collect(),
                 waiting: 0,
                 failed,
                 waker: None,
@@ -117,18 +117,17 @@ impl SendAllDelivery {
     /// The results answered and not taken yet, by index: `None` for a record still waiting
     /// (or taken before). Takes no time.
     pub fn take_answered(&self) -> Vec<Option<Result<Delivered>>> {
+        self.with_answers(|answers| (0..answers.len()).map(|i| answers.take(i)).collect())
+    }
+
+    /// Runs `f` on the answers as they stand, under the call's lock (no answer lands
+    /// meanwhile): `f` takes the ones it wants without collecting all of them first. Takes
+    /// no time besides `f`'s.
+    pub fn with_answers<R>(&self, f: impl FnOnce(&mut Answers<'_>) -> R) -> R {
         let mut state = self.group.lock();
-        state
-            .slots
-            .iter_mut()
-            .map(|slot| match std::mem::replace(slot, Slot::Taken) {
-                Slot::Done(r) => Some(r),
-                other => {
-                    *slot = other;
-                    None
-                }
-            })
-            .collect()
+        f(&mut Answers {
+            slots: &mut state.slots,
+        })
     }
 
     /// Waits for every record and takes all results, in call order (a result taken before
@@ -136,6 +135,37 @@ impl SendAllDelivery {
     pub async fn all(self) -> Vec<Option<Result<Delivered>>> {
         self.settled(false).await;
         self.take_answered()
+    }
+}
+
+/// The answers of a call, lent by [`SendAllDelivery::with_answers`].
+#[derive(Debug)]
+pub struct Answers<'a> {
+    slots: &'a mut [Slot],
+}
+
+impl Answers<'_> {
+    /// Records in the call.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the call had no records.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Takes record `index`'s result: `None` if it still waits, was taken before, or there
+    /// is no such record.
+    pub fn take(&mut self, index: usize) -> Option<Result<Delivered>> {
+        let slot = self.slots.get_mut(index)?;
+        if !matches!(slot, Slot::Done(_)) {
+            return None;
+        }
+        match std::mem::replace(slot, Slot::Taken) {
+            Slot::Done(r) => Some(r.map_err(|e| *e)),
+            _ => None,
+        }
     }
 }
 
@@ -180,11 +210,19 @@ struct GroupState {
     waker: Option<Waker>,
 }
 
+/// A record's answer. The error is boxed: a call's slots are written and read once per
+/// record, and most answers are not errors (a `KafkaError` takes 64 bytes, a `Delivered` 24).
 #[derive(Debug)]
 enum Slot {
     Waiting,
-    Done(Result<Delivered>),
+    Done(std::result::Result<Delivered, Box<KafkaError>>),
     Taken,
+}
+
+impl Slot {
+    fn done(result: Result<Delivered>) -> Slot {
+        Slot::Done(result.map_err(Box::new))
+    }
 }
 
 impl SendGroup {
@@ -235,7 +273,7 @@ impl SendGroup {
                 continue;
             }
             state.failed |= result.is_err();
-            *slot = Slot::Done(result);
+            *slot = Slot::done(result);
             state.waiting -= 1;
         }
         let waker = if state.waiting == 0 || state.failed {

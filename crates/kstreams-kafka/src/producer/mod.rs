@@ -35,7 +35,7 @@ mod sender;
 pub mod sequence;
 
 pub use config::{Acks, ProducerConfig};
-pub use delivery::{Delivered, DeliveryFuture, SendAllDelivery, Settled};
+pub use delivery::{Answers, Delivered, DeliveryFuture, SendAllDelivery, Settled};
 pub use partitioner::NullKeyPartitioning;
 pub use sequence::ProducerIdAndEpoch;
 

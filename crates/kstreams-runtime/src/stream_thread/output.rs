@@ -2,6 +2,7 @@
 //! settled (changelog offsets noted, rejections handed to the production exception handler)
 //! and a transaction lost to a rejection is aborted and its tasks revived.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use kstreams_core::failure::{
@@ -67,14 +68,14 @@ impl StreamThread {
             let pr = to_producer_record(r);
             let fate = match injected {
                 // Rejected as the producer would: the record comes back with the error.
-                Some(code) => Fate::Rejected(KafkaError::Undelivered {
+                Some(code) => Fate::Rejected(Box::new(KafkaError::Undelivered {
                     error: Box::new(kstreams_kafka::error::broker_error(
                         "Produce",
                         code,
                         Some("rejected by the send fault injector".into()),
                     )),
                     record: Box::new(pr),
-                }),
+                })),
                 None => {
                     to_send.push(pr);
                     Fate::Sent(to_send.len() - 1)
@@ -164,13 +165,29 @@ impl StreamThread {
             let mut until_failure = self.eos;
             loop {
                 call.delivery.settled(until_failure).await;
-                for (changelog, origin, r) in call.take_known() {
-                    if let Some(r) = self.note_outcome(r, changelog, origin)? {
-                        rejected.push(r);
-                        if self.eos {
-                            return Ok(rejected);
+                let mut failed = None;
+                let eos = self.eos;
+                let stopped = call.note_known(|changelog, origin, r| {
+                    match self.note_outcome(r, changelog, origin) {
+                        Ok(Some(r)) => {
+                            rejected.push(r);
+                            if eos {
+                                return ControlFlow::Break(());
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            return ControlFlow::Break(());
                         }
                     }
+                    ControlFlow::Continue(())
+                });
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                if stopped.is_break() {
+                    return Ok(rejected);
                 }
                 if call.all_noted() {
                     break;
@@ -226,7 +243,8 @@ impl StreamThread {
         let mut still = PendingSends::default();
         let mut calls = self.take_pending().into_iter();
         while let Some(mut call) = calls.next() {
-            for (changelog, origin, r) in call.take_known() {
+            let mut failed = None;
+            let _ = call.note_known(|changelog, origin, r| {
                 match self.note_outcome(r, changelog, origin) {
                     Ok(Some(r)) => rejected.push(r),
                     Ok(None) => {}
@@ -235,12 +253,17 @@ impl StreamThread {
                         debug!(error = %e, "send failed in a poisoned transaction")
                     }
                     Err(e) => {
-                        still.push(call);
-                        calls.for_each(|c| still.push(c));
-                        self.pending = still;
-                        return Err(e);
+                        failed = Some(e);
+                        return ControlFlow::Break(());
                     }
                 }
+                ControlFlow::Continue(())
+            });
+            if let Some(e) = failed {
+                still.push(call);
+                calls.for_each(|c| still.push(c));
+                self.pending = still;
+                return Err(e);
             }
             if !call.all_noted() {
                 still.push(call);
