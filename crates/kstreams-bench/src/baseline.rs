@@ -35,6 +35,8 @@ pub struct BaselineConfig {
     pub fetch_max_wait: Duration,
     /// The producer's `linger.ms` (the client default when `None`, as the engine's).
     pub linger: Option<Duration>,
+    /// The consumer's `max.poll.records` (the client default when `None`, as the engine's).
+    pub max_poll_records: Option<usize>,
 }
 
 /// Runs the loop until `shutdown` is set, then commits and closes. `processed` counts the
@@ -52,6 +54,9 @@ pub async fn run(
         .with_group_timeouts(Duration::from_secs(6), Duration::from_secs(8));
     let mut consumer_cfg = consumer_cfg;
     consumer_cfg.fetch_max_wait = cfg.fetch_max_wait;
+    if let Some(n) = cfg.max_poll_records {
+        consumer_cfg.max_poll_records = n;
+    }
     let mut producer_cfg = ProducerConfig::default();
     if let Some(linger) = cfg.linger {
         producer_cfg.linger = linger;

@@ -4,12 +4,14 @@
 //! kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC --application-id ID
 //!     --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] [--threads N]
 //!     [--state-dir DIR] [--commit-interval-ms MS] [--fetch-max-wait-ms MS] [--linger-ms MS]
+//!     [--max-poll-records N]
 //! ```
 //!
 //! `--fetch-max-wait-ms` defaults to 5 ms, not Kafka's 500 ms: tansu holds a fetch that finds no
 //! data for the whole wait (Apache Kafka answers when data arrives), so against tansu the
 //! default would put up to 500 ms into every hop. `--linger-ms` is the producer's linger (the
-//! engine's default, 5 ms, when absent).
+//! engine's default, 5 ms, when absent). `--max-poll-records` is the consumer's, for the engine
+//! and the baseline loop alike (the engine's default, 500, when absent).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -44,6 +46,8 @@ pub struct BenchArgs {
     pub fetch_max_wait: Duration,
     /// `--linger-ms` (the engine's default when absent).
     pub linger: Option<Duration>,
+    /// `--max-poll-records` (the engine's default when absent).
+    pub max_poll_records: Option<usize>,
 }
 
 /// The default `--fetch-max-wait-ms`.
@@ -52,9 +56,11 @@ pub const DEFAULT_FETCH_MAX_WAIT: Duration = Duration::from_millis(5);
 /// The usage line.
 pub const USAGE: &str = "usage: kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC \
 --application-id ID --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] \
-[--threads N] [--state-dir DIR] [--commit-interval-ms MS] [--fetch-max-wait-ms MS] [--linger-ms MS]";
+[--threads N] [--state-dir DIR] [--commit-interval-ms MS] [--fetch-max-wait-ms MS] [--linger-ms MS] \
+[--max-poll-records N]";
 
-const FLAGS: [&str; 11] = [
+const FLAGS: [&str; 12] = [
+    "max-poll-records",
     "fetch-max-wait-ms",
     "linger-ms",
     "bootstrap",
@@ -102,14 +108,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<BenchArgs, String
             .map_err(|e| format!("--guarantee: {e}\n{USAGE}"))?,
         None => ProcessingGuarantee::AtLeastOnce,
     };
-    let threads = match flags.remove("threads") {
-        Some(t) => t
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("--threads needs a positive number\n{USAGE}"))?,
-        None => 1,
-    };
+    let threads = positive(&mut flags, "threads")?.unwrap_or(1);
+    let max_poll_records = positive(&mut flags, "max-poll-records")?;
     let commit_interval = millis(&mut flags, "commit-interval-ms", 1)?;
     let fetch_max_wait =
         millis(&mut flags, "fetch-max-wait-ms", 0)?.unwrap_or(DEFAULT_FETCH_MAX_WAIT);
@@ -126,7 +126,20 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<BenchArgs, String
         commit_interval,
         fetch_max_wait,
         linger,
+        max_poll_records,
     })
+}
+
+/// The flag `name` as a positive number, if given.
+fn positive(flags: &mut HashMap<String, String>, name: &str) -> Result<Option<usize>, String> {
+    let Some(v) = flags.remove(name) else {
+        return Ok(None);
+    };
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Some)
+        .ok_or_else(|| format!("--{name} needs a positive number, not '{v}'\n{USAGE}"))
 }
 
 /// The flag `name` as milliseconds of at least `min`, if given.
@@ -181,6 +194,7 @@ mod tests {
         assert_eq!(a.commit_interval, None);
         assert_eq!(a.fetch_max_wait, DEFAULT_FETCH_MAX_WAIT);
         assert_eq!(a.linger, None);
+        assert_eq!(a.max_poll_records, None);
     }
 
     #[test]
@@ -199,6 +213,8 @@ mod tests {
             "0",
             "--linger-ms",
             "20",
+            "--max-poll-records",
+            "1000",
         ]));
         let a = parse(v).unwrap();
         assert_eq!(a.guarantee, ProcessingGuarantee::ExactlyOnceV2);
@@ -207,6 +223,7 @@ mod tests {
         assert_eq!(a.commit_interval, Some(Duration::from_millis(50)));
         assert_eq!(a.fetch_max_wait, Duration::ZERO);
         assert_eq!(a.linger, Some(Duration::from_millis(20)));
+        assert_eq!(a.max_poll_records, Some(1000));
     }
 
     #[test]
@@ -225,6 +242,7 @@ mod tests {
             ("--commit-interval-ms", "0", "--commit-interval-ms"),
             ("--fetch-max-wait-ms", "-1", "--fetch-max-wait-ms"),
             ("--linger-ms", "soon", "--linger-ms"),
+            ("--max-poll-records", "0", "--max-poll-records"),
         ] {
             let mut v: Vec<String> = args(&BASE)
                 .into_iter()

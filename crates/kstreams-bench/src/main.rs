@@ -114,6 +114,9 @@ fn run_streams(args: &BenchArgs) -> Result<(), BoxError> {
     if let Some(linger) = args.linger {
         config.linger = linger;
     }
+    if let Some(n) = args.max_poll_records {
+        config.max_poll_records = n;
+    }
     let mut streams = KafkaStreams::new(topology, config)?;
     streams.set_state_listener(Box::new(|new, old| {
         eprintln!("kstreams-bench: state {old:?} -> {new:?}");
@@ -159,6 +162,7 @@ fn run_baseline(args: &BenchArgs) -> Result<(), BoxError> {
         ),
         fetch_max_wait: args.fetch_max_wait,
         linger: args.linger,
+        max_poll_records: args.max_poll_records,
     };
     let shutdown = Arc::new(AtomicBool::new(false));
     let processed = Arc::new(AtomicU64::new(0));
