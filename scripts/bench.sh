@@ -18,7 +18,8 @@
 # Throughput = input records / time between the first and the last output record (the group
 # join before the first output is excluded). Peak RSS: VmHWM of the bench process. CPU: the
 # bench process's user + system time when the case ends (all its threads; a steadier measure of
-# the engine's cost per record than the throughput on a noisy host).
+# the engine's cost per record than the throughput on a noisy host). Page faults: its minor
+# faults (memory the allocator takes fresh from the kernel, which zeroes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -108,13 +109,15 @@ start_app() {
     return 1
 }
 
-# stop_app: sets HWM to the peak RSS (KiB) of the bench binary and CPU_MS to the CPU time it
-# used, then stops it with SIGTERM.
+# stop_app: sets HWM to the peak RSS (KiB) of the bench binary, CPU_MS to the CPU time it used
+# and FAULTS to its page faults (minor), then stops it with SIGTERM.
 stop_app() {
     HWM=$(awk '/VmHWM/ {print $2}' "/proc/$APP_PID/status" 2>/dev/null || echo "?")
-    # utime and stime, fields 14 and 15 of /proc/PID/stat (the name, field 2, has no spaces).
+    # minflt, utime and stime: fields 10, 14 and 15 of /proc/PID/stat (the name, field 2, has
+    # no spaces).
     CPU_MS=$(awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' \
         "/proc/$APP_PID/stat" 2>/dev/null || echo "?")
+    FAULTS=$(awk '{print $10}' "/proc/$APP_PID/stat" 2>/dev/null || echo "?")
     kill -TERM "$APP_PID"
     wait "$APP_PID" || echo "(the bench binary exited with an error; see its log)" >&2
     APP_PID=""
@@ -137,7 +140,7 @@ throughput_case() { # NAME WORKLOAD GUARANTEE
     m=$("$LOAD" --bootstrap "$BS" --topic "out-$name" measure --expect "$expect" \
         --inputs "$RECORDS" --idle-secs 20 --timeout-secs 900)
     stop_app
-    echo "$name: inputs=$RECORDS outputs=$(field records "$m")/$expect input_throughput=$(field input_throughput "$m") output_span=$(field span "$m") peak_rss_kib=$HWM cpu_ms=$CPU_MS"
+    echo "$name: inputs=$RECORDS outputs=$(field records "$m")/$expect input_throughput=$(field input_throughput "$m") output_span=$(field span "$m") peak_rss_kib=$HWM cpu_ms=$CPU_MS page_faults=$FAULTS"
 }
 
 latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]

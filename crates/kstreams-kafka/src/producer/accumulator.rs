@@ -20,7 +20,14 @@ pub(crate) struct RecordAccumulator {
     linger: Duration,
     delivery_timeout: Duration,
     next_id: u64,
+    /// Record vectors of completed batches, emptied, for new batches: a batch reserves room
+    /// for all the records it may take (up to 4096), and a fresh vector of that size is
+    /// fresh memory the allocator takes from the kernel (and zeroes) every time.
+    spare_records: Vec<Vec<PendingRecord>>,
 }
+
+/// Emptied record vectors kept for reuse, at most.
+const MAX_SPARE_RECORD_VECS: usize = 8;
 
 impl RecordAccumulator {
     pub fn new(batch_size: usize, linger: Duration, delivery_timeout: Duration) -> Self {
@@ -30,6 +37,15 @@ impl RecordAccumulator {
             linger,
             delivery_timeout,
             next_id: 0,
+            spare_records: Vec::new(),
+        }
+    }
+
+    /// Keeps a completed batch's record vector for a new batch (a few at most).
+    pub fn recycle(&mut self, mut records: Vec<PendingRecord>) {
+        records.clear();
+        if records.capacity() > 0 && self.spare_records.len() < MAX_SPARE_RECORD_VECS {
+            self.spare_records.push(records);
         }
     }
 
@@ -41,7 +57,15 @@ impl RecordAccumulator {
         }
         let limits = self.limits();
         match self.queues.get_mut(tp) {
-            Some(q) => append_to(q, tp, record, now, limits, &mut self.next_id),
+            Some(q) => append_to(
+                q,
+                tp,
+                record,
+                now,
+                limits,
+                &mut self.next_id,
+                &mut self.spare_records,
+            ),
             // Unreachable: the queue was just ensured.
             None => 0,
         }
@@ -74,7 +98,16 @@ impl RecordAccumulator {
             let i = first.get(i).copied().unwrap_or(i);
             match (queues.get_mut(i), partitions.get(i)) {
                 (Some(q), Some(tp)) => {
-                    append_to(q, tp, record, now, self.limits(), &mut self.next_id);
+                    let limits = self.limits();
+                    append_to(
+                        q,
+                        tp,
+                        record,
+                        now,
+                        limits,
+                        &mut self.next_id,
+                        &mut self.spare_records,
+                    );
                 }
                 _ => unplaced.push(record),
             }
@@ -224,6 +257,7 @@ fn append_to(
     now: Instant,
     limits: BatchLimits,
     next_id: &mut u64,
+    spare_records: &mut Vec<Vec<PendingRecord>>,
 ) -> u64 {
     let fits = q.batches.back().is_some_and(|b| {
         !b.closed && (b.records.is_empty() || b.bytes + record.size <= limits.batch_size)
@@ -245,6 +279,11 @@ fn append_to(
         return 0;
     };
     if b.records.is_empty() {
+        if b.records.capacity() == 0
+            && let Some(spare) = spare_records.pop()
+        {
+            b.records = spare;
+        }
         // Room for as many records of this size as the batch takes: no regrowth (and
         // copies of the records) while it fills.
         b.records
@@ -312,6 +351,38 @@ mod tests {
         assert_eq!(sizes(&a, 0), vec![20, 21]);
         assert_eq!(sizes(&a, 1), vec![10, 11, 12], "the earlier batch is kept");
         assert_eq!(a.queues.len(), 2);
+    }
+
+    /// A completed batch's record vector goes to the next new batch instead of a fresh one;
+    /// only a few are kept.
+    #[test]
+    fn new_batches_reuse_the_record_vectors_of_completed_ones() {
+        let now = Instant::now();
+        let mut a = RecordAccumulator::new(1000, Duration::from_millis(10), Duration::from_secs(5));
+        a.append(&tp(0), rec(10), now);
+        let done = a
+            .queues
+            .get_mut(&tp(0))
+            .unwrap()
+            .batches
+            .pop_front()
+            .unwrap();
+        let records = done.complete(0, -1);
+        let buffer = records.as_ptr();
+        a.recycle(records);
+        a.append(&tp(1), rec(10), now);
+        let reused = &a.queues[&tp(1)].batches[0].records;
+        assert_eq!(
+            reused.as_ptr(),
+            buffer,
+            "the completed batch's vector is reused"
+        );
+        assert_eq!(reused.len(), 1);
+        for _ in 0..MAX_SPARE_RECORD_VECS + 3 {
+            a.recycle(Vec::with_capacity(4));
+        }
+        a.recycle(Vec::new());
+        assert_eq!(a.spare_records.len(), MAX_SPARE_RECORD_VECS);
     }
 
     #[test]

@@ -158,11 +158,13 @@ impl ProducerBatch {
     }
 
     /// Completes every record: offsets from `base_offset` (or -1), the broker's log append
-    /// time if it uses it.
-    pub fn complete(self, base_offset: i64, log_append_time: i64) {
-        let topic: std::sync::Arc<str> = self.tp.topic.into();
+    /// time if it uses it. Returns the emptied record vector, for the next batch to reuse
+    /// ([`super::accumulator::RecordAccumulator::recycle`]).
+    pub fn complete(mut self, base_offset: i64, log_append_time: i64) -> Vec<PendingRecord> {
+        let topic: std::sync::Arc<str> = std::mem::take(&mut self.tp.topic).into();
+        let mut records = std::mem::take(&mut self.records);
         let mut run = ReplyRun::new();
-        for (i, r) in self.records.into_iter().enumerate() {
+        for (i, r) in records.drain(..).enumerate() {
             let offset = if base_offset >= 0 {
                 base_offset + i as i64
             } else {
@@ -184,6 +186,7 @@ impl ProducerBatch {
             );
         }
         run.finish();
+        records
     }
 
     /// Fails every record with (a copy of) the error, handing the record back with it

@@ -609,7 +609,8 @@ impl Sender {
                         .insert(tp.clone(), base_offset + batch.records.len() as i64 - 1);
                 }
                 let base = if code == 0 { base_offset } else { -1 };
-                batch.complete(base, log_append_time);
+                let records = batch.complete(base, log_append_time);
+                self.acc.recycle(records);
                 self.done(id);
             }
             BatchOutcome::Retry { refresh } => {
