@@ -16,8 +16,14 @@ pub(crate) struct PartitionQueue {
 
 pub(crate) struct RecordAccumulator {
     pub queues: HashMap<TopicPartition, PartitionQueue>,
-    batch_size: usize,
     linger: Duration,
+    batches: NewBatches,
+}
+
+/// What a new batch is made of: its size bound and delivery deadline, the next batch id and
+/// the record vectors of completed batches.
+struct NewBatches {
+    batch_size: usize,
     delivery_timeout: Duration,
     next_id: u64,
     /// Record vectors of completed batches, emptied, for new batches: a batch reserves room
@@ -33,19 +39,22 @@ impl RecordAccumulator {
     pub fn new(batch_size: usize, linger: Duration, delivery_timeout: Duration) -> Self {
         RecordAccumulator {
             queues: HashMap::new(),
-            batch_size,
             linger,
-            delivery_timeout,
-            next_id: 0,
-            spare_records: Vec::new(),
+            batches: NewBatches {
+                batch_size,
+                delivery_timeout,
+                next_id: 0,
+                spare_records: Vec::new(),
+            },
         }
     }
 
     /// Keeps a completed batch's record vector for a new batch (a few at most).
     pub fn recycle(&mut self, mut records: Vec<PendingRecord>) {
         records.clear();
-        if records.capacity() > 0 && self.spare_records.len() < MAX_SPARE_RECORD_VECS {
-            self.spare_records.push(records);
+        let spare = &mut self.batches.spare_records;
+        if records.capacity() > 0 && spare.len() < MAX_SPARE_RECORD_VECS {
+            spare.push(records);
         }
     }
 
@@ -55,17 +64,8 @@ impl RecordAccumulator {
         if !self.queues.contains_key(tp) {
             self.queues.insert(tp.clone(), Default::default());
         }
-        let limits = self.limits();
         match self.queues.get_mut(tp) {
-            Some(q) => append_to(
-                q,
-                tp,
-                record,
-                now,
-                limits,
-                &mut self.next_id,
-                &mut self.spare_records,
-            ),
+            Some(q) => self.batches.append_to(q, tp, record, now),
             // Unreachable: the queue was just ensured.
             None => 0,
         }
@@ -98,16 +98,7 @@ impl RecordAccumulator {
             let i = first.get(i).copied().unwrap_or(i);
             match (queues.get_mut(i), partitions.get(i)) {
                 (Some(q), Some(tp)) => {
-                    let limits = self.limits();
-                    append_to(
-                        q,
-                        tp,
-                        record,
-                        now,
-                        limits,
-                        &mut self.next_id,
-                        &mut self.spare_records,
-                    );
+                    self.batches.append_to(q, tp, record, now);
                 }
                 _ => unplaced.push(record),
             }
@@ -122,13 +113,6 @@ impl RecordAccumulator {
                 .map(|(_, (entry, _))| entry),
         );
         unplaced
-    }
-
-    fn limits(&self) -> BatchLimits {
-        BatchLimits {
-            batch_size: self.batch_size,
-            delivery_timeout: self.delivery_timeout,
-        }
     }
 
     /// Closes every open batch (flush): they become ready at once.
@@ -209,12 +193,12 @@ impl RecordAccumulator {
     pub fn split_front(&mut self, tp: &TopicPartition, id: u64) -> Option<u64> {
         let q = self.queues.get_mut(tp)?;
         let front = q.batches.front_mut().filter(|b| b.id == id)?;
-        let rest = front.split_off_half(self.next_id + 1)?;
-        self.next_id += 1;
+        let rest = front.split_off_half(self.batches.next_id + 1)?;
+        self.batches.next_id += 1;
         q.batches.insert(1, rest);
         q.in_flight = false;
         q.retry_at = None;
-        Some(self.next_id)
+        Some(self.batches.next_id)
     }
 
     /// Whether no record is buffered or in flight.
@@ -242,58 +226,51 @@ impl RecordAccumulator {
     }
 }
 
-/// What bounds a batch: its size, and its delivery deadline from its creation.
-#[derive(Clone, Copy)]
-struct BatchLimits {
-    batch_size: usize,
-    delivery_timeout: Duration,
-}
-
-/// Appends `record` to `q`, `tp`'s queue (see [`RecordAccumulator::append`]).
-fn append_to(
-    q: &mut PartitionQueue,
-    tp: &TopicPartition,
-    record: PendingRecord,
-    now: Instant,
-    limits: BatchLimits,
-    next_id: &mut u64,
-    spare_records: &mut Vec<Vec<PendingRecord>>,
-) -> u64 {
-    let fits = q.batches.back().is_some_and(|b| {
-        !b.closed && (b.records.is_empty() || b.bytes + record.size <= limits.batch_size)
-    });
-    if !fits {
-        if let Some(b) = q.batches.back_mut() {
+impl NewBatches {
+    /// Appends `record` to `q`, `tp`'s queue (see [`RecordAccumulator::append`]).
+    fn append_to(
+        &mut self,
+        q: &mut PartitionQueue,
+        tp: &TopicPartition,
+        record: PendingRecord,
+        now: Instant,
+    ) -> u64 {
+        let fits = q.batches.back().is_some_and(|b| {
+            !b.closed && (b.records.is_empty() || b.bytes + record.size <= self.batch_size)
+        });
+        if !fits {
+            if let Some(b) = q.batches.back_mut() {
+                b.closed = true;
+            }
+            self.next_id += 1;
+            q.batches.push_back(ProducerBatch::new(
+                self.next_id,
+                tp.clone(),
+                now,
+                now + self.delivery_timeout,
+            ));
+        }
+        let Some(b) = q.batches.back_mut() else {
+            // Unreachable: a batch was just ensured.
+            return 0;
+        };
+        if b.records.is_empty() {
+            if b.records.capacity() == 0
+                && let Some(spare) = self.spare_records.pop()
+            {
+                b.records = spare;
+            }
+            // Room for as many records of this size as the batch takes: no regrowth (and
+            // copies of the records) while it fills.
+            b.records
+                .reserve((self.batch_size / record.size.max(1)).clamp(1, 4096));
+        }
+        b.push(record);
+        if b.bytes >= self.batch_size {
             b.closed = true;
         }
-        *next_id += 1;
-        q.batches.push_back(ProducerBatch::new(
-            *next_id,
-            tp.clone(),
-            now,
-            now + limits.delivery_timeout,
-        ));
+        b.id
     }
-    let Some(b) = q.batches.back_mut() else {
-        // Unreachable: a batch was just ensured.
-        return 0;
-    };
-    if b.records.is_empty() {
-        if b.records.capacity() == 0
-            && let Some(spare) = spare_records.pop()
-        {
-            b.records = spare;
-        }
-        // Room for as many records of this size as the batch takes: no regrowth (and
-        // copies of the records) while it fills.
-        b.records
-            .reserve((limits.batch_size / record.size.max(1)).clamp(1, 4096));
-    }
-    b.push(record);
-    if b.bytes >= limits.batch_size {
-        b.closed = true;
-    }
-    b.id
 }
 
 #[cfg(test)]
@@ -382,7 +359,7 @@ mod tests {
             a.recycle(Vec::with_capacity(4));
         }
         a.recycle(Vec::new());
-        assert_eq!(a.spare_records.len(), MAX_SPARE_RECORD_VECS);
+        assert_eq!(a.batches.spare_records.len(), MAX_SPARE_RECORD_VECS);
     }
 
     #[test]
