@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, State};
+use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, State, StreamsConfig};
 use kstreams_testkit::{TansuBroker, python_kafka, python_kafka_available, random_topic};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -206,28 +206,45 @@ fn co_partitioning_violation_is_a_clear_error() {
     assert_eq!(streams.state(), State::Created);
 }
 
-#[test]
-fn full_input_buffers_pause_fetching_and_everything_is_processed() {
+/// Word count over `n` lines with tiny input buffers (`buffered.records.per.partition` 4)
+/// and the config `tune`d: every count is read within `read_timeout`, and fetching was
+/// paused at least once.
+fn word_count_through_full_buffers(
+    prefix: &str,
+    n: usize,
+    tune: impl FnOnce(StreamsConfig) -> StreamsConfig,
+    read_timeout: Duration,
+) {
     let broker = TansuBroker::start().unwrap();
     let bs = broker.bootstrap();
-    let input = random_topic("bp-in");
-    let output = random_topic("bp-out");
-    let app = random_topic("bp");
+    let input = random_topic(&format!("{prefix}-in"));
+    let output = random_topic(&format!("{prefix}-out"));
+    let app = random_topic(prefix);
     let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
     rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
-    let text = lines("x", 400);
+    let text = lines(prefix, n);
     rt.block_on(produce_lines(&bs, &input, &text));
-    let mut cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir.path());
+    let mut cfg = tune(config(
+        &app,
+        &bs,
+        ProcessingGuarantee::AtLeastOnce,
+        dir.path(),
+    ));
     cfg.buffered_records_per_partition = 4;
     let mut streams = KafkaStreams::new(word_count(&input, &output), cfg).unwrap();
     streams.start().unwrap();
     wait_running(&streams, Duration::from_secs(60));
     let expected = count_words(&text);
-    let out = rt.block_on(read_output(&bs, &output, 2, total(&expected), READ_TIMEOUT));
+    let out = rt.block_on(read_output(&bs, &output, 2, total(&expected), read_timeout));
     assert_eq!(final_counts(&out), expected);
     assert!(streams.metrics().paused > 0, "{:?}", streams.metrics());
     streams.close().unwrap();
+}
+
+#[test]
+fn full_input_buffers_pause_fetching_and_everything_is_processed() {
+    word_count_through_full_buffers("bp", 400, |cfg| cfg, READ_TIMEOUT);
 }
 
 /// A partition paused because a poll filled its task's buffer resumes once processing drains
@@ -237,36 +254,17 @@ fn full_input_buffers_pause_fetching_and_everything_is_processed() {
 /// round 9); the output is read within 20 s.
 #[test]
 fn a_partition_paused_by_a_full_poll_resumes_before_the_next_poll() {
-    let broker = TansuBroker::start().unwrap();
-    let bs = broker.bootstrap();
-    let input = random_topic("resume-in");
-    let output = random_topic("resume-out");
-    let app = random_topic("resume");
-    let dir = tempfile::tempdir().unwrap();
-    let rt = runtime();
-    rt.block_on(create_topics(&bs, &[(&input, 2), (&output, 2)]));
-    let text = lines("r", 300);
-    rt.block_on(produce_lines(&bs, &input, &text));
-    let mut cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir.path())
-        .with_commit_interval(Duration::from_secs(30));
-    cfg.buffered_records_per_partition = 4;
-    cfg.max_poll_records = 50;
-    cfg.poll_interval = Duration::from_secs(30);
-    cfg.fetch_max_wait = Duration::from_millis(10);
-    let mut streams = KafkaStreams::new(word_count(&input, &output), cfg).unwrap();
-    streams.start().unwrap();
-    wait_running(&streams, Duration::from_secs(60));
-    let expected = count_words(&text);
-    let out = rt.block_on(read_output(
-        &bs,
-        &output,
-        2,
-        total(&expected),
+    word_count_through_full_buffers(
+        "resume",
+        300,
+        |mut cfg| {
+            cfg.max_poll_records = 50;
+            cfg.poll_interval = Duration::from_secs(30);
+            cfg.fetch_max_wait = Duration::from_millis(10);
+            cfg.with_commit_interval(Duration::from_secs(30))
+        },
         Duration::from_secs(20),
-    ));
-    assert_eq!(final_counts(&out), expected);
-    assert!(streams.metrics().paused > 0, "{:?}", streams.metrics());
-    streams.close().unwrap();
+    );
 }
 
 #[test]
