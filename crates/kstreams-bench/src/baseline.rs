@@ -1,7 +1,9 @@
 //! The baseline the workloads are measured against: a plain consume-then-produce loop on the
 //! project's own client, with the engine's at-least-once commit protocol (flush the producer,
 //! then commit the consumed positions) and nothing else: records are copied through unchanged
-//! (key, value, headers, timestamp; zero-copy `Bytes`), partitioned by key. The benchmark
+//! (key, value, headers, timestamp; zero-copy `Bytes`), partitioned by key, each poll's records
+//! in one `send_all` call: the client's fastest way to produce (a `send` per record costs
+//! about twice the CPU, BENCHMARKS.md round 10), so the bar is the client at its best. The benchmark
 //! binary's `--threads N` runs N such loops in one consumer group, each on its own thread, as
 //! the engine runs N stream threads.
 
@@ -11,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use kstreams_kafka::consumer::{Consumer, ConsumerConfig, NoOpRebalanceListener};
 use kstreams_kafka::fetcher::OffsetResetStrategy;
-use kstreams_kafka::producer::{Producer, ProducerConfig};
-use kstreams_kafka::{ClientConfig, DeliveryFuture, KafkaError, ProducerRecord};
+use kstreams_kafka::producer::{Producer, ProducerConfig, SendAllDelivery};
+use kstreams_kafka::{ClientConfig, KafkaError, ProducerRecord};
 use tracing::info;
 
 /// Unacknowledged sends kept before waiting for the older half (as the stream thread).
@@ -73,7 +75,7 @@ pub async fn run(
         producer_cfg,
     )
     .await?;
-    let mut pending: Vec<DeliveryFuture> = Vec::new();
+    let mut pending = Pending::default();
     let output: Arc<str> = cfg.output.as_str().into();
     let mut last_commit = Instant::now();
     info!(input = %cfg.input, output = %cfg.output, "baseline loop started");
@@ -94,22 +96,21 @@ pub async fn run(
             );
         }
         let n = records.len() as u64;
-        for r in records {
-            let out = ProducerRecord {
+        let out: Vec<ProducerRecord> = records
+            .into_iter()
+            .map(|r| ProducerRecord {
                 topic: output.clone(),
                 partition: None,
                 key: r.key,
                 value: r.value,
                 headers: r.headers,
                 timestamp: Some(r.timestamp),
-            };
-            pending.push(producer.send(out).await?);
-        }
-        if pending.len() > MAX_PENDING {
+            })
+            .collect();
+        pending.push(producer.send_all(out).await?);
+        if pending.records > MAX_PENDING {
             // Bound memory between commits, as the stream thread does.
-            for f in pending.drain(..MAX_PENDING / 2) {
-                f.await?;
-            }
+            pending.settle_older_half().await?;
         }
         processed.fetch_add(n, Ordering::Relaxed);
         if n > 0 && !consumer.has_buffered() {
@@ -126,16 +127,61 @@ pub async fn run(
     producer.close().await
 }
 
+/// The `send_all` calls not yet known to be acknowledged, oldest first.
+#[derive(Default)]
+struct Pending {
+    calls: std::collections::VecDeque<SendAllDelivery>,
+    records: usize,
+}
+
+impl Pending {
+    fn push(&mut self, call: SendAllDelivery) {
+        self.records += call.len();
+        self.calls.push_back(call);
+    }
+
+    /// Waits for the oldest calls until at most half of `MAX_PENDING` records are pending.
+    async fn settle_older_half(&mut self) -> Result<(), KafkaError> {
+        while self.records > MAX_PENDING / 2 {
+            let Some(call) = self.calls.pop_front() else {
+                break;
+            };
+            self.records -= call.len();
+            settle(&call).await?;
+        }
+        Ok(())
+    }
+
+    async fn settle_all(&mut self) -> Result<(), KafkaError> {
+        for call in self.calls.drain(..) {
+            settle(&call).await?;
+        }
+        self.records = 0;
+        Ok(())
+    }
+}
+
+/// Waits for every record of a call; the first failure is the loop's error.
+async fn settle(call: &SendAllDelivery) -> Result<(), KafkaError> {
+    call.settled(true).await;
+    call.with_answers(|answers| {
+        for i in 0..answers.len() {
+            if let Some(Err(e)) = answers.take(i) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    })
+}
+
 /// At-least-once commit: every copied record acknowledged, then the positions committed.
 async fn commit(
     consumer: &mut Consumer,
     producer: &Producer,
-    pending: &mut Vec<DeliveryFuture>,
+    pending: &mut Pending,
 ) -> Result<(), KafkaError> {
     producer.flush().await?;
-    for f in pending.drain(..) {
-        f.await?;
-    }
+    pending.settle_all().await?;
     if !consumer.assignment().is_empty() {
         consumer.commit_sync().await?;
     }
