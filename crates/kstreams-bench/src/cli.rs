@@ -4,14 +4,17 @@
 //! kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC --application-id ID
 //!     --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] [--threads N]
 //!     [--state-dir DIR] [--commit-interval-ms MS] [--fetch-max-wait-ms MS] [--linger-ms MS]
-//!     [--max-poll-records N]
+//!     [--max-poll-records N] [--network-thread on|off]
 //! ```
 //!
 //! `--fetch-max-wait-ms` defaults to 5 ms, not Kafka's 500 ms: tansu holds a fetch that finds no
 //! data for the whole wait (Apache Kafka answers when data arrives), so against tansu the
 //! default would put up to 500 ms into every hop. `--linger-ms` is the producer's linger (the
 //! engine's default, 5 ms, when absent). `--max-poll-records` is the consumer's, for the engine
-//! and the baseline loop alike (the engine's default, 500, when absent).
+//! and the baseline loop alike (the engine's default, 500, when absent). `--network-thread`
+//! (on) gives each stream thread a network thread (`StreamsConfig::network_thread`), and each
+//! baseline loop a runtime with one worker thread for its clients in the same way, so both are
+//! measured in the same thread layout.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -48,6 +51,8 @@ pub struct BenchArgs {
     pub linger: Option<Duration>,
     /// `--max-poll-records` (the engine's default when absent).
     pub max_poll_records: Option<usize>,
+    /// `--network-thread` (on).
+    pub network_thread: bool,
 }
 
 /// The default `--fetch-max-wait-ms`.
@@ -57,9 +62,10 @@ pub const DEFAULT_FETCH_MAX_WAIT: Duration = Duration::from_millis(5);
 pub const USAGE: &str = "usage: kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC \
 --application-id ID --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] \
 [--threads N] [--state-dir DIR] [--commit-interval-ms MS] [--fetch-max-wait-ms MS] [--linger-ms MS] \
-[--max-poll-records N]";
+[--max-poll-records N] [--network-thread on|off]";
 
-const FLAGS: [&str; 12] = [
+const FLAGS: [&str; 13] = [
+    "network-thread",
     "max-poll-records",
     "fetch-max-wait-ms",
     "linger-ms",
@@ -114,6 +120,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<BenchArgs, String
     let fetch_max_wait =
         millis(&mut flags, "fetch-max-wait-ms", 0)?.unwrap_or(DEFAULT_FETCH_MAX_WAIT);
     let linger = millis(&mut flags, "linger-ms", 0)?;
+    let network_thread = match flags.remove("network-thread").as_deref() {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(v) => return Err(format!("--network-thread is on or off, not '{v}'\n{USAGE}")),
+    };
     Ok(BenchArgs {
         bootstrap,
         input,
@@ -127,6 +138,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<BenchArgs, String
         fetch_max_wait,
         linger,
         max_poll_records,
+        network_thread,
     })
 }
 
@@ -195,6 +207,7 @@ mod tests {
         assert_eq!(a.fetch_max_wait, DEFAULT_FETCH_MAX_WAIT);
         assert_eq!(a.linger, None);
         assert_eq!(a.max_poll_records, None);
+        assert!(a.network_thread);
     }
 
     #[test]
@@ -215,6 +228,8 @@ mod tests {
             "20",
             "--max-poll-records",
             "1000",
+            "--network-thread",
+            "off",
         ]));
         let a = parse(v).unwrap();
         assert_eq!(a.guarantee, ProcessingGuarantee::ExactlyOnceV2);
@@ -224,6 +239,7 @@ mod tests {
         assert_eq!(a.fetch_max_wait, Duration::ZERO);
         assert_eq!(a.linger, Some(Duration::from_millis(20)));
         assert_eq!(a.max_poll_records, Some(1000));
+        assert!(!a.network_thread);
     }
 
     #[test]
@@ -243,6 +259,7 @@ mod tests {
             ("--fetch-max-wait-ms", "-1", "--fetch-max-wait-ms"),
             ("--linger-ms", "soon", "--linger-ms"),
             ("--max-poll-records", "0", "--max-poll-records"),
+            ("--network-thread", "yes", "--network-thread"),
         ] {
             let mut v: Vec<String> = args(&BASE)
                 .into_iter()

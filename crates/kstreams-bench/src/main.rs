@@ -94,6 +94,19 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// The runtime of a baseline loop: with `--network-thread on`, one worker thread for the tasks
+/// its clients spawn, as a stream thread's network thread (`StreamsConfig::network_thread`).
+fn loop_runtime(network_thread: bool, index: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if !network_thread {
+        return runtime();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(format!("baseline-{index}-network"))
+        .enable_all()
+        .build()
+}
+
 fn run_streams(args: &BenchArgs) -> Result<(), BoxError> {
     let topology = args
         .workload
@@ -117,6 +130,7 @@ fn run_streams(args: &BenchArgs) -> Result<(), BoxError> {
     if let Some(n) = args.max_poll_records {
         config.max_poll_records = n;
     }
+    config.network_thread = args.network_thread;
     let mut streams = KafkaStreams::new(topology, config)?;
     streams.set_state_listener(Box::new(|new, old| {
         eprintln!("kstreams-bench: state {old:?} -> {new:?}");
@@ -187,10 +201,11 @@ fn run_baseline(args: &BenchArgs) -> Result<(), BoxError> {
         let loops: Vec<_> = (0..args.threads.max(1))
             .map(|i| {
                 let (cfg, shutdown, processed) = (cfg.clone(), shutdown.clone(), processed.clone());
+                let network_thread = args.network_thread;
                 std::thread::Builder::new()
                     .name(format!("baseline-{i}"))
                     .spawn(move || -> Result<(), String> {
-                        runtime()
+                        loop_runtime(network_thread, i)
                             .map_err(|e| e.to_string())?
                             .block_on(baseline::run(cfg, shutdown, processed))
                             .map_err(|e| e.to_string())

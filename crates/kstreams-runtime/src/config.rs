@@ -101,6 +101,13 @@ pub struct StreamsConfig {
     /// records while the thread is busy. A thread that has processed everything it fetched
     /// sends its open batches at once, so an idle pipeline does not wait out the linger.
     pub linger: Duration,
+    /// Whether each stream thread has a network thread of its own (true): its clients'
+    /// requests and responses, the decoding of fetched batches, the encoding of produced ones
+    /// and the group heartbeats run there, as Kafka's producer has its network thread and its
+    /// consumer a heartbeat thread, and the stream thread only polls, processes and commits.
+    /// Off, all of it shares the stream thread: one thread fewer per stream thread, for less
+    /// throughput (BENCHMARKS.md, round 10). No Kafka Streams property.
+    pub network_thread: bool,
     /// `replication.factor` of internal topics (1; -1 uses the broker default).
     pub replication_factor: i16,
     /// `group.instance.id` (none): makes each stream thread a static member
@@ -141,6 +148,7 @@ impl StreamsConfig {
             poll_interval: Duration::from_millis(100),
             fetch_max_wait: Duration::from_millis(500),
             linger: Duration::from_millis(5),
+            network_thread: true,
             replication_factor: 1,
             group_instance_id: None,
             dead_letter_topic: None,

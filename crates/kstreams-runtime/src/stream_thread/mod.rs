@@ -76,11 +76,31 @@ impl PollWakeups {
     }
 }
 
+/// The runtime stream thread `index` runs on. With [`StreamsConfig::network_thread`], a runtime
+/// with one worker thread: the stream thread's own future runs on the stream thread (in
+/// `block_on`), and every task the clients spawn (connections, the producer's sender, fetches
+/// and their decoding, heartbeats) on the worker, the thread's network thread. Without, a
+/// single-threaded runtime that runs both on the stream thread.
+fn runtime(index: usize, config: &StreamsConfig) -> std::io::Result<tokio::runtime::Runtime> {
+    if config.network_thread {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name(format!(
+                "{}-StreamThread-{index}-network",
+                config.application_id
+            ))
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+}
+
 /// Runs stream thread `index` until shutdown or a fatal error.
 pub(crate) fn run(index: usize, shared: ThreadShared) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = runtime(index, &shared.config)?;
     let span = info_span!("stream_thread", thread = index);
     rt.block_on(
         async move {
@@ -870,5 +890,40 @@ pub(crate) fn to_consumed(r: ConsumerRecord) -> ConsumedRecord {
         key: r.key,
         value: r.value,
         headers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name of the thread a task spawned on `rt` runs on, and of the one `block_on` runs
+    /// its future on.
+    fn thread_names(rt: &tokio::runtime::Runtime) -> (Option<String>, Option<String>) {
+        let name = || std::thread::current().name().map(str::to_string);
+        rt.block_on(async move {
+            let spawned = tokio::spawn(async move { name() }).await.unwrap();
+            (spawned, name())
+        })
+    }
+
+    #[test]
+    fn client_tasks_run_on_the_network_thread_and_processing_on_the_stream_thread() {
+        let config = StreamsConfig::new("app", "localhost:9092");
+        assert!(config.network_thread, "on by default");
+        let here = std::thread::current().name().map(str::to_string);
+        let (spawned, own) = thread_names(&runtime(3, &config).unwrap());
+        assert_eq!(spawned.as_deref(), Some("app-StreamThread-3-network"));
+        assert_eq!(
+            own, here,
+            "the thread's own future stays on the calling thread"
+        );
+
+        let config = StreamsConfig {
+            network_thread: false,
+            ..config
+        };
+        let (spawned, own) = thread_names(&runtime(3, &config).unwrap());
+        assert_eq!((&spawned, &own), (&here, &here), "everything on one thread");
     }
 }

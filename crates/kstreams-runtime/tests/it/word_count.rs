@@ -85,9 +85,14 @@ fn word_count_at_least_once_restart_resumes_from_checkpoint() {
     drop(streams);
 
     // Restart with intact local state: the checkpoint is valid, nothing is restored, and the
-    // counts continue.
+    // counts continue. This time without network threads: the clients' tasks share the
+    // stream threads.
     let second = lines("b", 20);
     rt.block_on(produce_lines(&bs, &input, &second));
+    let cfg = StreamsConfig {
+        network_thread: false,
+        ..cfg
+    };
     let mut streams = KafkaStreams::new(word_count(&input, &output), cfg).unwrap();
     streams.start().unwrap();
     wait_running(&streams, Duration::from_secs(60));
