@@ -280,7 +280,13 @@ impl Fetcher {
 
     /// Takes up to `max` ready records, rotating the starting partition between calls.
     pub fn take(&mut self, max: usize) -> Vec<ConsumerRecord> {
-        let mut out = Vec::new();
+        let buffered: usize = self
+            .partitions
+            .values()
+            .filter(|s| !s.is_paused())
+            .map(PartitionState::buffered_records)
+            .sum();
+        let mut out = Vec::with_capacity(max.min(buffered));
         let n = self.partitions.len();
         if n == 0 {
             return out;

@@ -35,7 +35,13 @@ pub struct PartitionState {
     /// Bumped on every seek or reset so that responses to older fetches are dropped.
     epoch: u64,
     filter: TransactionFilter,
-    ready: VecDeque<ConsumerRecord>,
+    /// The released batches' records not yet taken, in offset order, each batch in the vector
+    /// the decoder made (see [`TransactionFilter::drain_with`]).
+    ready: VecDeque<ReadyBatch>,
+    /// Records in `ready`.
+    ready_records: usize,
+    /// What `ready` counts for against the buffer's byte bound: the batches' wire sizes plus
+    /// [`RECORD_OVERHEAD`] per record, each batch until its last record is taken.
     ready_bytes: usize,
     /// The position once every ready record is returned.
     ready_end: Option<i64>,
@@ -43,8 +49,15 @@ pub struct PartitionState {
     last_stable_offset: i64,
 }
 
-fn record_size(r: &ConsumerRecord) -> usize {
-    r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len()) + 64
+/// Bytes a buffered record counts for besides its share of its batch's wire size.
+const RECORD_OVERHEAD: usize = 64;
+
+/// A released batch in the ready buffer.
+#[derive(Debug)]
+struct ReadyBatch {
+    records: std::vec::IntoIter<ConsumerRecord>,
+    /// What the batch counts for in `ready_bytes`.
+    bytes: usize,
 }
 
 impl PartitionState {
@@ -59,6 +72,7 @@ impl PartitionState {
             epoch: 0,
             filter: TransactionFilter::new(isolation),
             ready: VecDeque::new(),
+            ready_records: 0,
             ready_bytes: 0,
             ready_end: None,
             high_watermark: -1,
@@ -108,7 +122,7 @@ impl PartitionState {
 
     /// Records buffered and ready.
     pub fn buffered_records(&self) -> usize {
-        self.ready.len()
+        self.ready_records
     }
 
     /// Approximate bytes of the buffered records.
@@ -122,7 +136,7 @@ impl PartitionState {
         self.position_state == PositionState::Valid
             && !self.paused
             && !self.in_flight
-            && self.ready.len() < max_records
+            && self.ready_records < max_records
             && self.ready_bytes < max_bytes
             && self.filter.queued_bytes() < MAX_HELD_BYTES
     }
@@ -156,6 +170,7 @@ impl PartitionState {
         self.in_flight = false;
         self.filter.clear();
         self.ready.clear();
+        self.ready_records = 0;
         self.ready_bytes = 0;
         self.ready_end = None;
     }
@@ -192,14 +207,29 @@ impl PartitionState {
     /// Moves what the filter releases into the ready buffer.
     fn release(&mut self) {
         let floor = self.ready_end.unwrap_or(self.position).max(self.position);
-        self.ready.reserve(self.filter.releasable_records());
-        let (ready, ready_bytes) = (&mut self.ready, &mut self.ready_bytes);
-        let next = self.filter.drain_with(self.last_stable_offset, |r| {
-            if r.offset >= floor {
-                *ready_bytes += record_size(&r);
-                ready.push_back(r);
-            }
-        });
+        let (ready, ready_records, ready_bytes) = (
+            &mut self.ready,
+            &mut self.ready_records,
+            &mut self.ready_bytes,
+        );
+        let next = self
+            .filter
+            .drain_with(self.last_stable_offset, |mut records, wire_bytes| {
+                // A batch fetched from its middle starts with records returned before.
+                if records.first().is_some_and(|r| r.offset < floor) {
+                    records.retain(|r| r.offset >= floor);
+                }
+                if records.is_empty() {
+                    return;
+                }
+                let bytes = wire_bytes + RECORD_OVERHEAD * records.len();
+                *ready_records += records.len();
+                *ready_bytes += bytes;
+                ready.push_back(ReadyBatch {
+                    records: records.into_iter(),
+                    bytes,
+                });
+            });
         if let Some(next) = next {
             let next = next.max(floor);
             self.ready_end = Some(next);
@@ -214,11 +244,22 @@ impl PartitionState {
         if self.paused || self.position_state != PositionState::Valid {
             return;
         }
-        let n = max.min(self.ready.len());
-        for r in self.ready.drain(..n) {
-            self.ready_bytes = self.ready_bytes.saturating_sub(record_size(&r));
-            self.position = r.offset + 1;
-            out.push(r);
+        let mut left = max;
+        while left > 0
+            && let Some(front) = self.ready.front_mut()
+        {
+            let before = out.len();
+            out.extend(front.records.by_ref().take(left));
+            let taken = out.len() - before;
+            left -= taken;
+            self.ready_records -= taken;
+            if let Some(last) = out.last().filter(|_| taken > 0) {
+                self.position = last.offset + 1;
+            }
+            if front.records.len() == 0 {
+                self.ready_bytes = self.ready_bytes.saturating_sub(front.bytes);
+                self.ready.pop_front();
+            }
         }
         if self.ready.is_empty()
             && let Some(end) = self.ready_end
@@ -389,5 +430,46 @@ mod tests {
         s.on_fetched(e, Vec::new(), None, 4, 4);
         assert_eq!(take_all(&mut s), vec![2, 3]);
         assert_eq!(s.position(), Some(4));
+    }
+
+    #[test]
+    fn takes_cross_batches_and_a_batch_counts_until_its_last_record_is_taken() {
+        let mut s = PartitionState::new(IsolationLevel::ReadUncommitted);
+        s.seek(1);
+        let e = s.epoch();
+        let fetched = batches(&[
+            data(&Spec::plain(0, 3)),
+            data(&Spec::plain(3, 2)),
+            data(&Spec::plain(5, 4)),
+        ]);
+        let sizes: Vec<usize> = fetched.iter().map(|b| b.size_bytes).collect();
+        // The first batch was fetched from its middle: offset 0 is before the position.
+        s.on_fetched(e, fetched, None, 9, 9);
+        assert_eq!(s.buffered_records(), 8);
+        let full = sizes.iter().sum::<usize>() + 8 * RECORD_OVERHEAD;
+        assert_eq!(s.buffered_bytes(), full);
+
+        let mut out = Vec::new();
+        s.take(3, &mut out);
+        let offsets: Vec<i64> = out.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, vec![1, 2, 3], "across the first two batches");
+        assert_eq!(s.position(), Some(4));
+        assert_eq!(s.buffered_records(), 5);
+        assert_eq!(
+            s.buffered_bytes(),
+            full - sizes[0] - 2 * RECORD_OVERHEAD,
+            "the second batch still counts in full"
+        );
+
+        // Another partition's records before these stay in place.
+        s.take(4, &mut out);
+        let offsets: Vec<i64> = out.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(s.position(), Some(8));
+        assert_eq!(s.buffered_records(), 1);
+        assert_eq!(s.buffered_bytes(), sizes[2] + 4 * RECORD_OVERHEAD);
+        assert_eq!(take_all(&mut s), vec![8]);
+        assert_eq!((s.buffered_records(), s.buffered_bytes()), (0, 0));
+        assert_eq!(s.position(), Some(9));
     }
 }

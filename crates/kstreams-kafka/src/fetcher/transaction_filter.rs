@@ -166,21 +166,22 @@ impl TransactionFilter {
     /// (negative: unknown, no bound).
     pub fn drain(&mut self, last_stable_offset: i64) -> Drained {
         let mut records = Vec::new();
-        let next_position = self.drain_with(last_stable_offset, |r| records.push(r));
+        let next_position = self.drain_with(last_stable_offset, |batch, _| records.extend(batch));
         Drained {
             records,
             next_position,
         }
     }
 
-    /// [`TransactionFilter::drain`] handing each released record to `deliver` in offset
-    /// order, without collecting them; returns the position after the last released batch.
-    /// The fetcher moves records straight into its ready buffer this way: collecting a whole
-    /// fetch first costs a large allocation (fresh, page-faulted memory) and a copy per record.
+    /// [`TransactionFilter::drain`] handing each released batch's records (in offset order,
+    /// as the decoder made them) to `deliver` with the batch's size on the wire, without
+    /// collecting them; returns the position after the last released batch. The fetcher keeps
+    /// the batches' vectors as its ready buffer this way: moving every record into one buffer
+    /// costs a copy per record and, for a large fetch, a large fresh allocation.
     pub fn drain_with(
         &mut self,
         last_stable_offset: i64,
-        mut deliver: impl FnMut(ConsumerRecord),
+        mut deliver: impl FnMut(Vec<ConsumerRecord>, usize),
     ) -> Option<i64> {
         let mut next_position = None;
         while let Some(front) = self.queue.front() {
@@ -201,7 +202,7 @@ impl TransactionFilter {
             if entry.decision == Decision::Deliver
                 && let BatchContent::Records(records) = entry.batch.content
             {
-                records.into_iter().for_each(&mut deliver);
+                deliver(records, entry.batch.size_bytes);
             }
         }
         next_position
