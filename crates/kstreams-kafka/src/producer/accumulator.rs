@@ -6,6 +6,7 @@ use super::batch::{PendingRecord, ProducerBatch};
 use crate::types::TopicPartition;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
+use tokio::sync::OwnedSemaphorePermit;
 
 #[derive(Default)]
 pub(crate) struct PartitionQueue {
@@ -78,6 +79,7 @@ impl RecordAccumulator {
         &mut self,
         partitions: Vec<TopicPartition>,
         records: Vec<(usize, PendingRecord)>,
+        memory: OwnedSemaphorePermit,
         now: Instant,
     ) -> Vec<PendingRecord> {
         // A partition listed twice shares the queue taken out for its first listing.
@@ -94,7 +96,17 @@ impl RecordAccumulator {
             .map(|tp| self.queues.remove(tp).unwrap_or_default())
             .collect();
         let mut unplaced = Vec::new();
-        for (i, record) in records {
+        let last = records.len().saturating_sub(1);
+        let mut rest = Some(memory);
+        for (n, (i, mut record)) in records.into_iter().enumerate() {
+            // Each record brings its share of the call's memory to its batch, which holds it
+            // until it is done; the last one brings the rest (all that is left when the call
+            // was clamped to buffer.memory).
+            record.permit = if n == last {
+                rest.take()
+            } else {
+                rest.as_mut().and_then(|p| p.split(record.size.max(1)))
+            };
             let i = first.get(i).copied().unwrap_or(i);
             match (queues.get_mut(i), partitions.get(i)) {
                 (Some(q), Some(tp)) => {
@@ -309,6 +321,12 @@ mod tests {
                 .flat_map(|b| b.records.iter().map(|r| r.size))
                 .collect()
         };
+        // The call's buffer.memory: its records' sizes.
+        let memory = std::sync::Arc::new(tokio::sync::Semaphore::new(1000));
+        let call = memory
+            .clone()
+            .try_acquire_many_owned(11 + 20 + 12 + 99 + 21)
+            .unwrap();
         // Partition 1 listed twice (shares one queue); index 9 names no partition.
         let unplaced = a.append_all(
             vec![tp(0), tp(1), tp(1)],
@@ -319,6 +337,7 @@ mod tests {
                 (9, rec(99)),
                 (0, rec(21)),
             ],
+            call,
             now,
         );
         assert_eq!(
@@ -328,6 +347,22 @@ mod tests {
         assert_eq!(sizes(&a, 0), vec![20, 21]);
         assert_eq!(sizes(&a, 1), vec![10, 11, 12], "the earlier batch is kept");
         assert_eq!(a.queues.len(), 2);
+        // Each batch holds its records' share of the call's memory.
+        let held = |a: &RecordAccumulator, p: i32| -> Vec<usize> {
+            a.queues[&tp(p)]
+                .batches
+                .iter()
+                .map(|b| b.memory.as_ref().map_or(0, |m| m.num_permits()))
+                .collect()
+        };
+        assert_eq!(held(&a, 0), vec![20 + 21]);
+        assert_eq!(held(&a, 1), vec![11 + 12]);
+        assert_eq!(
+            unplaced[0].permit.as_ref().map(|p| p.num_permits()),
+            Some(99)
+        );
+        drop(unplaced);
+        assert_eq!(memory.available_permits(), 1000 - 20 - 21 - 11 - 12);
     }
 
     /// A completed batch's record vector goes to the next new batch instead of a fresh one;

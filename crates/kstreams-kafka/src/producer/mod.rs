@@ -222,25 +222,19 @@ impl Producer {
         }
         let permit = self.reserve_memory(total).await?;
         let (delivery, group) = SendGroup::open_shared(records.len());
-        let last = records.len() - 1;
-        let mut rest = Some(permit);
         let mut appends = Vec::with_capacity(records.len());
         let mut partitions: Vec<TopicPartition> = Vec::new();
         for (i, (record, (partition, size))) in records.into_iter().zip(placed).enumerate() {
-            // Each record brings its share of the memory to its batch, which holds it until
-            // it is done; the last one brings the rest (all that is left when the call was
-            // clamped to buffer.memory).
-            let own = if i == last {
-                rest.take()
-            } else {
-                rest.as_mut().and_then(|p| p.split(size.max(1)))
-            };
             let at = partition_index(&mut partitions, &record.topic, partition);
             let reply = Reply::in_group(&group, i);
-            appends.push((at, pending_record(record, size, reply, own)));
+            appends.push((at, pending_record(record, size, reply, None)));
         }
+        // The call's memory goes along whole: the sender task splits it among the batches.
+        // Split here, each record's share would take a reference to the semaphore on this
+        // thread and give it back on the sender's, a cache line moving between the two per
+        // record when the sender runs on a network thread of its own.
         self.tx
-            .send(Command::AppendAll(partitions, appends))
+            .send(Command::AppendAll(partitions, appends, permit))
             .map_err(|_| KafkaError::Closed)?;
         Ok(delivery)
     }

@@ -24,7 +24,11 @@ pub(crate) enum Command {
     Append(TopicPartition, PendingRecord),
     /// Records of one `send_all`, in order, each with the index of its partition in the
     /// first vector (a partition named once per call, not once per record).
-    AppendAll(Vec<TopicPartition>, Vec<(usize, PendingRecord)>),
+    AppendAll(
+        Vec<TopicPartition>,
+        Vec<(usize, PendingRecord)>,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
     Flush(oneshot::Sender<()>),
     /// Close the open batches so they go out now (linger cut short), without a reply.
     SendNow,
@@ -174,7 +178,7 @@ impl Sender {
                 }
                 self.acc.append(&tp, record, Instant::now());
             }
-            Command::AppendAll(partitions, records) => {
+            Command::AppendAll(partitions, records, memory) => {
                 if let Some(err) = self.shared.fatal_error() {
                     for (_, record) in records {
                         record.reply.send(Err(clone_error(&err)));
@@ -182,7 +186,10 @@ impl Sender {
                     return;
                 }
                 // Unplaced records are unreachable: `send_all` indexes its own partition list.
-                for record in self.acc.append_all(partitions, records, Instant::now()) {
+                for record in self
+                    .acc
+                    .append_all(partitions, records, memory, Instant::now())
+                {
                     record.reply.send(Err(KafkaError::IllegalState(
                         "record without a partition".into(),
                     )));
