@@ -8,6 +8,7 @@
 #   RECORDS=2000000 RATE=20000 RATE_SECS=30 scripts/bench.sh
 #   CASES=long LONG_RECORDS=10000000 scripts/bench.sh   # peak RSS over a long w2 run
 #   APP_ARGS="--linger-ms 20" CASES=lat-w1-alos scripts/bench.sh   # extra bench-binary flags
+#   APP_ARGS="--network-thread off" CASES="baseline w2-alos" scripts/bench.sh   # all on one thread
 #
 # Cases: baseline, w1-alos, w2-alos, w2-eos, w3-alos (throughput: preload RECORDS, then run
 # until the output is complete); lat-baseline, lat-w1-alos, lat-w2-alos, lat-w2-eos (latency:

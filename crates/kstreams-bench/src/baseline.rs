@@ -3,9 +3,9 @@
 //! then commit the consumed positions) and nothing else: records are copied through unchanged
 //! (key, value, headers, timestamp; zero-copy `Bytes`), partitioned by key, each poll's records
 //! in one `send_all` call: the client's fastest way to produce (a `send` per record costs
-//! about twice the CPU, BENCHMARKS.md round 10), so the bar is the client at its best. The benchmark
-//! binary's `--threads N` runs N such loops in one consumer group, each on its own thread, as
-//! the engine runs N stream threads.
+//! about twice the CPU, BENCHMARKS.md round 10), so the bar is the client at its best. The
+//! benchmark binary's `--threads N` runs N such loops in one consumer group, each on its own
+//! thread, as the engine runs N stream threads.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
