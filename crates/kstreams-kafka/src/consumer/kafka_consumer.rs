@@ -282,24 +282,21 @@ impl Consumer {
                 return Ok(Vec::new());
             }
             // Wake up at least every heartbeat interval to look at group events. Only this
-            // wait gives way to a wakeup (both futures are cancel-safe: nothing is received
-            // before they complete).
+            // wait (for responses, then a retry pause if none came) gives way to a wakeup; it
+            // is cancel-safe: nothing is received before it completes.
             let wake = deadline.min(now + self.config.heartbeat_interval);
-            let wakeup = self.wakeup.clone();
-            tokio::select! {
-                responded = self.fetcher.wait_for_responses(wake) => {
-                    if !responded {
-                        let pause = self
-                            .config
-                            .retry_backoff
-                            .min(wake.saturating_duration_since(Instant::now()));
-                        tokio::select! {
-                            _ = tokio::time::sleep(pause) => {}
-                            _ = wakeup.requested() => {}
-                        }
-                    }
+            let wait = async {
+                if !self.fetcher.wait_for_responses(wake).await {
+                    let pause = self
+                        .config
+                        .retry_backoff
+                        .min(wake.saturating_duration_since(Instant::now()));
+                    tokio::time::sleep(pause).await;
                 }
-                _ = wakeup.requested() => {}
+            };
+            tokio::select! {
+                _ = wait => {}
+                _ = self.wakeup.requested() => {}
             }
         }
     }
