@@ -29,8 +29,11 @@
 //!   [`KafkaError::Timeout`], malformed responses [`KafkaError::Protocol`]. Error codes inside
 //!   a decoded response are the caller's to check.
 
+mod body_pool;
 pub mod frame;
 pub mod versions;
+
+use body_pool::BodyPool;
 
 use crate::error::{KafkaError, Result};
 use bytes::Bytes;
@@ -373,6 +376,7 @@ async fn write_loop(
 }
 
 async fn read_loop(shared: Arc<Shared>, mut read: OwnedReadHalf, max_size: usize) {
+    let bodies = Arc::new(BodyPool::default());
     // (is a protocol violation, message)
     let (protocol, message) = loop {
         let mut len = [0u8; 4];
@@ -383,8 +387,8 @@ async fn read_loop(shared: Arc<Shared>, mut read: OwnedReadHalf, max_size: usize
         if len < 4 || len as usize > max_size {
             break (true, format!("invalid response length {len}"));
         }
-        let mut body = vec![0u8; len as usize];
-        if let Err(e) = read.read_exact(&mut body).await {
+        let mut body = bodies.take(len as usize);
+        if let Err(e) = read_body(&mut read, &mut body, len as usize).await {
             break (false, format!("reading response: {e}"));
         }
         let Some(correlation_id) = frame::peek_correlation_id(&body) else {
@@ -396,7 +400,7 @@ async fn read_loop(shared: Arc<Shared>, mut read: OwnedReadHalf, max_size: usize
         };
         match reply {
             Some(reply) => {
-                let _ = reply.send(Ok(Bytes::from(body)));
+                let _ = reply.send(Ok(bodies.freeze(body)));
             }
             None => {
                 tracing::debug!(broker = %shared.broker, correlation_id, "response to a forgotten request");
@@ -414,4 +418,21 @@ async fn read_loop(shared: Arc<Shared>, mut read: OwnedReadHalf, max_size: usize
             shared.io_error(std::io::ErrorKind::ConnectionAborted, &message)
         }
     });
+}
+
+/// Reads exactly `len` bytes into `body` (empty, with room for them), without zeroing the
+/// room first.
+async fn read_body(
+    read: &mut OwnedReadHalf,
+    body: &mut Vec<u8>,
+    len: usize,
+) -> std::io::Result<()> {
+    use bytes::BufMut;
+    while body.len() < len {
+        let want = len - body.len();
+        if read.read_buf(&mut (&mut *body).limit(want)).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(())
 }
