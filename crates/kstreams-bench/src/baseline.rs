@@ -35,8 +35,8 @@ pub struct BaselineConfig {
     pub commit_interval: Duration,
     /// The consumer's `fetch.max.wait.ms` (as the engine's).
     pub fetch_max_wait: Duration,
-    /// The producer's `linger.ms` (the client default when `None`, as the engine's).
-    pub linger: Option<Duration>,
+    /// The producer's `linger.ms` (as the engine's stream threads').
+    pub linger: Duration,
     /// The consumer's `max.poll.records` (the client default when `None`, as the engine's).
     pub max_poll_records: Option<usize>,
 }
@@ -60,9 +60,7 @@ pub async fn run(
         consumer_cfg.max_poll_records = n;
     }
     let mut producer_cfg = ProducerConfig::default();
-    if let Some(linger) = cfg.linger {
-        producer_cfg.linger = linger;
-    }
+    producer_cfg.linger = cfg.linger;
     let mut consumer = Consumer::connect(consumer_cfg).await?;
     consumer.set_return_before_rejoin(true);
     consumer.subscribe(

@@ -175,7 +175,8 @@ fn run_baseline(args: &BenchArgs) -> Result<(), BoxError> {
                 .effective_commit_interval(),
         ),
         fetch_max_wait: args.fetch_max_wait,
-        linger: args.linger,
+        // The engine's linger unless given, so the loop batches as the stream threads do.
+        linger: args.linger.unwrap_or(StreamsConfig::new("x", "h:1").linger),
         max_poll_records: args.max_poll_records,
     };
     let shutdown = Arc::new(AtomicBool::new(false));

@@ -97,9 +97,11 @@ pub struct StreamsConfig {
     /// the whole wait, so against tansu this bounds the end-to-end latency (see
     /// BENCHMARKS.md) and a few milliseconds is the right setting.
     pub fetch_max_wait: Duration,
-    /// `linger.ms` of the stream threads' producers (5 ms): how long a batch waits for more
-    /// records while the thread is busy. A thread that has processed everything it fetched
-    /// sends its open batches at once, so an idle pipeline does not wait out the linger.
+    /// `linger.ms` of the stream threads' producers (100 ms, Kafka Streams' default for its
+    /// producers): how long a batch waits for more records while the thread is busy. A
+    /// thread that has processed everything it fetched sends its open batches at once, so a
+    /// pipeline that keeps up does not wait out the linger; one that is behind sends full
+    /// batches, fewer requests for the broker (BENCHMARKS.md, round 11).
     pub linger: Duration,
     /// Whether each stream thread has a network thread of its own (true): its clients'
     /// requests and responses, the decoding of fetched batches, the encoding of produced ones
@@ -147,7 +149,7 @@ impl StreamsConfig {
             max_poll_records: 500,
             poll_interval: Duration::from_millis(100),
             fetch_max_wait: Duration::from_millis(500),
-            linger: Duration::from_millis(5),
+            linger: Duration::from_millis(100),
             network_thread: true,
             replication_factor: 1,
             group_instance_id: None,

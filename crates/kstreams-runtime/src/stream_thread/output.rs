@@ -118,6 +118,9 @@ impl StreamThread {
         if self.pending.records() > MAX_PENDING_SENDS {
             // Bound memory between commits (at-least-once commits every 30 s): settle the
             // older half now; they were sent first, so they are usually acknowledged already.
+            // Some may still sit in batches waiting out the linger (many partitions, each
+            // batch small): send those now rather than wait for it.
+            self.producer.send_now()?;
             let mut older = Vec::new();
             while self.pending.records() > MAX_PENDING_SENDS / 2 {
                 match self.pending.pop() {
