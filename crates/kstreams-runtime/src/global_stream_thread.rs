@@ -26,7 +26,7 @@ use crate::checkpoint::{self, Offsets};
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
 use crate::state::{SharedState, State};
-use crate::stream_thread::to_consumed;
+use crate::stream_thread::{GLOBAL_THREAD_WAKEUP, PollWakeups, to_consumed};
 
 /// Where the global thread starts reading a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +91,7 @@ pub(crate) fn start(
     shutdown: Arc<AtomicBool>,
     crash: Arc<AtomicBool>,
     state: SharedState,
+    wakeups: PollWakeups,
 ) -> Result<Option<GlobalThread>> {
     if !topology.has_global_stores() {
         return Ok(None);
@@ -126,6 +127,7 @@ pub(crate) fn start(
         persistent,
         shutdown: shutdown.clone(),
         crash,
+        wakeups,
     };
     let handle = std::thread::Builder::new()
         .name(format!("{}-GlobalStreamThread", config.application_id))
@@ -162,6 +164,8 @@ struct GlobalJob {
     persistent: bool,
     shutdown: Arc<AtomicBool>,
     crash: Arc<AtomicBool>,
+    /// Where the consumer's wakeup is registered: closing the instance ends its poll.
+    wakeups: PollWakeups,
 }
 
 impl GlobalJob {
@@ -204,6 +208,8 @@ impl GlobalJob {
         consumer_cfg.request_timeout = cfg.request_timeout;
         consumer_cfg.fetch_max_wait = Duration::from_millis(100);
         let mut consumer = Consumer::with_client(client.clone(), consumer_cfg)?;
+        self.wakeups
+            .register(GLOBAL_THREAD_WAKEUP, consumer.wakeup_handle());
 
         let mut partitions = Vec::new();
         for t in &self.topics {
@@ -271,7 +277,9 @@ impl GlobalJob {
         let commit_interval = cfg.effective_commit_interval();
         let mut last_flush = Instant::now();
         while !self.stopping() {
-            let records = consumer.poll(Duration::from_millis(100)).await?;
+            // Until the next flush is due: closing the instance wakes the poll up.
+            let until_flush = commit_interval.saturating_sub(last_flush.elapsed());
+            let records = consumer.poll(until_flush).await?;
             self.apply(records)?;
             if last_flush.elapsed() >= commit_interval {
                 self.flush_and_checkpoint(&consumer, &tps)?;

@@ -166,6 +166,7 @@ impl KafkaStreams {
             self.shutdown.clone(),
             self.crash.clone(),
             self.state.clone(),
+            self.wakeups.clone(),
         ) {
             Ok(g) => g,
             Err(e) => {

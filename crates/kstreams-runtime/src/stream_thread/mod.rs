@@ -54,13 +54,16 @@ pub(crate) struct ThreadShared {
     pub(crate) wakeups: PollWakeups,
 }
 
-/// The stream threads' consumer wakeups, by thread index: stopping the instance ends every
-/// poll at once instead of after up to `poll.ms`.
+/// The consumer wakeups of the stream threads, by thread index, and of the global stream
+/// thread: stopping the instance ends every poll at once instead of after up to `poll.ms`.
 #[derive(Clone, Default)]
 pub(crate) struct PollWakeups(Arc<Mutex<HashMap<usize, kstreams_kafka::consumer::ConsumerWakeup>>>);
 
+/// The global stream thread's key among the [`PollWakeups`] (stream threads use their index).
+pub(crate) const GLOBAL_THREAD_WAKEUP: usize = usize::MAX;
+
 impl PollWakeups {
-    fn register(&self, index: usize, wakeup: kstreams_kafka::consumer::ConsumerWakeup) {
+    pub(crate) fn register(&self, index: usize, wakeup: kstreams_kafka::consumer::ConsumerWakeup) {
         if let Ok(mut w) = self.0.lock() {
             w.insert(index, wakeup);
         }

@@ -218,3 +218,38 @@ fn a_failed_global_thread_shuts_the_instance_down() {
         "close reports the global thread's error"
     );
 }
+
+/// Closing an instance ends the global thread's poll at once: with a commit interval of ten
+/// minutes the global thread polls until its next flush is due, and only the wakeup lets the
+/// close return within seconds (and write the global checkpoint).
+#[test]
+fn close_wakes_the_global_thread_from_its_poll() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let orders = random_topic("gtc-orders");
+    let regions = random_topic("gtc-regions");
+    let out = random_topic("gtc-out");
+    let app = random_topic("gtc-app");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(create_topics(
+        &bs,
+        &[(&orders, 1), (&regions, 1), (&out, 1)],
+    ));
+    rt.block_on(produce(&bs, &regions, &[("c0".into(), "r0".into(), 0)]));
+    let cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir.path())
+        .with_commit_interval(Duration::from_secs(600));
+    let mut streams = KafkaStreams::new(enrich(&orders, &regions, &out), cfg).unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(90));
+    let started = Instant::now();
+    streams.close().unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(60),
+        "close took {took:?}; without the wakeup the global poll lasts until the flush, 600 s"
+    );
+    let cp =
+        std::fs::read_to_string(dir.path().join(&app).join("global").join(".checkpoint")).unwrap();
+    assert!(cp.contains(&format!("{regions} 0 1")), "{cp}");
+}
