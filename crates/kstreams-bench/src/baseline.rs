@@ -107,7 +107,9 @@ pub async fn run(
             .collect();
         pending.push(producer.send_all(out).await?);
         if pending.records > MAX_PENDING {
-            // Bound memory between commits, as the stream thread does.
+            // Bound memory between commits, as the stream thread does (ending the linger of
+            // open batches first).
+            producer.send_now()?;
             pending.settle_older_half().await?;
         }
         processed.fetch_add(n, Ordering::Relaxed);
