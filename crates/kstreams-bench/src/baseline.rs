@@ -59,8 +59,10 @@ pub async fn run(
     if let Some(n) = cfg.max_poll_records {
         consumer_cfg.max_poll_records = n;
     }
-    let mut producer_cfg = ProducerConfig::default();
-    producer_cfg.linger = cfg.linger;
+    let producer_cfg = ProducerConfig {
+        linger: cfg.linger,
+        ..Default::default()
+    };
     let mut consumer = Consumer::connect(consumer_cfg).await?;
     consumer.set_return_before_rejoin(true);
     consumer.subscribe(
