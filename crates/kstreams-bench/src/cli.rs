@@ -9,9 +9,9 @@
 //!
 //! `--fetch-max-wait-ms` defaults to 5 ms, not Kafka's 500 ms: tansu holds a fetch that finds no
 //! data for the whole wait (Apache Kafka answers when data arrives), so against tansu the
-//! default would put up to 500 ms into every hop. `--linger-ms` is the producer's linger, for the
-//! engine and the baseline loop alike (the engine's default, 100 ms, when absent). `--max-poll-records` is the consumer's, for the engine
-//! and the baseline loop alike (the engine's default, 500, when absent). `--network-thread`
+//! default would put up to 500 ms into every hop. `--linger-ms` is the producer's linger and
+//! `--max-poll-records` the consumer's, for the engine and the baseline loop alike (the
+//! engine's defaults, 100 ms and 500, when absent). `--network-thread`
 //! (on) gives each stream thread a network thread (`StreamsConfig::network_thread`), and each
 //! baseline loop a runtime with one worker thread for its clients in the same way, so both are
 //! measured in the same thread layout.
