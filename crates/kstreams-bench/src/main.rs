@@ -164,19 +164,20 @@ fn run_streams(args: &BenchArgs) -> Result<(), BoxError> {
 }
 
 fn run_baseline(args: &BenchArgs) -> Result<(), BoxError> {
+    // What the engine would use where the flags are silent: the loop commits and batches as
+    // the stream threads do.
+    let engine =
+        StreamsConfig::new(&args.application_id, &args.bootstrap).with_guarantee(args.guarantee);
     let cfg = BaselineConfig {
         bootstrap: args.bootstrap.clone(),
         input: args.input.clone(),
         output: args.output.clone(),
         group_id: args.application_id.clone(),
-        commit_interval: args.commit_interval.unwrap_or(
-            StreamsConfig::new("x", "h:1")
-                .with_guarantee(args.guarantee)
-                .effective_commit_interval(),
-        ),
+        commit_interval: args
+            .commit_interval
+            .unwrap_or(engine.effective_commit_interval()),
         fetch_max_wait: args.fetch_max_wait,
-        // The engine's linger unless given, so the loop batches as the stream threads do.
-        linger: args.linger.unwrap_or(StreamsConfig::new("x", "h:1").linger),
+        linger: args.linger.unwrap_or(engine.linger),
         max_poll_records: args.max_poll_records,
     };
     let shutdown = Arc::new(AtomicBool::new(false));
