@@ -18,13 +18,13 @@ use bytes::Bytes;
 
 /// Bodies smaller than this are read into a buffer of their own (the allocator recycles
 /// small blocks without the kernel).
-pub(crate) const MIN_POOLED: usize = 64 * 1024;
+const MIN_POOLED: usize = 64 * 1024;
 
 /// Buffers a pool keeps.
-pub(crate) const MAX_KEPT: usize = 4;
+const MAX_KEPT: usize = 4;
 
 /// Bytes of capacity a pool keeps in all.
-pub(crate) const MAX_KEPT_BYTES: usize = 64 * 1024 * 1024;
+const MAX_KEPT_BYTES: usize = 64 * 1024 * 1024;
 
 /// New pooled buffers are rounded up to a multiple of this, so that the next response of a
 /// similar size fits.
