@@ -34,6 +34,23 @@ fn enrich(orders: &str, regions: &str, out: &str) -> Topology {
     b.build().unwrap()
 }
 
+/// The topics of [`enrich`] (orders, regions, output), named after `prefix` and created with
+/// these partition counts.
+fn enrich_topics(
+    rt: &tokio::runtime::Runtime,
+    bootstrap: &str,
+    prefix: &str,
+    [orders_n, regions_n, out_n]: [i32; 3],
+) -> (String, String, String) {
+    let [orders, regions, out] =
+        ["orders", "regions", "out"].map(|t| random_topic(&format!("{prefix}-{t}")));
+    rt.block_on(create_topics(
+        bootstrap,
+        &[(&orders, orders_n), (&regions, regions_n), (&out, out_n)],
+    ));
+    (orders, regions, out)
+}
+
 /// Sends `(key, value, partition)` records.
 async fn produce(bootstrap: &str, topic: &str, records: &[(String, String, i32)]) {
     let p = Producer::connect(ClientConfig::new(bootstrap), ProducerConfig::default())
@@ -61,17 +78,11 @@ async fn produce(bootstrap: &str, topic: &str, records: &[(String, String, i32)]
 fn two_instances_each_join_against_the_whole_global_table() {
     let broker = TansuBroker::start().unwrap();
     let bs = broker.bootstrap();
-    let orders = random_topic("gt-orders");
-    let regions = random_topic("gt-regions");
-    let out = random_topic("gt-out");
+    let rt = runtime();
+    let (orders, regions, out) = enrich_topics(&rt, &bs, "gt", [4, 3, 4]);
     let app = random_topic("gt-app");
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
-    let rt = runtime();
-    rt.block_on(create_topics(
-        &bs,
-        &[(&orders, 4), (&regions, 3), (&out, 4)],
-    ));
     // The global table exists before the instances start: they restore it.
     let customers: Vec<(String, String, i32)> = (0..12)
         .map(|i| (format!("c{i}"), format!("r{i}"), i % 3))
@@ -169,15 +180,9 @@ fn two_instances_each_join_against_the_whole_global_table() {
 fn a_failed_global_thread_shuts_the_instance_down() {
     let broker = TansuBroker::start().unwrap();
     let bs = broker.bootstrap();
-    let orders = random_topic("gtf-orders");
-    let regions = random_topic("gtf-regions");
-    let out = random_topic("gtf-out");
-    let dir = tempfile::tempdir().unwrap();
     let rt = runtime();
-    rt.block_on(create_topics(
-        &bs,
-        &[(&orders, 2), (&regions, 1), (&out, 2)],
-    ));
+    let (orders, regions, out) = enrich_topics(&rt, &bs, "gtf", [2, 1, 2]);
+    let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         &random_topic("gtf-app"),
         &bs,
@@ -226,16 +231,10 @@ fn a_failed_global_thread_shuts_the_instance_down() {
 fn close_wakes_the_global_thread_from_its_poll() {
     let broker = TansuBroker::start().unwrap();
     let bs = broker.bootstrap();
-    let orders = random_topic("gtc-orders");
-    let regions = random_topic("gtc-regions");
-    let out = random_topic("gtc-out");
+    let rt = runtime();
+    let (orders, regions, out) = enrich_topics(&rt, &bs, "gtc", [1, 1, 1]);
     let app = random_topic("gtc-app");
     let dir = tempfile::tempdir().unwrap();
-    let rt = runtime();
-    rt.block_on(create_topics(
-        &bs,
-        &[(&orders, 1), (&regions, 1), (&out, 1)],
-    ));
     rt.block_on(produce(&bs, &regions, &[("c0".into(), "r0".into(), 0)]));
     let cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir.path())
         .with_commit_interval(Duration::from_secs(600));
