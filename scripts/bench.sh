@@ -40,6 +40,10 @@ EOS_COMMIT_MS="${EOS_COMMIT_MS:-20}"
 # batches: at 20,000 records/s a 1 ms linger makes ~1,000 batches/s, and tansu (one core)
 # falls behind serving the fetches (BENCHMARKS.md). 5 ms keeps the input at ~200 batches/s.
 LOAD_LINGER_MS="${LOAD_LINGER_MS:-5}"
+# fetch.max.wait.ms of the load tool's reader in the latency and hop cases (as the bench
+# binary's default): tansu holds a fetch that finds no data for the whole wait, so up to this
+# much of every measured latency is the reader's.
+MEASURE_FETCH_WAIT_MS="${MEASURE_FETCH_WAIT_MS:-5}"
 CASES="${CASES:-baseline w1-alos w2-alos w2-eos w3-alos lat-w1-alos lat-w2-alos lat-w2-eos}"
 
 scripts/install-deps.sh >/dev/null
@@ -150,7 +154,8 @@ latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]
     create "$name"
     start_app "$name" "$workload" "$guarantee" "$@"
     "$LOAD" --bootstrap "$BS" --topic "out-$name" measure --from end --idle-secs 5 \
-        --timeout-secs $((RATE_SECS + 120)) >"$WORK/$name.measure" &
+        --timeout-secs $((RATE_SECS + 120)) --fetch-max-wait-ms "$MEASURE_FETCH_WAIT_MS" \
+        >"$WORK/$name.measure" &
     mpid=$!
     sleep 1
     r=$("$LOAD" --bootstrap "$BS" --topic "in-$name" rate "$RATE" --duration "$RATE_SECS" --linger-ms "$LOAD_LINGER_MS")
@@ -164,20 +169,22 @@ latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]
 
 # hop_case NAME CLIENT: one hop through the broker, no application: the load tool produces RATE
 # records/s and CLIENT ("ours": kstreams-load's consumer; "librdkafka": confluent-kafka with the
-# same 5 ms fetch wait) reads the same topic and reports the latency from the send-time header.
+# same fetch wait, MEASURE_FETCH_WAIT_MS) reads the same topic and reports the latency from the
+# send-time header.
 hop_case() {
     local name="$1" client="$2" r m mpid
     create "$name"
     if [ "$client" = ours ]; then
         "$LOAD" --bootstrap "$BS" --topic "in-$name" measure --from end --idle-secs 5 \
-            --timeout-secs $((RATE_SECS + 120)) >"$WORK/$name.measure" &
+            --timeout-secs $((RATE_SECS + 120)) --fetch-max-wait-ms "$MEASURE_FETCH_WAIT_MS" \
+            >"$WORK/$name.measure" &
     else
-        python3 - "$BS" "in-$name" "$PARTITIONS" >"$WORK/$name.measure" <<'PY' &
+        python3 - "$BS" "in-$name" "$PARTITIONS" "$MEASURE_FETCH_WAIT_MS" >"$WORK/$name.measure" <<'PY' &
 import sys, time
 from confluent_kafka import Consumer, TopicPartition, OFFSET_END
-bootstrap, topic, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+bootstrap, topic, parts, wait = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'hop-' + topic,
-              'enable.auto.commit': False, 'fetch.wait.max.ms': 5, 'isolation.level': 'read_committed'})
+              'enable.auto.commit': False, 'fetch.wait.max.ms': wait, 'isolation.level': 'read_committed'})
 c.assign([TopicPartition(topic, p, OFFSET_END) for p in range(parts)])
 lat, last = [], None
 while last is None or time.time() - last < 5:

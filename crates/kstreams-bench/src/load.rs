@@ -198,11 +198,14 @@ pub struct StopWhen {
 
 /// Reads every partition of `topic` (read_committed: only committed transactional output
 /// counts) and records each record's latency from its send-time header to its arrival.
+/// `fetch_max_wait` is the reader's `fetch.max.wait.ms`: tansu holds a fetch that finds no new
+/// data for the whole wait, so it is part of the measured latency.
 pub async fn measure(
     bootstrap: &str,
     topic: &str,
     start: StartAt,
     stop: StopWhen,
+    fetch_max_wait: Duration,
 ) -> Result<LatencyReport, KafkaError> {
     let admin = Admin::connect(ClientConfig::new(bootstrap)).await?;
     let counts = admin
@@ -215,9 +218,7 @@ pub async fn measure(
         .with_isolation_level(IsolationLevel::ReadCommitted)
         .with_auto_offset_reset(OffsetResetStrategy::Earliest)
         .with_auto_commit(false);
-    // tansu holds a fetch without new data for the whole wait: keep the reader's own share
-    // of the measured latency small (as the bench binary's, see cli.rs).
-    cfg.fetch_max_wait = crate::cli::DEFAULT_FETCH_MAX_WAIT;
+    cfg.fetch_max_wait = fetch_max_wait;
     let mut c = Consumer::connect(cfg).await?;
     let tps: Vec<TopicPartition> = (0..partitions as i32)
         .map(|p| TopicPartition::new(topic, p))

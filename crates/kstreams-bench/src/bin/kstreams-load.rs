@@ -5,13 +5,15 @@
 //! kstreams-load --bootstrap HOST:PORT --topic TOPIC preload N [--first I]
 //! kstreams-load --bootstrap HOST:PORT --topic TOPIC rate R --duration S [--linger-ms MS]
 //! kstreams-load --bootstrap HOST:PORT --topic TOPIC measure [--from beginning|end]
-//!     [--expect N] [--idle-secs S] [--timeout-secs S] [--inputs N]
+//!     [--expect N] [--idle-secs S] [--timeout-secs S] [--inputs N] [--fetch-max-wait-ms MS]
 //! ```
 //!
 //! `create` creates the topic; `preload` writes N generated page views as fast as possible; `rate` writes R per second for
 //! S seconds, each with its send time in the `kstreams-bench-sent-us` header; `measure` reads
 //! the (output) topic read_committed and prints throughput and, for stamped records, the
-//! end-to-end latency percentiles. Each prints one summary line on stdout.
+//! end-to-end latency percentiles; its fetch wait defaults to the bench binary's (5 ms), since
+//! tansu holds a fetch without new data for the whole wait. Each prints one summary line on
+//! stdout.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -21,7 +23,7 @@ use kstreams_bench::load::{self, StartAt, StopWhen};
 
 const USAGE: &str = "usage: kstreams-load --bootstrap HOST:PORT --topic TOPIC \
 (create PARTITIONS | preload N [--first I] | rate R --duration S [--linger-ms MS] | measure [--from beginning|end] \
-[--expect N] [--idle-secs S] [--timeout-secs S] [--inputs N])";
+[--expect N] [--idle-secs S] [--timeout-secs S] [--inputs N] [--fetch-max-wait-ms MS])";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -169,9 +171,19 @@ fn run(args: Vec<String>) -> Result<String, String> {
                 timeout: Duration::from_secs(num(&mut flags, "timeout-secs")?.unwrap_or(600)),
             };
             let inputs = num(&mut flags, "inputs")?;
+            let fetch_max_wait = num(&mut flags, "fetch-max-wait-ms")?.map_or(
+                kstreams_bench::cli::DEFAULT_FETCH_MAX_WAIT,
+                Duration::from_millis,
+            );
             reject_rest(&flags)?;
             let rep = rt
-                .block_on(load::measure(&bootstrap, &topic, start, stop))
+                .block_on(load::measure(
+                    &bootstrap,
+                    &topic,
+                    start,
+                    stop,
+                    fetch_max_wait,
+                ))
                 .map_err(|e| e.to_string())?;
             let mut line = format!("measure: {rep}");
             if let Some(n) = inputs {
