@@ -114,6 +114,9 @@ impl WindowStore for Box<dyn WindowStore> {
     fn retention_period(&self) -> i64 {
         (**self).retention_period()
     }
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        (**self).set_flush_listener(listener)
+    }
 }
 
 impl SessionStore for Box<dyn SessionStore> {

@@ -15,6 +15,7 @@ pub mod store;
 
 mod boxed_store;
 pub mod caching_key_value_store;
+pub mod caching_window_store;
 pub mod change_logging_key_value_store;
 pub mod change_logging_session_store;
 pub mod change_logging_window_store;
@@ -48,6 +49,7 @@ mod test_support;
 mod window_store_suite;
 
 pub use caching_key_value_store::CachingKeyValueStore;
+pub use caching_window_store::CachingWindowStore;
 pub use change_logging_key_value_store::ChangeLoggingKeyValueStore;
 pub use change_logging_session_store::ChangeLoggingSessionStore;
 pub use change_logging_window_store::ChangeLoggingWindowStore;

@@ -152,6 +152,13 @@ pub trait WindowStore: StateStore {
     fn window_size(&self) -> i64;
     /// How long windows are kept after they end, in milliseconds.
     fn retention_period(&self) -> i64;
+    /// Installs a listener for windows written down by a caching layer on flush or eviction,
+    /// keyed by [`crate::window_key_codec`]. Returns `false` when the store has no cache (the
+    /// listener is dropped).
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        drop(listener);
+        false
+    }
 }
 
 /// A store of session windows per key, over bytes. Sessions are `[start, end]` with both

@@ -1,14 +1,17 @@
-//! [`WindowStoreBuilder`]: builds a window store (optionally change-logged), one per task.
+//! [`WindowStoreBuilder`]: builds a window store (optionally cached and change-logged), one per
+//! task.
 
+use crate::caching_window_store::CachingWindowStore;
 use crate::change_logging_window_store::ChangeLoggingWindowStore;
-use crate::error::Result;
+use crate::error::{Result, StateError};
 use crate::rocksdb_config::RocksDbConfig;
 use crate::segmented_window_store::{SegmentedWindowStore, validate_window_params};
 use crate::store::WindowStore;
 use crate::store_context::{StoreBackend, StoreContext, validate_store_name};
 
 /// Describes a window store; [`WindowStoreBuilder::build`] makes one instance per task:
-/// `ChangeLogging<RocksDb | InMemory>`. Defaults: persistent (RocksDB), logging enabled.
+/// `Caching<ChangeLogging<RocksDb | InMemory>>`, with the caching and logging layers only
+/// when enabled. Defaults: persistent (RocksDB), logging enabled, caching disabled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowStoreBuilder {
     name: String,
@@ -17,6 +20,8 @@ pub struct WindowStoreBuilder {
     retain_duplicates: bool,
     backend: StoreBackend,
     logging_enabled: bool,
+    cache_max_bytes: Option<usize>,
+    cache_forwarding: bool,
 }
 
 impl WindowStoreBuilder {
@@ -35,6 +40,8 @@ impl WindowStoreBuilder {
             retain_duplicates,
             backend: StoreBackend::default(),
             logging_enabled: true,
+            cache_max_bytes: None,
+            cache_forwarding: true,
         }
     }
 
@@ -68,6 +75,32 @@ impl WindowStoreBuilder {
     pub fn with_logging_enabled(mut self, enabled: bool) -> Self {
         self.logging_enabled = enabled;
         self
+    }
+
+    /// Enables a write-back cache of at most `max_bytes` (see [`CachingWindowStore`]). Not
+    /// for stores retaining duplicates: [`WindowStoreBuilder::validate`] refuses that.
+    pub fn with_caching_enabled(mut self, max_bytes: usize) -> Self {
+        self.cache_max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Whether an aggregation over the cached store forwards from the cache (true, the
+    /// default: one update per window per commit) or forwards every update itself (false:
+    /// the cache then only serves reads and coalesces store and changelog writes).
+    pub fn with_cache_forwarding(mut self, forwarding: bool) -> Self {
+        self.cache_forwarding = forwarding;
+        self
+    }
+
+    /// Disables caching (the default).
+    pub fn with_caching_disabled(mut self) -> Self {
+        self.cache_max_bytes = None;
+        self
+    }
+
+    /// The cache budget in bytes, when caching is enabled.
+    pub fn cache_max_bytes(&self) -> Option<usize> {
+        self.cache_max_bytes
     }
 
     /// The store name.
@@ -105,10 +138,19 @@ impl WindowStoreBuilder {
         &self.backend
     }
 
-    /// Checks the description: a valid name, `0 < window size <= retention`.
+    /// Checks the description: a valid name, `0 < window size <= retention`, no cache on a
+    /// store retaining duplicates.
     pub fn validate(&self) -> Result<()> {
         validate_store_name(&self.name)?;
         validate_window_params(&self.name, self.retention_ms, self.window_size_ms)?;
+        if self.retain_duplicates && self.cache_max_bytes.is_some() {
+            return Err(StateError::Config {
+                store: self.name.clone(),
+                message: "a window store retaining duplicates cannot be cached: every put is \
+                          its own entry, so there is nothing to coalesce"
+                    .into(),
+            });
+        }
         if let StoreBackend::RocksDb(config) = &self.backend {
             config.validate(&self.name)?;
         }
@@ -125,15 +167,31 @@ impl WindowStoreBuilder {
             self.window_size_ms,
             self.retain_duplicates,
         )?;
-        tracing::debug!(store = %self.name, persistent = self.is_persistent(), "built window store");
-        match (self.logging_enabled, &context.changelog) {
-            (true, Some(changelog)) => Ok(Box::new(ChangeLoggingWindowStore::new(
+        tracing::debug!(
+            store = %self.name,
+            persistent = self.is_persistent(),
+            cached = self.cache_max_bytes.is_some(),
+            "built window store"
+        );
+        let store: Box<dyn WindowStore> = match (self.logging_enabled, &context.changelog) {
+            (true, Some(changelog)) => Box::new(ChangeLoggingWindowStore::new(
                 store,
                 changelog.clone(),
                 self.retain_duplicates,
-            ))),
-            _ => Ok(Box::new(store)),
+            )),
+            _ => Box::new(store),
+        };
+        let Some(max_bytes) = self.cache_max_bytes else {
+            return Ok(store);
+        };
+        let mut caching = CachingWindowStore::new(store, max_bytes);
+        if let Some(cache) = &context.cache {
+            caching = caching.with_thread_cache(cache.clone());
         }
+        if !self.cache_forwarding {
+            caching = caching.without_forwarding();
+        }
+        Ok(Box::new(caching))
     }
 }
 
@@ -207,8 +265,66 @@ mod tests {
             } else {
                 builder
             };
+            // Every other pair of stores is cached (those retaining duplicates cannot be).
+            let builder = if n % 4 < 2 && !duplicates {
+                builder.with_caching_enabled(1 << 20)
+            } else {
+                builder
+            };
             builder.build(&context).unwrap()
         });
+    }
+
+    #[test]
+    fn caching_wraps_the_logged_store_and_shares_the_thread_budget() {
+        let writer = RecordingChangelogWriter::shared();
+        let thread = crate::ThreadCache::shared(1 << 20);
+        let context = StoreContext {
+            task_dir: None,
+            changelog: Some(writer.clone()),
+            cache: Some(thread.clone()),
+        };
+        let builder = WindowStoreBuilder::new("w", 100, 10, false)
+            .in_memory()
+            .with_caching_enabled(4096);
+        assert_eq!(builder.cache_max_bytes(), Some(4096));
+        let mut store = builder.build(&context).unwrap();
+        store.put(b"k", Some(b"1"), 5).unwrap();
+        store.put(b"k", Some(b"2"), 5).unwrap();
+        assert!(writer.changes().is_empty());
+        assert!(thread.used_bytes() > 0);
+        assert!(store.set_flush_listener(Box::new(|_| {})));
+        store.flush_cache().unwrap();
+        assert_eq!(
+            writer.changes(),
+            vec![(
+                "w".to_string(),
+                window_key_codec::encode(b"k", 5, 0),
+                Some(b"2".to_vec())
+            )]
+        );
+        let mut store_only = builder
+            .clone()
+            .with_cache_forwarding(false)
+            .build(&context)
+            .unwrap();
+        assert!(!store_only.set_flush_listener(Box::new(|_| {})));
+        let mut plain = builder.with_caching_disabled().build(&context).unwrap();
+        assert!(!plain.set_flush_listener(Box::new(|_| {})));
+    }
+
+    #[test]
+    fn refuses_a_cache_on_a_store_retaining_duplicates() {
+        let err = WindowStoreBuilder::new("join", 100, 10, true)
+            .in_memory()
+            .with_caching_enabled(1024)
+            .build(&StoreContext::in_memory())
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, StateError::Config { message, .. } if message.contains("duplicates")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use std::any::Any;
 
 use kstreams_state::{
-    StoreContext, WindowStore as BytesWindowStore, WindowStoreBuilder as BytesWindowStoreBuilder,
+    CacheFlushEntry, CacheFlushListener, StoreContext, WindowStore as BytesWindowStore,
+    WindowStoreBuilder as BytesWindowStoreBuilder, window_key_codec,
 };
 
 use super::store_builder::StoreBuilder;
@@ -102,6 +103,33 @@ impl<K: 'static, V: 'static> WindowStore<K, V> {
         self.inner.window_size()
     }
 
+    /// Decodes an entry the store's cache wrote down: (key, window start, new value, value
+    /// the store held before).
+    pub fn decode_flush_entry(
+        &self,
+        entry: &CacheFlushEntry,
+    ) -> Result<(K, i64, Option<V>, Option<V>)> {
+        let parts = window_key_codec::decode(&entry.key).ok_or_else(|| {
+            SerdeError::deserialize(
+                &self.name,
+                "store key",
+                "a window cache key is shorter than its window suffix",
+            )
+        })?;
+        let key = self.key_serde.deserialize(&self.name, Some(parts.key))?;
+        let new = entry
+            .new_value
+            .as_deref()
+            .map(|b| self.decode(b))
+            .transpose()?;
+        let old = entry
+            .old_value
+            .as_deref()
+            .map(|b| self.decode(b))
+            .transpose()?;
+        Ok((key, parts.window_start, new, old))
+    }
+
     /// The retention period (ms).
     pub fn retention_period(&self) -> i64 {
         self.inner.retention_period()
@@ -120,6 +148,9 @@ impl<K: 'static, V: 'static> TaskStore for WindowStore<K, V> {
     }
     fn flush_cache(&mut self) -> Result<()> {
         Ok(self.inner.flush_cache()?)
+    }
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        self.inner.set_flush_listener(listener)
     }
     fn close(&mut self) -> Result<()> {
         Ok(self.inner.close()?)
@@ -175,6 +206,18 @@ impl<K: 'static, V: 'static> WindowStoreBuilder<K, V> {
     /// Turns change-logging on or off (on by default).
     pub fn with_logging_enabled(mut self, enabled: bool) -> Self {
         self.inner = self.inner.with_logging_enabled(enabled);
+        self
+    }
+
+    /// Adds a write-back cache of `max_bytes`.
+    pub fn with_caching_enabled(mut self, max_bytes: usize) -> Self {
+        self.inner = self.inner.with_caching_enabled(max_bytes);
+        self
+    }
+
+    /// See [`BytesWindowStoreBuilder::with_cache_forwarding`].
+    pub fn with_cache_forwarding(mut self, forwarding: bool) -> Self {
+        self.inner = self.inner.with_cache_forwarding(forwarding);
         self
     }
 

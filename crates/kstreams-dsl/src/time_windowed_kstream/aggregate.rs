@@ -6,6 +6,7 @@ use kstreams_core::{Processor, ProcessorContext, Record, Result, WindowStore};
 
 use crate::change::Change;
 use crate::time_windowed_kstream::TimeWindowedKStream;
+use crate::time_windowed_kstream::cache_forwarding::forward_windows_from_cache;
 use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::windowed::Windowed;
 use crate::{Data, KTable, Materialized, TimeWindows};
@@ -14,7 +15,8 @@ type Fold<K, V, VA> = Arc<dyn Fn(&K, &V, Option<VA>) -> VA + Send + Sync>;
 
 /// Folds a record into every window containing it that is still open (end > observed stream
 /// time - grace), forwarding `(new, old)` per window at the window's highest record
-/// timestamp; a record is dropped (logged, and counted in the task's dropped records) for
+/// timestamp (or, with the store cached, leaving that to its cache: one update per window
+/// per commit); a record is dropped (logged, and counted in the task's dropped records) for
 /// each closed window it belongs to.
 pub(crate) struct WindowAggregate<K, V, VA> {
     store: String,
@@ -22,6 +24,8 @@ pub(crate) struct WindowAggregate<K, V, VA> {
     fold: Fold<K, V, VA>,
     observed_stream_time: i64,
     dropped: u64,
+    /// Whether the store is cached: its cache forwards.
+    cached: bool,
 }
 
 impl<K: Data, V: Data, VA: Data> WindowAggregate<K, V, VA> {
@@ -37,6 +41,7 @@ impl<K: Data, V: Data, VA: Data> WindowAggregate<K, V, VA> {
             fold: fold.clone(),
             observed_stream_time: i64::MIN,
             dropped: 0,
+            cached: false,
         }
     }
 }
@@ -44,6 +49,11 @@ impl<K: Data, V: Data, VA: Data> WindowAggregate<K, V, VA> {
 impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
     for WindowAggregate<K, V, VA>
 {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        self.cached = forward_windows_from_cache(ctx, &self.store)?;
+        Ok(())
+    }
+
     fn process(
         &mut self,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
@@ -88,6 +98,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         }
         for _ in 0..dropped_now {
             ctx.record_dropped();
+        }
+        if self.cached {
+            return Ok(());
         }
         for (window, change, ts) in out {
             let key = Windowed::new(r.key.clone(), window);

@@ -2,6 +2,7 @@
 //! file).
 
 mod aggregate;
+mod cache_forwarding;
 mod count;
 mod reduce;
 

@@ -1,9 +1,12 @@
 //! The record cache of KTable stores: with caching, updates of a key between commits fold
 //! into the latest one (forwarded on commit or on eviction, with the value forwarded before
 //! as the old value); without it, or with `statestore.cache.max.bytes` 0, every update is
-//! forwarded.
+//! forwarded. The same for the window stores of time-windowed aggregations, per window.
 
-use kstreams_core::Serdes;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kstreams_core::{Serdes, WindowStore};
 use kstreams_dsl::*;
 use kstreams_test_driver::{DriverConfig, TopologyTestDriver};
 
@@ -301,5 +304,200 @@ fn a_store_cache_only_count_forwards_every_update_and_logs_the_latest_per_commit
             .unwrap()
             .map(|v| v.value),
         Some(3)
+    );
+}
+
+/// `(key, window start, count, timestamp)` of a windowed count's output.
+type WindowRow = (String, i64, Option<i64>, i64);
+
+fn windowed_count(
+    materialized: Materialized<String, i64>,
+    config: DriverConfig,
+) -> TopologyTestDriver {
+    let b = StreamsBuilder::new();
+    b.stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::string()))
+        .windowed_by(TimeWindows::of_size_and_grace(
+            Duration::from_millis(10),
+            Duration::from_millis(100),
+        ))
+        .count(materialized)
+        .to_stream()
+        .to("out", Produced::default());
+    TopologyTestDriver::with_config(b.build().unwrap(), config).unwrap()
+}
+
+fn window_rows(d: &TopologyTestDriver) -> Vec<WindowRow> {
+    d.create_output_topic::<Windowed<String>, Option<i64>>(
+        "out",
+        Arc::new(TimeWindowedSerde::new(Serdes::string(), 10)),
+        Serdes::option(Serdes::i64()),
+    )
+    .read_records_to_list()
+    .into_iter()
+    .map(|r| (r.key.key, r.key.window.start, r.value, r.timestamp))
+    .collect()
+}
+
+fn window_changelog_records(d: &TopologyTestDriver) -> usize {
+    d.create_output_topic(
+        "topology-test-driver-win-counts-changelog",
+        Serdes::bytes(),
+        Serdes::option(Serdes::bytes()),
+    )
+    .read_records_to_list()
+    .len()
+}
+
+fn stored_window_counts(d: &TopologyTestDriver, key: &str) -> Vec<(i64, i64)> {
+    d.with_state_store("win-counts", |s| {
+        s.as_any()
+            .downcast_ref::<WindowStore<String, ValueAndTimestamp<i64>>>()
+            .unwrap()
+            .fetch_range(&key.to_string(), 0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|(start, v)| (start, v.value))
+            .collect()
+    })
+    .unwrap()
+}
+
+fn pipe_clicks(d: &TopologyTestDriver, clicks: &[(&str, i64)]) {
+    let i = d.create_input_topic("clicks", Serdes::string(), Serdes::string());
+    for (k, ts) in clicks {
+        i.pipe_input_with_timestamp(k.to_string(), "x".into(), *ts);
+    }
+}
+
+fn wrow(k: &str, start: i64, n: i64, ts: i64) -> WindowRow {
+    (k.into(), start, Some(n), ts)
+}
+
+#[test]
+fn a_cached_windowed_count_forwards_the_latest_count_of_each_window_at_commit() {
+    for store_type in [StoreType::RocksDb, StoreType::InMemory] {
+        let m = Materialized::as_("win-counts")
+            .with_store_type(store_type)
+            .with_caching_enabled(true);
+        let d = windowed_count(m, manual_commits());
+        pipe_clicks(&d, &[("a", 1), ("b", 12), ("a", 7), ("a", 15), ("a", 3)]);
+        assert_eq!(
+            window_rows(&d),
+            vec![],
+            "{store_type:?}: nothing before a commit"
+        );
+        assert_eq!(window_changelog_records(&d), 0, "{store_type:?}");
+        assert_eq!(
+            stored_window_counts(&d, "a"),
+            vec![(0, 3), (10, 1)],
+            "{store_type:?}: reads see the cache"
+        );
+        d.commit().unwrap();
+        // One update per window, in the order the windows were last written; each at the
+        // window's highest record timestamp.
+        assert_eq!(
+            window_rows(&d),
+            vec![
+                wrow("b", 10, 1, 12),
+                wrow("a", 10, 1, 15),
+                wrow("a", 0, 3, 7)
+            ],
+            "{store_type:?}"
+        );
+        assert_eq!(window_changelog_records(&d), 3, "{store_type:?}");
+        d.commit().unwrap();
+        assert_eq!(
+            window_rows(&d),
+            vec![],
+            "{store_type:?}: clean windows stay quiet"
+        );
+        pipe_clicks(&d, &[("a", 16), ("a", 18)]);
+        d.commit().unwrap();
+        assert_eq!(
+            window_rows(&d),
+            vec![wrow("a", 10, 3, 18)],
+            "{store_type:?}"
+        );
+        assert_eq!(stored_window_counts(&d, "a"), vec![(0, 3), (10, 3)]);
+    }
+}
+
+#[test]
+fn a_cached_windowed_count_forwards_every_update_with_a_zero_cache_budget() {
+    let config = DriverConfig {
+        cache_max_bytes: 0,
+        ..manual_commits()
+    };
+    let m = Materialized::as_("win-counts")
+        .with_store_type(StoreType::InMemory)
+        .with_caching_enabled(true);
+    let d = windowed_count(m, config);
+    pipe_clicks(&d, &[("a", 1), ("a", 2), ("b", 12)]);
+    assert_eq!(
+        window_rows(&d),
+        vec![wrow("a", 0, 1, 1), wrow("a", 0, 2, 2), wrow("b", 10, 1, 12)]
+    );
+}
+
+/// `with_store_cache_only` on a windowed count: every update is forwarded at once, while the
+/// changelog gets the latest count of each window per commit.
+#[test]
+fn a_store_cache_only_windowed_count_forwards_every_update_and_logs_the_latest_per_commit() {
+    let m = Materialized::as_("win-counts").with_store_cache_only();
+    let d = windowed_count(m, manual_commits());
+    pipe_clicks(&d, &[("a", 1), ("a", 2), ("a", 12), ("a", 4)]);
+    assert_eq!(
+        window_rows(&d),
+        vec![
+            wrow("a", 0, 1, 1),
+            wrow("a", 0, 2, 2),
+            wrow("a", 10, 1, 12),
+            wrow("a", 0, 3, 4)
+        ]
+    );
+    assert_eq!(
+        window_changelog_records(&d),
+        0,
+        "store writes wait in the cache"
+    );
+    d.commit().unwrap();
+    assert_eq!(window_changelog_records(&d), 2, "one record per window");
+    assert_eq!(window_rows(&d), vec![], "the commit forwards nothing more");
+    assert_eq!(stored_window_counts(&d, "a"), vec![(0, 3), (10, 1)]);
+}
+
+/// What a cached window store logs at commit restores a fresh cached store: counting goes on
+/// from the restored windows.
+#[test]
+fn a_cached_windowed_count_restores_from_what_its_cache_logged() {
+    let cached = || {
+        Materialized::as_("win-counts")
+            .with_store_type(StoreType::InMemory)
+            .with_caching_enabled(true)
+    };
+    let first = windowed_count(cached(), manual_commits());
+    pipe_clicks(&first, &[("a", 1), ("a", 2), ("b", 3), ("a", 14)]);
+    first.commit().unwrap();
+    let changelog: Vec<(Vec<u8>, Option<Vec<u8>>)> = first
+        .create_output_topic(
+            "topology-test-driver-win-counts-changelog",
+            Serdes::bytes(),
+            Serdes::option(Serdes::bytes()),
+        )
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value))
+        .collect();
+    assert_eq!(changelog.len(), 3, "one record per window");
+
+    let second = windowed_count(cached(), manual_commits());
+    second.restore_state_store("win-counts", changelog).unwrap();
+    assert_eq!(stored_window_counts(&second, "a"), vec![(0, 2), (10, 1)]);
+    pipe_clicks(&second, &[("a", 5), ("b", 6)]);
+    second.commit().unwrap();
+    assert_eq!(
+        window_rows(&second),
+        vec![wrow("a", 0, 3, 5), wrow("b", 0, 2, 6)]
     );
 }

@@ -9,11 +9,13 @@ use kstreams_dsl::{
     Consumed, Grouped, Materialized, Produced, SlidingWindows, StreamsBuilder, TimeWindowedSerde,
     Windowed,
 };
-use kstreams_test_driver::TopologyTestDriver;
+use kstreams_test_driver::{DriverConfig, TopologyTestDriver};
 
 type Row = (String, i64, i64, Option<i64>, i64);
 
-fn driver(grace: u64) -> TopologyTestDriver {
+/// With `cached`, the store has a record cache and the driver does not commit: a sliding
+/// aggregation still forwards every update at once, and its reads must see the cache.
+fn driver(grace: u64, cached: bool) -> TopologyTestDriver {
     let b = StreamsBuilder::new();
     b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
         .group_by_key(Grouped::default())
@@ -21,10 +23,14 @@ fn driver(grace: u64) -> TopologyTestDriver {
             Duration::from_millis(10),
             Duration::from_millis(grace),
         ))
-        .count(Materialized::as_("sliding"))
+        .count(Materialized::as_("sliding").with_caching_enabled(cached))
         .to_stream()
         .to("out", Produced::default());
-    TopologyTestDriver::new(b.build().unwrap()).unwrap()
+    let config = DriverConfig {
+        commit_after_each_record: !cached,
+        ..DriverConfig::default()
+    };
+    TopologyTestDriver::with_config(b.build().unwrap(), config).unwrap()
 }
 
 fn pipe(d: &TopologyTestDriver, k: &str, ts: i64) -> Vec<Row> {
@@ -55,7 +61,12 @@ fn row(s: i64, e: i64, n: i64, ts: i64) -> Row {
 
 #[test]
 fn windows_follow_the_records() {
-    let d = driver(20);
+    for cached in [false, true] {
+        windows_follow_the_records_with(driver(20, cached));
+    }
+}
+
+fn windows_follow_the_records_with(d: TopologyTestDriver) {
     // Early record: its window is clamped to [0, 10].
     assert_eq!(pipe(&d, "a", 5), vec![row(0, 10, 1, 5)]);
     // Its own window [2,12], and 5's window starting after it, [6,16], now holding 12.
