@@ -15,4 +15,5 @@ mod retry_eos;
 mod scale_out;
 mod static_membership;
 mod thread_failure;
+mod windowed_caching;
 mod word_count;
