@@ -46,10 +46,22 @@ impl<S: WindowStore> WindowEntries<S> {
             .ok_or_else(|| corrupt(self.inner.name(), "malformed window cache key"))
     }
 
-    /// Entries with cache keys in `[from, to]` (`None`: unbounded), ascending.
+    /// Entries with cache keys in `[from, to]` (`None`: unbounded), ascending. Bounds of one
+    /// key are one time-bounded fetch; bounds across keys read every live window of the keys
+    /// in between (the window store's time bounds apply to each key alike).
     fn entries(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<Vec<KeyValue>> {
         let key_from = from.map(|f| self.decode(f)).transpose()?;
         let key_to = to.map(|t| self.decode(t)).transpose()?;
+        if let (Some((key, time_from)), Some((same, time_to))) = (&key_from, &key_to)
+            && key == same
+        {
+            return Ok(self
+                .inner
+                .fetch_range(key, *time_from, *time_to)?
+                .into_iter()
+                .map(|(start, value)| (cache_key(key, start), value))
+                .collect());
+        }
         let found = self.inner.fetch_key_range(
             key_from.as_ref().map(|(k, _)| k.as_slice()),
             key_to.as_ref().map(|(k, _)| k.as_slice()),
