@@ -91,10 +91,11 @@ impl<K: Data, V: Data> Materialized<K, V> {
     /// Turns the store's record cache on or off (off by default). With the cache, a table
     /// forwards only the latest update of a key per commit (or when the cache evicts it under
     /// the store's or the thread's `statestore.cache.max.bytes` budget), as Kafka Streams
-    /// does; without it, every update is forwarded. Key-value and time-window stores: a
-    /// time-windowed aggregation forwards one update per window per commit. A sliding-window
-    /// aggregation's store is cached (reads and coalesced writes) but it still forwards every
-    /// update; session stores are not cached.
+    /// does; without it, every update is forwarded. For every kind of store: a time-windowed
+    /// aggregation forwards one update per window per commit, a session aggregation the
+    /// sessions each commit leaves (deletes for the ones merged away after they were
+    /// forwarded). A sliding-window aggregation's store is cached (reads and coalesced writes)
+    /// but it still forwards every update.
     pub fn with_caching_enabled(mut self, enabled: bool) -> Self {
         self.cache_bytes = enabled.then_some(DEFAULT_CACHE_BYTES);
         self.cache_forwarding = true;

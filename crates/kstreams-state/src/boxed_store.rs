@@ -146,4 +146,7 @@ impl SessionStore for Box<dyn SessionStore> {
     fn retention_period(&self) -> i64 {
         (**self).retention_period()
     }
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        (**self).set_flush_listener(listener)
+    }
 }

@@ -1,163 +1,72 @@
 //! [`CachingWindowStore`]: the record cache of a window store (Kafka Streams'
-//! `CachingWindowStore`), stacked over the change-logging layer.
-//!
-//! The cache is a [`CachingKeyValueStore`] over the window store seen as a key-value store
-//! ([`WindowEntries`]), keyed by `[escaped key][ordered window start]`: those keys sort by key,
-//! then start, as the window store's scans do, so the key-value cache's merged scans serve the
-//! window fetches, and its budget, eviction and write order apply unchanged.
+//! `CachingWindowStore`), stacked over the change-logging layer: a
+//! [`CachingKeyValueStore`] over the window store's [`CacheEntries`], keyed by
+//! `[escaped key][ordered window start]`.
 
 use std::any::Any;
 
+use crate::cache_entries::{
+    CacheEntries, CacheKey, EntryShape, decode_cache_key, encode_cache_key,
+};
 use crate::caching_key_value_store::CachingKeyValueStore;
 use crate::error::{Result, StateError};
-use crate::key_bytes::{decode_ordered_i64, encode_ordered_i64, escape_key, unescape_key};
 use crate::segments::corrupt;
 use crate::store::{
-    CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueIter, KeyValueStore, StateStore,
-    TimeWindow, WindowStore, WindowedKey,
+    CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueStore, StateStore, TimeWindow,
+    WindowStore, WindowedKey,
 };
 use crate::thread_cache::SharedThreadCache;
 use crate::window_key_codec;
 
 /// The cache key of `key`'s window starting at `start`.
 fn cache_key(key: &[u8], start: i64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(key.len() + 10);
-    escape_key(key, &mut out);
-    out.extend_from_slice(&encode_ordered_i64(start));
-    out
+    encode_cache_key(key, [start])
 }
 
-/// The record key and window start of a cache key; `None` if malformed.
-fn decode_cache_key(bytes: &[u8]) -> Option<(Vec<u8>, i64)> {
-    let (key, used) = unescape_key(bytes)?;
-    let start = decode_ordered_i64(bytes.get(used..)?)?;
-    Some((key, start))
-}
+/// A window store (one value per key and window: no duplicates) addressed by cache keys.
+struct Windows<S>(std::marker::PhantomData<S>);
 
-/// A window store (one value per key and window: no duplicates) seen as a key-value store over
-/// cache keys, for the cache to write down to and read through.
-struct WindowEntries<S> {
-    inner: S,
-}
+impl<S: WindowStore> EntryShape for Windows<S> {
+    type Store = S;
 
-impl<S: WindowStore> WindowEntries<S> {
-    fn decode(&self, cache_key: &[u8]) -> Result<(Vec<u8>, i64)> {
-        decode_cache_key(cache_key)
-            .ok_or_else(|| corrupt(self.inner.name(), "malformed window cache key"))
+    fn get(store: &S, key: &CacheKey) -> Result<Option<Vec<u8>>> {
+        store.fetch(&key.key, key.times[0])
     }
 
-    /// Entries with cache keys in `[from, to]` (`None`: unbounded), ascending. Bounds of one
-    /// key are one time-bounded fetch; bounds across keys read every live window of the keys
-    /// in between (the window store's time bounds apply to each key alike).
-    fn entries(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<Vec<KeyValue>> {
-        let key_from = from.map(|f| self.decode(f)).transpose()?;
-        let key_to = to.map(|t| self.decode(t)).transpose()?;
-        if let (Some((key, time_from)), Some((same, time_to))) = (&key_from, &key_to)
-            && key == same
+    fn put(store: &mut S, key: &CacheKey, value: Option<&[u8]>) -> Result<()> {
+        store.put(&key.key, value, key.times[0])
+    }
+
+    /// Bounds of one key are one time-bounded fetch; bounds across keys read every live
+    /// window of the keys in between (the window store's time bounds apply to each key alike).
+    fn entries(store: &S, from: Option<&CacheKey>, to: Option<&CacheKey>) -> Result<Vec<KeyValue>> {
+        if let (Some(from), Some(to)) = (from, to)
+            && from.key == to.key
         {
-            return Ok(self
-                .inner
-                .fetch_range(key, *time_from, *time_to)?
+            return Ok(store
+                .fetch_range(&from.key, from.times[0], to.times[0])?
                 .into_iter()
-                .map(|(start, value)| (cache_key(key, start), value))
+                .map(|(start, value)| (cache_key(&from.key, start), value))
                 .collect());
         }
-        let found = self.inner.fetch_key_range(
-            key_from.as_ref().map(|(k, _)| k.as_slice()),
-            key_to.as_ref().map(|(k, _)| k.as_slice()),
+        let found = store.fetch_key_range(
+            from.map(|k| k.key.as_slice()),
+            to.map(|k| k.key.as_slice()),
             i64::MIN,
             i64::MAX,
         )?;
         Ok(found
             .into_iter()
             .map(|(wk, value)| (cache_key(&wk.key, wk.window.start), value))
-            .filter(|(k, _)| {
-                from.is_none_or(|f| k.as_slice() >= f) && to.is_none_or(|t| k.as_slice() <= t)
-            })
             .collect())
     }
-}
 
-impl<S: WindowStore> StateStore for WindowEntries<S> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn persistent(&self) -> bool {
-        self.inner.persistent()
-    }
-    fn is_open(&self) -> bool {
-        self.inner.is_open()
-    }
-    fn flush(&mut self) -> Result<()> {
-        self.inner.flush()
-    }
-    fn flush_cache(&mut self) -> Result<()> {
-        self.inner.flush_cache()
-    }
-    fn close(&mut self) -> Result<()> {
-        self.inner.close()
-    }
-    /// `key` is a cache key; the inner store restores from its changelog key.
-    fn restore(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        let (key, start) = self.decode(key)?;
-        self.inner
-            .restore(&window_key_codec::encode(&key, start, 0), value)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
+    fn changelog_key(key: &CacheKey) -> Vec<u8> {
+        window_key_codec::encode(&key.key, key.times[0], 0)
     }
 }
 
-impl<S: WindowStore> KeyValueStore for WindowEntries<S> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let (key, start) = self.decode(key)?;
-        self.inner.fetch(&key, start)
-    }
-    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        let (key, start) = self.decode(key)?;
-        self.inner.put(&key, Some(value), start)
-    }
-    fn put_if_absent(&mut self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(existing) = self.get(key)? {
-            return Ok(Some(existing));
-        }
-        self.put(key, value)?;
-        Ok(None)
-    }
-    fn put_all(&mut self, entries: &[KeyValue]) -> Result<()> {
-        entries.iter().try_for_each(|(k, v)| self.put(k, v))
-    }
-    fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let old = self.get(key)?;
-        let (key, start) = self.decode(key)?;
-        self.inner.put(&key, None, start)?;
-        Ok(old)
-    }
-    fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
-        Ok(Box::new(self.entries(from, to)?.into_iter().map(Ok)))
-    }
-    fn reverse_range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
-        Ok(Box::new(self.entries(from, to)?.into_iter().rev().map(Ok)))
-    }
-    fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
-        let prefix = prefix.to_vec();
-        Ok(Box::new(
-            self.entries(None, None)?
-                .into_iter()
-                .filter(move |(k, _)| k.starts_with(&prefix))
-                .map(Ok),
-        ))
-    }
-    fn all(&self) -> Result<KeyValueIter<'_>> {
-        self.range(None, None)
-    }
-    fn approximate_num_entries(&self) -> Result<u64> {
-        Ok(self.inner.all()?.len() as u64)
-    }
-}
+type WindowEntries<S> = CacheEntries<Windows<S>, 1>;
 
 /// A write-back cache over a window store that keeps one value per key and window (not one
 /// retaining duplicates): reads hit the cache first, and repeated writes of a window between
@@ -170,7 +79,7 @@ impl<S: WindowStore> KeyValueStore for WindowEntries<S> {
 /// a windowed aggregation forwards one update per window per commit. Expiry follows the
 /// largest window start written, as in the inner store: expired windows are not returned,
 /// and writes to them are ignored.
-pub struct CachingWindowStore<S> {
+pub struct CachingWindowStore<S: WindowStore> {
     cache: CachingKeyValueStore<WindowEntries<S>>,
     window_size: i64,
     retention_period: i64,
@@ -184,7 +93,7 @@ impl<S: WindowStore> CachingWindowStore<S> {
         let window_size = inner.window_size();
         let retention_period = inner.retention_period();
         Self {
-            cache: CachingKeyValueStore::new(WindowEntries { inner }, max_cache_bytes),
+            cache: CachingKeyValueStore::new(WindowEntries::new(inner), max_cache_bytes),
             window_size,
             retention_period,
             observed_stream_time: i64::MIN,
@@ -246,8 +155,10 @@ impl<S: WindowStore> CachingWindowStore<S> {
         }
     }
 
+    /// The record key and window start of a cache key.
     fn decode(&self, cache_key: &[u8]) -> Result<(Vec<u8>, i64)> {
-        self.cache.inner().decode(cache_key)
+        let CacheKey { key, times } = self.cache.inner().decode(cache_key)?;
+        Ok((key, times[0]))
     }
 }
 
@@ -384,13 +295,13 @@ impl<S: WindowStore> WindowStore for CachingWindowStore<S> {
     /// The listener gets each window written down keyed by [`window_key_codec`].
     fn set_flush_listener(&mut self, mut listener: CacheFlushListener) -> bool {
         self.cache.set_flush_listener(Box::new(move |entry| {
-            let Some((key, start)) = decode_cache_key(&entry.key) else {
+            let Some(key) = decode_cache_key(&entry.key, 1) else {
                 // The cache only holds keys made by `cache_key`.
                 tracing::error!("window cache wrote down a malformed key; not forwarded");
                 return;
             };
             listener(CacheFlushEntry {
-                key: window_key_codec::encode(&key, start, 0),
+                key: Windows::<S>::changelog_key(&key),
                 ..entry
             });
         }))
@@ -653,23 +564,5 @@ mod tests {
         assert_eq!(store.fetch(b"k", 0).unwrap(), Some(v("restored")));
         assert_eq!(store.dirty_entries(), 0);
         assert!(store.restore(b"short", Some(b"x")).is_err());
-    }
-
-    #[test]
-    fn cache_keys_sort_by_key_then_start_and_round_trip() {
-        let keys = [
-            (&b"a"[..], -5),
-            (b"a", 0),
-            (b"a", 7),
-            (b"a\x00", -100),
-            (b"ab", i64::MIN),
-            (b"b", 3),
-        ];
-        let encoded: Vec<Vec<u8>> = keys.iter().map(|(k, s)| cache_key(k, *s)).collect();
-        assert!(encoded.windows(2).all(|w| w[0] < w[1]));
-        for ((key, start), bytes) in keys.iter().zip(&encoded) {
-            assert_eq!(decode_cache_key(bytes), Some((key.to_vec(), *start)));
-        }
-        assert_eq!(decode_cache_key(b"a\x00\x00\x01"), None);
     }
 }

@@ -14,7 +14,9 @@ pub mod error;
 pub mod store;
 
 mod boxed_store;
+mod cache_entries;
 pub mod caching_key_value_store;
+pub mod caching_session_store;
 pub mod caching_window_store;
 pub mod change_logging_key_value_store;
 pub mod change_logging_session_store;
@@ -49,6 +51,7 @@ mod test_support;
 mod window_store_suite;
 
 pub use caching_key_value_store::CachingKeyValueStore;
+pub use caching_session_store::CachingSessionStore;
 pub use caching_window_store::CachingWindowStore;
 pub use change_logging_key_value_store::ChangeLoggingKeyValueStore;
 pub use change_logging_session_store::ChangeLoggingSessionStore;

@@ -1,5 +1,7 @@
-//! [`SessionStoreBuilder`]: builds a session store (optionally change-logged), one per task.
+//! [`SessionStoreBuilder`]: builds a session store (optionally cached and change-logged), one
+//! per task.
 
+use crate::caching_session_store::CachingSessionStore;
 use crate::change_logging_session_store::ChangeLoggingSessionStore;
 use crate::error::Result;
 use crate::rocksdb_config::RocksDbConfig;
@@ -8,13 +10,16 @@ use crate::store::SessionStore;
 use crate::store_context::{StoreBackend, StoreContext, validate_store_name};
 
 /// Describes a session store; [`SessionStoreBuilder::build`] makes one instance per task:
-/// `ChangeLogging<RocksDb | InMemory>`. Defaults: persistent (RocksDB), logging enabled.
+/// `Caching<ChangeLogging<RocksDb | InMemory>>`, with the caching and logging layers only
+/// when enabled. Defaults: persistent (RocksDB), logging enabled, caching disabled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionStoreBuilder {
     name: String,
     retention_ms: i64,
     backend: StoreBackend,
     logging_enabled: bool,
+    cache_max_bytes: Option<usize>,
+    cache_forwarding: bool,
 }
 
 impl SessionStoreBuilder {
@@ -25,6 +30,8 @@ impl SessionStoreBuilder {
             retention_ms,
             backend: StoreBackend::default(),
             logging_enabled: true,
+            cache_max_bytes: None,
+            cache_forwarding: true,
         }
     }
 
@@ -58,6 +65,31 @@ impl SessionStoreBuilder {
     pub fn with_logging_enabled(mut self, enabled: bool) -> Self {
         self.logging_enabled = enabled;
         self
+    }
+
+    /// Enables a write-back cache of at most `max_bytes` (see [`CachingSessionStore`]).
+    pub fn with_caching_enabled(mut self, max_bytes: usize) -> Self {
+        self.cache_max_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Whether an aggregation over the cached store forwards from the cache (true, the
+    /// default: the sessions of each commit) or forwards every update itself (false: the
+    /// cache then only serves reads and coalesces store and changelog writes).
+    pub fn with_cache_forwarding(mut self, forwarding: bool) -> Self {
+        self.cache_forwarding = forwarding;
+        self
+    }
+
+    /// Disables caching (the default).
+    pub fn with_caching_disabled(mut self) -> Self {
+        self.cache_max_bytes = None;
+        self
+    }
+
+    /// The cache budget in bytes, when caching is enabled.
+    pub fn cache_max_bytes(&self) -> Option<usize> {
+        self.cache_max_bytes
     }
 
     /// The store name.
@@ -100,14 +132,29 @@ impl SessionStoreBuilder {
         self.validate()?;
         let bytes = self.backend.open_key_value(&self.name, context)?;
         let store = SegmentedSessionStore::from_store(bytes, self.retention_ms)?;
-        tracing::debug!(store = %self.name, persistent = self.is_persistent(), "built session store");
-        match (self.logging_enabled, &context.changelog) {
-            (true, Some(changelog)) => Ok(Box::new(ChangeLoggingSessionStore::new(
-                store,
-                changelog.clone(),
-            ))),
-            _ => Ok(Box::new(store)),
+        tracing::debug!(
+            store = %self.name,
+            persistent = self.is_persistent(),
+            cached = self.cache_max_bytes.is_some(),
+            "built session store"
+        );
+        let store: Box<dyn SessionStore> = match (self.logging_enabled, &context.changelog) {
+            (true, Some(changelog)) => {
+                Box::new(ChangeLoggingSessionStore::new(store, changelog.clone()))
+            }
+            _ => Box::new(store),
+        };
+        let Some(max_bytes) = self.cache_max_bytes else {
+            return Ok(store);
+        };
+        let mut caching = CachingSessionStore::new(store, max_bytes);
+        if let Some(cache) = &context.cache {
+            caching = caching.with_thread_cache(cache.clone());
         }
+        if !self.cache_forwarding {
+            caching = caching.without_forwarding();
+        }
+        Ok(Box::new(caching))
     }
 }
 
@@ -159,8 +206,51 @@ mod tests {
             } else {
                 builder
             };
+            // Every other pair of stores is cached.
+            let builder = if n % 4 < 2 {
+                builder.with_caching_enabled(1 << 20)
+            } else {
+                builder
+            };
             builder.build(&context).unwrap()
         });
+    }
+
+    #[test]
+    fn caching_wraps_the_logged_store() {
+        let writer = RecordingChangelogWriter::shared();
+        let context = StoreContext {
+            task_dir: None,
+            changelog: Some(writer.clone()),
+            cache: Some(crate::ThreadCache::shared(1 << 20)),
+        };
+        let builder = SessionStoreBuilder::new("s", 100)
+            .in_memory()
+            .with_caching_enabled(4096);
+        assert_eq!(builder.cache_max_bytes(), Some(4096));
+        let mut store = builder.build(&context).unwrap();
+        let window = TimeWindow { start: 1, end: 2 };
+        store.put(b"k", window, b"1").unwrap();
+        store.put(b"k", window, b"2").unwrap();
+        assert!(writer.changes().is_empty());
+        assert!(store.set_flush_listener(Box::new(|_| {})));
+        store.flush_cache().unwrap();
+        assert_eq!(
+            writer.changes(),
+            vec![(
+                "s".to_string(),
+                session_key_codec::encode(b"k", window),
+                Some(b"2".to_vec())
+            )]
+        );
+        let mut store_only = builder
+            .clone()
+            .with_cache_forwarding(false)
+            .build(&context)
+            .unwrap();
+        assert!(!store_only.set_flush_listener(Box::new(|_| {})));
+        let mut plain = builder.with_caching_disabled().build(&context).unwrap();
+        assert!(!plain.set_flush_listener(Box::new(|_| {})));
     }
 
     #[test]

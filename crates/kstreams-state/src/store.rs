@@ -185,4 +185,11 @@ pub trait SessionStore: StateStore {
     fn all(&self) -> Result<Vec<(WindowedKey, Vec<u8>)>>;
     /// How long sessions are kept after they end, in milliseconds.
     fn retention_period(&self) -> i64;
+    /// Installs a listener for sessions written down by a caching layer on flush or eviction,
+    /// keyed by [`crate::session_key_codec`]. Returns `false` when the store has no cache (the
+    /// listener is dropped).
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        drop(listener);
+        false
+    }
 }

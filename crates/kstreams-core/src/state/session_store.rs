@@ -3,8 +3,8 @@
 use std::any::Any;
 
 use kstreams_state::{
-    SessionStore as BytesSessionStore, SessionStoreBuilder as BytesSessionStoreBuilder,
-    StoreContext, TimeWindow,
+    CacheFlushEntry, CacheFlushListener, SessionStore as BytesSessionStore,
+    SessionStoreBuilder as BytesSessionStoreBuilder, StoreContext, TimeWindow, session_key_codec,
 };
 
 use super::store_builder::StoreBuilder;
@@ -105,6 +105,34 @@ impl<K: 'static, V: 'static> SessionStore<K, V> {
         let k = self.key_bytes(key)?;
         Ok(self.inner.remove(&k, window)?)
     }
+
+    /// Decodes an entry the store's cache wrote down: (key, session, new value, value the
+    /// store held before).
+    pub fn decode_flush_entry(
+        &self,
+        entry: &CacheFlushEntry,
+    ) -> Result<(K, TimeWindow, Option<V>, Option<V>)> {
+        let (key, window) = session_key_codec::decode(&entry.key).ok_or_else(|| {
+            SerdeError::deserialize(
+                &self.name,
+                "store key",
+                "a session cache key is shorter than its session suffix",
+            )
+        })?;
+        let key = self.key_serde.deserialize(&self.name, Some(key))?;
+        let value = |b: &Option<Vec<u8>>| -> Result<Option<V>> {
+            match b {
+                Some(b) => Ok(Some(self.value_serde.deserialize(&self.name, Some(b))?)),
+                None => Ok(None),
+            }
+        };
+        Ok((
+            key,
+            window,
+            value(&entry.new_value)?,
+            value(&entry.old_value)?,
+        ))
+    }
 }
 
 impl<K: 'static, V: 'static> TaskStore for SessionStore<K, V> {
@@ -119,6 +147,9 @@ impl<K: 'static, V: 'static> TaskStore for SessionStore<K, V> {
     }
     fn flush_cache(&mut self) -> Result<()> {
         Ok(self.inner.flush_cache()?)
+    }
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        self.inner.set_flush_listener(listener)
     }
     fn close(&mut self) -> Result<()> {
         Ok(self.inner.close()?)

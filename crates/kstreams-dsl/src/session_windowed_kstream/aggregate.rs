@@ -8,6 +8,7 @@ use kstreams_state::TimeWindow;
 
 use crate::change::Change;
 use crate::session_windowed_kstream::SessionWindowedKStream;
+use crate::session_windowed_kstream::cache_forwarding::forward_sessions_from_cache;
 use crate::windowed::{Window, Windowed};
 use crate::{Data, KTable, Materialized, SessionWindows};
 
@@ -18,7 +19,8 @@ type Merge<K, VA> = Arc<dyn Fn(&K, Option<VA>, VA) -> VA + Send + Sync>;
 
 /// Finds the sessions of the record's key within the gap, merges them (with `merger`) into
 /// one session covering them and the record, folds the record in, and forwards a delete for
-/// each replaced session (at its end) and the new session (at its end). Records whose merged
+/// each replaced session (at its end) and the new session (at its end), or, with the store
+/// cached, leaves forwarding to its cache (the sessions of each commit). Records whose merged
 /// session already closed (end < stream time - grace - gap) are dropped.
 pub(crate) struct SessionAggregate<K, V, VA> {
     store: String,
@@ -26,6 +28,8 @@ pub(crate) struct SessionAggregate<K, V, VA> {
     fold: Fold<K, V, VA>,
     merge: Merge<K, VA>,
     observed_stream_time: i64,
+    /// Whether the store is cached: its cache forwards.
+    cached: bool,
 }
 
 impl<K: Data, V: Data, VA: Data> SessionAggregate<K, V, VA> {
@@ -42,6 +46,7 @@ impl<K: Data, V: Data, VA: Data> SessionAggregate<K, V, VA> {
             fold: fold.clone(),
             merge: merge.clone(),
             observed_stream_time: i64::MIN,
+            cached: false,
         }
     }
 }
@@ -56,6 +61,11 @@ where
 impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
     for SessionAggregate<K, V, VA>
 {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        self.cached = forward_sessions_from_cache(ctx, &self.store)?;
+        Ok(())
+    }
+
     fn process(
         &mut self,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
@@ -105,6 +115,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         }
         let agg = (self.fold)(&r.key, &r.value, agg);
         store.put(&r.key, merged, &agg)?;
+        if self.cached {
+            return Ok(());
+        }
         out.push(Record::new(
             windowed(&r.key, merged),
             Change::new(Some(agg), None),

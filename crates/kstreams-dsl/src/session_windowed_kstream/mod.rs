@@ -2,6 +2,7 @@
 //! file).
 
 mod aggregate;
+mod cache_forwarding;
 mod count;
 mod reduce;
 
@@ -59,6 +60,11 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 .with_logging_enabled(materialized.logging);
             if materialized.store_type == StoreType::InMemory {
                 bytes = bytes.in_memory();
+            }
+            if let Some(cache_bytes) = materialized.cache_bytes {
+                bytes = bytes
+                    .with_caching_enabled(cache_bytes)
+                    .with_cache_forwarding(materialized.cache_forwarding);
             }
             let builder =
                 SessionStoreBuilder::new(bytes, p.key_serde.clone(), p.value_serde.clone());

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kstreams_core::{Serdes, WindowStore};
+use kstreams_core::{Serdes, SessionStore, WindowStore};
 use kstreams_dsl::*;
 use kstreams_test_driver::{DriverConfig, TopologyTestDriver};
 
@@ -499,5 +499,105 @@ fn a_cached_windowed_count_restores_from_what_its_cache_logged() {
     assert_eq!(
         window_rows(&second),
         vec![wrow("a", 0, 3, 5), wrow("b", 0, 2, 6)]
+    );
+}
+
+/// `(key, session start, session end, count, timestamp)` of a session count's output.
+type SessionRow = (String, i64, i64, Option<i64>, i64);
+
+fn session_count(config: DriverConfig) -> TopologyTestDriver {
+    let b = StreamsBuilder::new();
+    b.stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::string()))
+        .windowed_by_session(SessionWindows::of_inactivity_gap_and_grace(
+            Duration::from_millis(10),
+            Duration::from_millis(100),
+        ))
+        .count(Materialized::as_("sessions").with_caching_enabled(true))
+        .to_stream()
+        .to("out", Produced::default());
+    TopologyTestDriver::with_config(b.build().unwrap(), config).unwrap()
+}
+
+fn session_rows(d: &TopologyTestDriver) -> Vec<SessionRow> {
+    d.create_output_topic::<Windowed<String>, Option<i64>>(
+        "out",
+        Arc::new(SessionWindowedSerde::new(Serdes::string())),
+        Serdes::option(Serdes::i64()),
+    )
+    .read_records_to_list()
+    .into_iter()
+    .map(|r| {
+        (
+            r.key.key,
+            r.key.window.start,
+            r.key.window.end,
+            r.value,
+            r.timestamp,
+        )
+    })
+    .collect()
+}
+
+fn srow(k: &str, start: i64, end: i64, n: Option<i64>) -> SessionRow {
+    (k.into(), start, end, n, end)
+}
+
+/// A cached session count forwards the sessions a commit leaves: sessions merged away before
+/// they were forwarded never show, ones merged away after come as deletes.
+#[test]
+fn a_cached_session_count_forwards_the_sessions_of_each_commit() {
+    let d = session_count(manual_commits());
+    // a: 1, 5 and 12 merge into [1, 12]; b: its own session; a: 40 starts another.
+    pipe_clicks(&d, &[("a", 1), ("a", 5), ("b", 3), ("a", 12), ("a", 40)]);
+    assert_eq!(session_rows(&d), vec![], "nothing before a commit");
+    d.commit().unwrap();
+    assert_eq!(
+        session_rows(&d),
+        vec![
+            srow("b", 3, 3, Some(1)),
+            srow("a", 1, 12, Some(3)),
+            srow("a", 40, 40, Some(1)),
+        ]
+    );
+    // 30 is within the gap of 40 only: [30, 40] replaces the forwarded [40, 40].
+    pipe_clicks(&d, &[("a", 30), ("a", 31)]);
+    d.commit().unwrap();
+    assert_eq!(
+        session_rows(&d),
+        vec![srow("a", 40, 40, None), srow("a", 30, 40, Some(3))]
+    );
+    let stored = d
+        .with_state_store("sessions", |s| {
+            s.as_any()
+                .downcast_ref::<SessionStore<String, i64>>()
+                .unwrap()
+                .fetch(&"a".to_string())
+                .unwrap()
+                .into_iter()
+                .map(|(w, n)| (w.start, w.end, n))
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert_eq!(stored, vec![(1, 12, 3), (30, 40, 3)]);
+
+    // What the cache logged restores a fresh cached store: 45 extends [30, 40].
+    let changelog: Vec<(Vec<u8>, Option<Vec<u8>>)> = d
+        .create_output_topic(
+            "topology-test-driver-sessions-changelog",
+            Serdes::bytes(),
+            Serdes::option(Serdes::bytes()),
+        )
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value))
+        .collect();
+    let restored = session_count(manual_commits());
+    restored.restore_state_store("sessions", changelog).unwrap();
+    pipe_clicks(&restored, &[("a", 45)]);
+    restored.commit().unwrap();
+    assert_eq!(
+        session_rows(&restored),
+        vec![srow("a", 30, 40, None), srow("a", 30, 45, Some(4))]
     );
 }
