@@ -6,7 +6,8 @@
 //!   the runtime does per commit interval (`driver_commit_per_batch/…`);
 //! - serde round trips of the types on those paths;
 //! - key-value store get + put over RocksDB and in memory, bare and with the record cache,
-//!   each under the metered wrapper as tasks see them.
+//!   each under the metered wrapper as tasks see them;
+//! - window store fetch + put over RocksDB, bare and with the record cache.
 //!
 //! `cargo bench -p kstreams-bench --bench hot_paths` (figures in BENCHMARKS.md).
 
@@ -16,7 +17,9 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use kstreams::Serdes;
 use kstreams::dsl::{ValueAndTimestamp, ValueAndTimestampSerde, Window, Windowed, WindowedSerde};
 use kstreams::serde::Serde;
-use kstreams::stores::{KeyValueStore, KeyValueStoreBuilder, StoreContext};
+use kstreams::stores::{
+    KeyValueStore, KeyValueStoreBuilder, StateStore, StoreContext, WindowStore, WindowStoreBuilder,
+};
 use kstreams_bench::event::{PageView, generate};
 use kstreams_bench::workload::{LenientPageViewSerde, w1, w2, w3};
 use kstreams_test_driver::{DriverConfig, TopologyTestDriver};
@@ -186,5 +189,47 @@ fn stores(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(hot_paths, workloads, serdes, stores);
+/// Fetch + put of a counter per (page, one-minute window) over 100 pages and the current
+/// window, as w3 does (no change-logging; the cache is written down every 1,000 updates, as a
+/// commit would).
+fn window_stores(c: &mut Criterion) {
+    let mut group = c.benchmark_group("window_store_fetch_put");
+    group.throughput(Throughput::Elements(1));
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = StoreContext::new(dir.path(), None);
+    let pages: Vec<Vec<u8>> = (0..100).map(|i| format!("p{i}").into_bytes()).collect();
+    let builder = |name: &str| WindowStoreBuilder::new(name, 65_000, 60_000, false);
+    for (name, builder) in [
+        ("rocksdb", builder("win")),
+        (
+            "rocksdb_cached",
+            builder("win-cached").with_caching_enabled(10 * 1024 * 1024),
+        ),
+    ] {
+        let mut store = builder.with_logging_enabled(false).build(&ctx).unwrap();
+        let mut i = 0usize;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let page = &pages[i % pages.len()];
+                // Event time advances 1 ms per update: a new window every 60,000 updates.
+                let start = (i as i64 / 60_000) * 60_000;
+                i += 1;
+                let n = store
+                    .fetch(page, start)
+                    .unwrap()
+                    .map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap_or([0; 8])));
+                store
+                    .put(page, Some(&(n + 1).to_be_bytes()), start)
+                    .unwrap();
+                if i % 1_000 == 0 {
+                    store.flush_cache().unwrap();
+                }
+            })
+        });
+        store.close().unwrap();
+    }
+    group.finish();
+}
+
+criterion_group!(hot_paths, workloads, serdes, stores, window_stores);
 criterion_main!(hot_paths);
