@@ -11,9 +11,10 @@
 #   APP_ARGS="--network-thread off" CASES="baseline w2-alos" scripts/bench.sh   # all on one thread
 #
 # Cases: baseline, w1-alos, w2-alos, w2-eos, w3-alos (throughput: preload RECORDS, then run
-# until the output is complete); quix-w1, quix-w2, faust-w1, faust-w2 (the same throughput
-# measure of w1 and w2 at-least-once written on Quix Streams and on Faust, from
-# benches/peers/, over PEER_RECORDS; scripts/install-peers.sh installs them into a virtualenv); lat-baseline, lat-w1-alos, lat-w2-alos, lat-w2-eos (latency:
+# until the output is complete); quix-w1, quix-w2, quix-w2-eos, faust-w1, faust-w2 (the same
+# throughput measure of w1 and w2, at-least-once unless -eos, written on Quix Streams and on
+# Faust, from benches/peers/, over PEER_RECORDS; scripts/install-peers.sh installs them into a
+# virtualenv; Faust's exactly-once does not start on tansu: its InitProducerId fails); lat-baseline, lat-w1-alos, lat-w2-alos, lat-w2-eos (latency:
 # RATE records/s for RATE_SECS with the send time in a header; exactly-once commits every
 # EOS_COMMIT_MS); hop, hop-rdkafka (one hop through the broker, no application: our consumer
 # or librdkafka's reads what the load tool produces at RATE); long (w2 at-least-once over LONG_RECORDS
@@ -137,12 +138,13 @@ create() {
     "$LOAD" --bootstrap "$BS" --topic "out-$1" create "$PARTITIONS" >/dev/null
 }
 
-# peer_case NAME PEER WORKLOAD: throughput_case for benches/peers/PEER_app.py (at-least-once).
+# peer_case NAME PEER WORKLOAD [GUARANTEE]: throughput_case for benches/peers/PEER_app.py
+# (at-least-once unless GUARANTEE is given).
 # The topics are created with explicit retention configs: Quix Streams derives its changelog
 # topic's config from the input topic's, and tansu describes only the configs a topic was
 # created with.
 peer_case() {
-    local name="$1" peer="$2" workload="$3" venv pre expect m
+    local name="$1" peer="$2" workload="$3" guarantee="${4:-at-least-once}" venv pre expect m
     venv="$(scripts/install-peers.sh)"
     python3 - "$BS" "in-$name" "out-$name" "$PARTITIONS" <<'PY'
 import sys
@@ -159,7 +161,7 @@ PY
         *) expect="$PEER_RECORDS" ;;
     esac
     "$venv/bin/python" "benches/peers/${peer}_app.py" --bootstrap "$BS" --input "in-$name" \
-        --output "out-$name" --application-id "app-$name" --workload "$workload" \
+        --output "out-$name" --application-id "app-$name" --workload "$workload" --guarantee "$guarantee" \
         --partitions "$PARTITIONS" --state-dir "$WORK/state-$name" >"$WORK/$name.log" 2>&1 &
     APP_PID=$!
     "$LOAD" --bootstrap "$BS" --topic "out-$name" measure --expect "$expect" \
@@ -289,6 +291,7 @@ for c in $CASES; do
         quix-w2) peer_case quix-w2 quix w2 ;;
         faust-w1) peer_case faust-w1 faust w1 ;;
         faust-w2) peer_case faust-w2 faust w2 ;;
+        quix-w2-eos) peer_case quix-w2-eos quix w2 exactly-once ;;
         lat-baseline) latency_case lat-baseline baseline at-least-once ;;
         lat-w1-alos) latency_case lat-w1-alos w1 at-least-once ;;
         lat-w2-alos) latency_case lat-w2-alos w2 at-least-once ;;
