@@ -120,18 +120,10 @@ impl<K: 'static, V: 'static> SessionStore<K, V> {
             )
         })?;
         let key = self.key_serde.deserialize(&self.name, Some(key))?;
-        let value = |b: &Option<Vec<u8>>| -> Result<Option<V>> {
-            match b {
-                Some(b) => Ok(Some(self.value_serde.deserialize(&self.name, Some(b))?)),
-                None => Ok(None),
-            }
-        };
-        Ok((
-            key,
-            window,
-            value(&entry.new_value)?,
-            value(&entry.old_value)?,
-        ))
+        let decode = |b: &[u8]| self.value_serde.deserialize(&self.name, Some(b));
+        let new = entry.new_value.as_deref().map(decode).transpose()?;
+        let old = entry.old_value.as_deref().map(decode).transpose()?;
+        Ok((key, window, new, old))
     }
 }
 

@@ -106,11 +106,14 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         if merged != record_window {
             for (w, v) in sessions {
                 store.remove(&r.key, w)?;
-                out.push(Record::new(
-                    windowed(&r.key, w),
-                    Change::new(None, Some(v)),
-                    w.end,
-                ));
+                // A cached store forwards the removal itself, if the session was forwarded.
+                if !self.cached {
+                    out.push(Record::new(
+                        windowed(&r.key, w),
+                        Change::new(None, Some(v)),
+                        w.end,
+                    ));
+                }
             }
         }
         let agg = (self.fold)(&r.key, &r.value, agg);
