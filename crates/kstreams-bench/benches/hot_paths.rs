@@ -221,7 +221,7 @@ fn window_stores(c: &mut Criterion) {
                 store
                     .put(page, Some(&(n + 1).to_be_bytes()), start)
                     .unwrap();
-                if i % 1_000 == 0 {
+                if i.is_multiple_of(1_000) {
                     store.flush_cache().unwrap();
                 }
             })
