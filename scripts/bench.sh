@@ -10,7 +10,7 @@
 #   APP_ARGS="--linger-ms 20" CASES=lat-w1-alos scripts/bench.sh   # extra bench-binary flags
 #   APP_ARGS="--network-thread off" CASES="baseline w2-alos" scripts/bench.sh   # all on one thread
 #
-# Cases: baseline, w1-alos, w2-alos, w2-eos, w3-alos (throughput: preload RECORDS, then run
+# Cases: baseline, w1-alos, w2-alos, w2-eos, w3-alos, w3-eos (throughput: preload RECORDS, then run
 # until the output is complete); quix-w1, quix-w2, quix-w2-eos, faust-w1, faust-w2 (the same
 # throughput measure of w1 and w2, at-least-once unless -eos, written on Quix Streams and on
 # Faust, from benches/peers/, over PEER_RECORDS; scripts/install-peers.sh installs them into a
@@ -287,6 +287,7 @@ for c in $CASES; do
         w2-alos) throughput_case w2-alos w2 at-least-once ;;
         w2-eos) throughput_case w2-eos w2 exactly-once ;;
         w3-alos) throughput_case w3-alos w3 at-least-once ;;
+        w3-eos) throughput_case w3-eos w3 exactly-once ;;
         quix-w1) peer_case quix-w1 quix w1 ;;
         quix-w2) peer_case quix-w2 quix w2 ;;
         faust-w1) peer_case faust-w1 faust w1 ;;
