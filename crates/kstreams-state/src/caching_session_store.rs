@@ -11,7 +11,7 @@ use crate::cache_entries::{
 };
 use crate::caching_key_value_store::CachingKeyValueStore;
 use crate::error::{Result, StateError};
-use crate::segments::corrupt;
+use crate::segments::{StreamClock, corrupt};
 use crate::session_key_codec;
 use crate::store::{
     CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueStore, SessionStore, StateStore,
@@ -87,7 +87,7 @@ type SessionEntries<S> = CacheEntries<Sessions<S>, 2>;
 pub struct CachingSessionStore<S: SessionStore> {
     cache: CachingKeyValueStore<SessionEntries<S>>,
     retention_period: i64,
-    observed_stream_time: i64,
+    clock: StreamClock,
 }
 
 impl<S: SessionStore> CachingSessionStore<S> {
@@ -97,7 +97,7 @@ impl<S: SessionStore> CachingSessionStore<S> {
         Self {
             cache: CachingKeyValueStore::new(SessionEntries::new(inner), max_cache_bytes),
             retention_period,
-            observed_stream_time: i64::MIN,
+            clock: StreamClock::for_sessions(retention_period),
         }
     }
 
@@ -125,9 +125,7 @@ impl<S: SessionStore> CachingSessionStore<S> {
     }
 
     fn is_expired(&self, end: i64) -> bool {
-        end < self
-            .observed_stream_time
-            .saturating_sub(self.retention_period)
+        self.clock.is_expired(end)
     }
 
     fn check_open(&self) -> Result<()> {
@@ -203,7 +201,7 @@ impl<S: SessionStore> StateStore for CachingSessionStore<S> {
                 "changelog key shorter than the session key suffix",
             )
         })?;
-        self.observed_stream_time = self.observed_stream_time.max(window.end);
+        self.clock.advance(window.end);
         self.cache.restore(&cache_key(key, window), value)
     }
 
@@ -244,7 +242,7 @@ impl<S: SessionStore> SessionStore for CachingSessionStore<S> {
 
     fn put(&mut self, key: &[u8], window: TimeWindow, value: &[u8]) -> Result<()> {
         self.check_open()?;
-        self.observed_stream_time = self.observed_stream_time.max(window.end);
+        self.clock.advance(window.end);
         if self.is_expired(window.end) {
             tracing::trace!(store = %self.cache.name(), end = window.end, "ignoring write to an expired session");
             return Ok(());

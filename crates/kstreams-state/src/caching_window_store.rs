@@ -10,7 +10,7 @@ use crate::cache_entries::{
 };
 use crate::caching_key_value_store::CachingKeyValueStore;
 use crate::error::{Result, StateError};
-use crate::segments::corrupt;
+use crate::segments::{StreamClock, corrupt};
 use crate::store::{
     CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueStore, StateStore, TimeWindow,
     WindowStore, WindowedKey,
@@ -83,7 +83,7 @@ pub struct CachingWindowStore<S: WindowStore> {
     cache: CachingKeyValueStore<WindowEntries<S>>,
     window_size: i64,
     retention_period: i64,
-    observed_stream_time: i64,
+    clock: StreamClock,
 }
 
 impl<S: WindowStore> CachingWindowStore<S> {
@@ -96,7 +96,7 @@ impl<S: WindowStore> CachingWindowStore<S> {
             cache: CachingKeyValueStore::new(WindowEntries::new(inner), max_cache_bytes),
             window_size,
             retention_period,
-            observed_stream_time: i64::MIN,
+            clock: StreamClock::for_windows(window_size, retention_period),
         }
     }
 
@@ -126,23 +126,6 @@ impl<S: WindowStore> CachingWindowStore<S> {
     /// Number of cached windows not yet written down.
     pub fn dirty_entries(&self) -> usize {
         self.cache.dirty_entries()
-    }
-
-    fn min_live_start(&self) -> i64 {
-        self.observed_stream_time
-            .saturating_sub(self.window_size)
-            .saturating_sub(self.retention_period)
-    }
-
-    fn advance_stream_time(&mut self, start: i64) {
-        self.observed_stream_time = self.observed_stream_time.max(start);
-    }
-
-    /// The live part of `[from, to]`, or `None` if empty.
-    fn live_times(&self, from: i64, to: i64) -> Option<(i64, i64)> {
-        let from = from.max(self.min_live_start());
-        let to = to.min(self.observed_stream_time);
-        (from <= to).then_some((from, to))
     }
 
     fn check_open(&self) -> Result<()> {
@@ -197,7 +180,7 @@ impl<S: WindowStore> StateStore for CachingWindowStore<S> {
                 "changelog key shorter than the window key suffix",
             )
         })?;
-        self.advance_stream_time(parts.window_start);
+        self.clock.advance(parts.window_start);
         self.cache
             .restore(&cache_key(parts.key, parts.window_start), value)
     }
@@ -214,8 +197,8 @@ impl<S: WindowStore> StateStore for CachingWindowStore<S> {
 impl<S: WindowStore> WindowStore for CachingWindowStore<S> {
     fn put(&mut self, key: &[u8], value: Option<&[u8]>, window_start: i64) -> Result<()> {
         self.check_open()?;
-        self.advance_stream_time(window_start);
-        if window_start < self.min_live_start() {
+        self.clock.advance(window_start);
+        if self.clock.is_expired(window_start) {
             tracing::trace!(store = %self.cache.name(), window_start, "ignoring write to an expired window");
             return Ok(());
         }
@@ -228,7 +211,7 @@ impl<S: WindowStore> WindowStore for CachingWindowStore<S> {
 
     fn fetch(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {
         self.check_open()?;
-        if window_start < self.min_live_start() {
+        if self.clock.is_expired(window_start) {
             return Ok(None);
         }
         self.cache.get(&cache_key(key, window_start))
@@ -236,7 +219,7 @@ impl<S: WindowStore> WindowStore for CachingWindowStore<S> {
 
     fn fetch_range(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
         self.check_open()?;
-        let Some((from, to)) = self.live_times(time_from, time_to) else {
+        let Some((from, to)) = self.clock.live_range(time_from, time_to) else {
             return Ok(Vec::new());
         };
         let (lower, upper) = (cache_key(key, from), cache_key(key, to));
@@ -260,7 +243,7 @@ impl<S: WindowStore> WindowStore for CachingWindowStore<S> {
         if matches!((key_from, key_to), (Some(f), Some(t)) if f > t) {
             return Ok(Vec::new());
         }
-        let Some((from, to)) = self.live_times(time_from, time_to) else {
+        let Some((from, to)) = self.clock.live_range(time_from, time_to) else {
             return Ok(Vec::new());
         };
         let lower = key_from.map(|k| cache_key(k, i64::MIN));

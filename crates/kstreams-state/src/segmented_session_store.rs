@@ -12,7 +12,9 @@ use crate::key_bytes::{
     decode_ordered_i64, encode_ordered_i64, escape_key, escaped_key_upper_bound, prefix_successor,
     unescape_key,
 };
-use crate::segments::{Segments, corrupt, drop_segments_before, last_segment_entries, scan};
+use crate::segments::{
+    Segments, StreamClock, corrupt, drop_segments_before, last_segment_entries, scan,
+};
 use crate::session_key_codec;
 use crate::store::{KeyValueStore, SessionStore, StateStore, TimeWindow, WindowedKey};
 
@@ -27,7 +29,7 @@ pub struct SegmentedSessionStore<S> {
     inner: S,
     retention_period: i64,
     segments: Segments,
-    observed_stream_time: i64,
+    clock: StreamClock,
     first_live_segment: i64,
 }
 
@@ -40,12 +42,12 @@ impl<S: KeyValueStore> SegmentedSessionStore<S> {
             inner,
             retention_period,
             segments: Segments::for_retention(retention_period),
-            observed_stream_time: i64::MIN,
+            clock: StreamClock::for_sessions(retention_period),
             first_live_segment: i64::MIN,
         };
         for (key, _) in last_segment_entries(&store.inner)? {
             let (_, window) = store.decode(&key)?;
-            store.observed_stream_time = store.observed_stream_time.max(window.end);
+            store.clock.advance(window.end);
         }
         store.expire()?;
         Ok(store)
@@ -58,16 +60,11 @@ impl<S: KeyValueStore> SegmentedSessionStore<S> {
 
     /// The largest session end seen (`i64::MIN` before any write).
     pub fn observed_stream_time(&self) -> i64 {
-        self.observed_stream_time
-    }
-
-    fn min_live_end(&self) -> i64 {
-        self.observed_stream_time
-            .saturating_sub(self.retention_period)
+        self.clock.observed()
     }
 
     fn is_expired(&self, end: i64) -> bool {
-        end < self.min_live_end()
+        self.clock.is_expired(end)
     }
 
     fn check_open(&self) -> Result<()> {
@@ -81,15 +78,14 @@ impl<S: KeyValueStore> SegmentedSessionStore<S> {
     }
 
     fn advance_stream_time(&mut self, end: i64) -> Result<()> {
-        if end > self.observed_stream_time {
-            self.observed_stream_time = end;
+        if self.clock.advance(end) {
             self.expire()?;
         }
         Ok(())
     }
 
     fn expire(&mut self) -> Result<()> {
-        let first_live = self.segments.segment_of(self.min_live_end());
+        let first_live = self.segments.segment_of(self.clock.min_live());
         if first_live > self.first_live_segment {
             let dropped = drop_segments_before(&mut self.inner, first_live)?;
             self.first_live_segment = first_live;
@@ -130,12 +126,11 @@ impl<S: KeyValueStore> SegmentedSessionStore<S> {
         earliest_end: i64,
         latest_start: i64,
     ) -> Result<Vec<SessionEntry>> {
-        let from_end = earliest_end.max(self.min_live_end());
         let mut out = Vec::new();
-        if from_end > self.observed_stream_time {
+        let Some((from_end, to_end)) = self.clock.live_range(earliest_end, i64::MAX) else {
             return Ok(out);
-        }
-        for prefix in self.segments.prefixes(from_end, self.observed_stream_time) {
+        };
+        for prefix in self.segments.prefixes(from_end, to_end) {
             let mut lower = prefix.to_vec();
             let upper = match key {
                 Some(key) => {

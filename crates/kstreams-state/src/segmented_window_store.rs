@@ -12,7 +12,9 @@ use crate::key_bytes::{
     decode_ordered_i64, encode_ordered_i64, escape_key, escaped_key_upper_bound, prefix_successor,
     unescape_key,
 };
-use crate::segments::{Segments, corrupt, drop_segments_before, last_segment_entries, scan};
+use crate::segments::{
+    Segments, StreamClock, corrupt, drop_segments_before, last_segment_entries, scan,
+};
 use crate::store::{KeyValueStore, StateStore, TimeWindow, WindowStore, WindowedKey};
 use crate::window_key_codec;
 
@@ -50,7 +52,7 @@ pub struct SegmentedWindowStore<S> {
     retention_period: i64,
     retain_duplicates: bool,
     segments: Segments,
-    observed_stream_time: i64,
+    clock: StreamClock,
     /// Segments before this one have been dropped.
     first_live_segment: i64,
     next_seq: u32,
@@ -78,13 +80,13 @@ impl<S: KeyValueStore> SegmentedWindowStore<S> {
             retention_period,
             retain_duplicates,
             segments: Segments::for_retention(retention_period),
-            observed_stream_time: i64::MIN,
+            clock: StreamClock::for_windows(window_size, retention_period),
             first_live_segment: i64::MIN,
             next_seq: 0,
         };
         for (key, _) in last_segment_entries(&store.inner)? {
             let entry = store.decode(&key)?;
-            store.observed_stream_time = store.observed_stream_time.max(entry.start);
+            store.clock.advance(entry.start);
             store.next_seq = store.next_seq.max(entry.seq.wrapping_add(1));
         }
         store.expire()?;
@@ -103,18 +105,11 @@ impl<S: KeyValueStore> SegmentedWindowStore<S> {
 
     /// The largest window start seen (`i64::MIN` before any write).
     pub fn observed_stream_time(&self) -> i64 {
-        self.observed_stream_time
-    }
-
-    /// The smallest window start not expired.
-    fn min_live_start(&self) -> i64 {
-        self.observed_stream_time
-            .saturating_sub(self.window_size)
-            .saturating_sub(self.retention_period)
+        self.clock.observed()
     }
 
     fn is_expired(&self, start: i64) -> bool {
-        start < self.min_live_start()
+        self.clock.is_expired(start)
     }
 
     fn check_open(&self) -> Result<()> {
@@ -128,15 +123,14 @@ impl<S: KeyValueStore> SegmentedWindowStore<S> {
     }
 
     fn advance_stream_time(&mut self, start: i64) -> Result<()> {
-        if start > self.observed_stream_time {
-            self.observed_stream_time = start;
+        if self.clock.advance(start) {
             self.expire()?;
         }
         Ok(())
     }
 
     fn expire(&mut self) -> Result<()> {
-        let first_live = self.segments.segment_of(self.min_live_start());
+        let first_live = self.segments.segment_of(self.clock.min_live());
         if first_live > self.first_live_segment {
             let dropped = drop_segments_before(&mut self.inner, first_live)?;
             self.first_live_segment = first_live;
@@ -174,13 +168,6 @@ impl<S: KeyValueStore> SegmentedWindowStore<S> {
             start,
             end: start.saturating_add(self.window_size),
         }
-    }
-
-    /// The live part of `[from, to]`, or `None` if empty.
-    fn live_times(&self, from: i64, to: i64) -> Option<(i64, i64)> {
-        let from = from.max(self.min_live_start());
-        let to = to.min(self.observed_stream_time);
-        (from <= to).then_some((from, to))
     }
 
     fn write(&mut self, key: &[u8], value: Option<&[u8]>, start: i64, seq: u32) -> Result<()> {
@@ -283,7 +270,7 @@ impl<S: KeyValueStore> WindowStore for SegmentedWindowStore<S> {
 
     fn fetch_range(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<Vec<(i64, Vec<u8>)>> {
         self.check_open()?;
-        let Some((from, to)) = self.live_times(time_from, time_to) else {
+        let Some((from, to)) = self.clock.live_range(time_from, time_to) else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -313,7 +300,7 @@ impl<S: KeyValueStore> WindowStore for SegmentedWindowStore<S> {
         if matches!((key_from, key_to), (Some(f), Some(t)) if f > t) {
             return Ok(Vec::new());
         }
-        let Some((from, to)) = self.live_times(time_from, time_to) else {
+        let Some((from, to)) = self.clock.live_range(time_from, time_to) else {
             return Ok(Vec::new());
         };
         let mut found = Vec::new();

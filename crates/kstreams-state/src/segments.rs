@@ -37,6 +37,66 @@ impl Segments {
     }
 }
 
+/// The stream time of a window or session store and what it has expired. Stream time is the
+/// largest window start (window stores) or session end (session stores) written or restored;
+/// a time is expired once it is before stream time minus the horizon: window size plus
+/// retention for windows, the retention for sessions. The stores and their caches keep one
+/// each, so they agree on what is gone.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamClock {
+    observed: i64,
+    /// Subtracted in turn, saturating, from the stream time.
+    horizon: [i64; 2],
+}
+
+impl StreamClock {
+    /// The clock of a window store: window starts expire `size + retention` behind.
+    pub(crate) fn for_windows(window_size: i64, retention_period: i64) -> Self {
+        Self {
+            observed: i64::MIN,
+            horizon: [window_size, retention_period],
+        }
+    }
+
+    /// The clock of a session store: session ends expire `retention` behind.
+    pub(crate) fn for_sessions(retention_period: i64) -> Self {
+        Self {
+            observed: i64::MIN,
+            horizon: [0, retention_period],
+        }
+    }
+
+    /// The stream time (`i64::MIN` before any write).
+    pub(crate) fn observed(self) -> i64 {
+        self.observed
+    }
+
+    /// Moves stream time to `time` if that is later; returns whether it moved.
+    pub(crate) fn advance(&mut self, time: i64) -> bool {
+        let moved = time > self.observed;
+        self.observed = self.observed.max(time);
+        moved
+    }
+
+    /// The earliest time not expired.
+    pub(crate) fn min_live(self) -> i64 {
+        self.observed
+            .saturating_sub(self.horizon[0])
+            .saturating_sub(self.horizon[1])
+    }
+
+    pub(crate) fn is_expired(self, time: i64) -> bool {
+        time < self.min_live()
+    }
+
+    /// The live part of `[from, to]` (never past stream time), or `None` if empty.
+    pub(crate) fn live_range(self, from: i64, to: i64) -> Option<(i64, i64)> {
+        let from = from.max(self.min_live());
+        let to = to.min(self.observed);
+        (from <= to).then_some((from, to))
+    }
+}
+
 /// A `Corrupt` error for `store`.
 pub(crate) fn corrupt(store: &str, message: &str) -> StateError {
     StateError::Corrupt {
@@ -104,5 +164,30 @@ mod tests {
         assert!(segments.prefix_of(-1) < segments.prefix_of(0));
         assert_eq!(segments.prefixes(0, 120_000).count(), 3);
         assert_eq!(Segments::for_retention(1_000_000).segment_of(499_999), 0);
+    }
+
+    #[test]
+    fn stream_clocks_expire_behind_the_largest_time_seen() {
+        let mut windows = StreamClock::for_windows(10, 100);
+        assert_eq!(windows.observed(), i64::MIN);
+        assert!(
+            !windows.is_expired(i64::MIN),
+            "nothing expires before a write"
+        );
+        assert!(windows.advance(500));
+        assert!(!windows.advance(400), "stream time never goes back");
+        assert_eq!(windows.observed(), 500);
+        assert_eq!(windows.min_live(), 390);
+        assert!(windows.is_expired(389) && !windows.is_expired(390));
+        assert_eq!(windows.live_range(0, 1_000), Some((390, 500)));
+        assert_eq!(windows.live_range(0, 300), None);
+        let mut sessions = StreamClock::for_sessions(100);
+        sessions.advance(500);
+        assert_eq!(sessions.min_live(), 400);
+        assert_eq!(
+            StreamClock::for_sessions(100).min_live(),
+            i64::MIN,
+            "saturates"
+        );
     }
 }
