@@ -13,7 +13,9 @@ use std::marker::PhantomData;
 use crate::error::Result;
 use crate::key_bytes::{decode_ordered_i64, encode_ordered_i64, escape_key, unescape_key};
 use crate::segments::corrupt;
-use crate::store::{KeyValue, KeyValueIter, KeyValueStore, StateStore};
+use crate::store::{
+    CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueIter, KeyValueStore, StateStore,
+};
 
 /// How one kind of store is addressed by cache keys.
 pub(crate) trait EntryShape: 'static {
@@ -77,6 +79,22 @@ impl<Sh: EntryShape, const TIMES: usize> CacheEntries<Sh, TIMES> {
             inner,
             shape: PhantomData,
         }
+    }
+
+    /// Wraps `listener` so that it gets the entries the cache writes down keyed in the
+    /// store's changelog format instead of by cache keys.
+    pub(crate) fn changelog_keyed(mut listener: CacheFlushListener) -> CacheFlushListener {
+        Box::new(move |entry| {
+            let Some(key) = decode_cache_key(&entry.key, TIMES) else {
+                // The cache only holds keys made by `encode_cache_key`.
+                tracing::error!("a cache wrote down a malformed key; not forwarded");
+                return;
+            };
+            listener(CacheFlushEntry {
+                key: Sh::changelog_key(&key),
+                ..entry
+            });
+        })
     }
 
     pub(crate) fn decode(&self, cache_key: &[u8]) -> Result<CacheKey> {

@@ -6,16 +6,13 @@
 
 use std::any::Any;
 
-use crate::cache_entries::{
-    CacheEntries, CacheKey, EntryShape, decode_cache_key, encode_cache_key,
-};
+use crate::cache_entries::{CacheEntries, CacheKey, EntryShape, encode_cache_key};
 use crate::caching_key_value_store::CachingKeyValueStore;
 use crate::error::{Result, StateError};
 use crate::segments::{StreamClock, corrupt};
 use crate::session_key_codec;
 use crate::store::{
-    CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueStore, SessionStore, StateStore,
-    TimeWindow, WindowedKey,
+    CacheFlushListener, KeyValue, KeyValueStore, SessionStore, StateStore, TimeWindow, WindowedKey,
 };
 use crate::thread_cache::SharedThreadCache;
 
@@ -275,18 +272,9 @@ impl<S: SessionStore> SessionStore for CachingSessionStore<S> {
     }
 
     /// The listener gets each session written down keyed by [`session_key_codec`].
-    fn set_flush_listener(&mut self, mut listener: CacheFlushListener) -> bool {
-        self.cache.set_flush_listener(Box::new(move |entry| {
-            let Some(key) = decode_cache_key(&entry.key, 2) else {
-                // The cache only holds keys made by `cache_key`.
-                tracing::error!("session cache wrote down a malformed key; not forwarded");
-                return;
-            };
-            listener(CacheFlushEntry {
-                key: Sessions::<S>::changelog_key(&key),
-                ..entry
-            });
-        }))
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        self.cache
+            .set_flush_listener(SessionEntries::<S>::changelog_keyed(listener))
     }
 }
 
@@ -298,6 +286,7 @@ mod tests {
     use crate::change_logging_session_store::ChangeLoggingSessionStore;
     use crate::in_memory_session_store::InMemorySessionStore;
     use crate::session_store_suite::{SessionSuiteStore, session_store_suite};
+    use crate::store::CacheFlushEntry;
     use crate::test_support::RecordingChangelogWriter;
 
     type Logged = CachingSessionStore<ChangeLoggingSessionStore<InMemorySessionStore>>;

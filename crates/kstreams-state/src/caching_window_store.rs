@@ -5,15 +5,12 @@
 
 use std::any::Any;
 
-use crate::cache_entries::{
-    CacheEntries, CacheKey, EntryShape, decode_cache_key, encode_cache_key,
-};
+use crate::cache_entries::{CacheEntries, CacheKey, EntryShape, encode_cache_key};
 use crate::caching_key_value_store::CachingKeyValueStore;
 use crate::error::{Result, StateError};
 use crate::segments::{StreamClock, corrupt};
 use crate::store::{
-    CacheFlushEntry, CacheFlushListener, KeyValue, KeyValueStore, StateStore, TimeWindow,
-    WindowStore, WindowedKey,
+    CacheFlushListener, KeyValue, KeyValueStore, StateStore, TimeWindow, WindowStore, WindowedKey,
 };
 use crate::thread_cache::SharedThreadCache;
 use crate::window_key_codec;
@@ -276,18 +273,9 @@ impl<S: WindowStore> WindowStore for CachingWindowStore<S> {
     }
 
     /// The listener gets each window written down keyed by [`window_key_codec`].
-    fn set_flush_listener(&mut self, mut listener: CacheFlushListener) -> bool {
-        self.cache.set_flush_listener(Box::new(move |entry| {
-            let Some(key) = decode_cache_key(&entry.key, 1) else {
-                // The cache only holds keys made by `cache_key`.
-                tracing::error!("window cache wrote down a malformed key; not forwarded");
-                return;
-            };
-            listener(CacheFlushEntry {
-                key: Windows::<S>::changelog_key(&key),
-                ..entry
-            });
-        }))
+    fn set_flush_listener(&mut self, listener: CacheFlushListener) -> bool {
+        self.cache
+            .set_flush_listener(WindowEntries::<S>::changelog_keyed(listener))
     }
 }
 
@@ -298,6 +286,7 @@ mod tests {
     use super::*;
     use crate::change_logging_window_store::ChangeLoggingWindowStore;
     use crate::in_memory_window_store::InMemoryWindowStore;
+    use crate::store::CacheFlushEntry;
     use crate::test_support::RecordingChangelogWriter;
     use crate::thread_cache::ThreadCache;
     use crate::window_store_suite::{WindowSuiteStore, window_store_suite};
