@@ -108,6 +108,17 @@ fn assert_windows_grow_to(out: &[(String, u64)], want: u64) {
 
 #[test]
 fn a_cached_windowed_count_folds_updates_and_restores_its_windows() {
+    folds_and_restores(ProcessingGuarantee::AtLeastOnce);
+}
+
+/// The same under exactly-once: the cache is written down inside each commit's transaction,
+/// so the committed output and the changelog restored from agree.
+#[test]
+fn a_cached_windowed_count_folds_and_restores_under_exactly_once() {
+    folds_and_restores(ProcessingGuarantee::ExactlyOnceV2);
+}
+
+fn folds_and_restores(guarantee: ProcessingGuarantee) {
     const FIRST: usize = 30;
     const SECOND: usize = 10;
     let broker = TansuBroker::start().unwrap();
@@ -120,8 +131,8 @@ fn a_cached_windowed_count_folds_updates_and_restores_its_windows() {
     rt.block_on(produce(&bs, &input, FIRST));
 
     let dir1 = tempfile::tempdir().unwrap();
-    let cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir1.path())
-        .with_commit_interval(Duration::from_secs(1));
+    let cfg =
+        config(&app, &bs, guarantee, dir1.path()).with_commit_interval(Duration::from_secs(1));
     let mut streams = KafkaStreams::new(topology(&input, &output), cfg).unwrap();
     streams.start().unwrap();
     wait_running(&streams, Duration::from_secs(60));
@@ -140,7 +151,7 @@ fn a_cached_windowed_count_folds_updates_and_restores_its_windows() {
     // cache wrote; the next records count on from there.
     rt.block_on(produce(&bs, &input, SECOND));
     let dir2 = tempfile::tempdir().unwrap();
-    let cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir2.path());
+    let cfg = config(&app, &bs, guarantee, dir2.path());
     let mut streams = KafkaStreams::new(topology(&input, &output), cfg).unwrap();
     streams.start().unwrap();
     wait_running(&streams, Duration::from_secs(60));
