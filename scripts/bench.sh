@@ -10,15 +10,19 @@
 #   APP_ARGS="--linger-ms 20" CASES=lat-w1-alos scripts/bench.sh   # extra bench-binary flags
 #   APP_ARGS="--network-thread off" CASES="baseline w2-alos" scripts/bench.sh   # all on one thread
 #
-# Cases: baseline, w1-alos, w2-alos, w2-eos, w3-alos, w3-eos (throughput: preload RECORDS, then run
-# until the output is complete); quix-w1, quix-w2, quix-w2-eos, faust-w1, faust-w2 (the same
-# throughput measure of w1 and w2, at-least-once unless -eos, written on Quix Streams and on
-# Faust, from benches/peers/, over PEER_RECORDS; scripts/install-peers.sh installs them into a
-# virtualenv; Faust's exactly-once does not start on tansu: its InitProducerId fails); lat-baseline, lat-w1-alos, lat-w2-alos, lat-w2-eos (latency:
-# RATE records/s for RATE_SECS with the send time in a header; exactly-once commits every
-# EOS_COMMIT_MS); hop, hop-rdkafka (one hop through the broker, no application: our consumer
-# or librdkafka's reads what the load tool produces at RATE); long (w2 at-least-once over LONG_RECORDS
-# preloaded records, sampling the resident memory every 5 s).
+# Cases:
+# - baseline, w1-alos, w2-alos, w2-eos, w3-alos, w3-eos (throughput: preload RECORDS, then run
+#   until the output is complete);
+# - quix-w1, quix-w2, quix-w2-eos, faust-w1, faust-w2 (the same throughput measure of w1 and
+#   w2, at-least-once unless -eos, written on Quix Streams and on Faust, from benches/peers/,
+#   over PEER_RECORDS; scripts/install-peers.sh installs them into a virtualenv; Faust's
+#   exactly-once does not start on tansu: its InitProducerId fails);
+# - lat-baseline, lat-w1-alos, lat-w2-alos, lat-w2-eos (latency: RATE records/s for RATE_SECS
+#   with the send time in a header; exactly-once commits every EOS_COMMIT_MS);
+# - hop, hop-rdkafka (one hop through the broker, no application: our consumer or
+#   librdkafka's reads what the load tool produces at RATE);
+# - long (w2 at-least-once over LONG_RECORDS preloaded records, sampling the resident memory
+#   every 5 s).
 # Throughput = input records / time between the first and the last output record (the group
 # join before the first output is excluded). Peak RSS: VmHWM of the bench process. CPU: the
 # bench process's user + system time when the case ends (all its threads; a steadier measure of
@@ -138,6 +142,21 @@ create() {
     "$LOAD" --bootstrap "$BS" --topic "out-$1" create "$PARTITIONS" >/dev/null
 }
 
+# expected_outputs WORKLOAD PRELOAD_LINE RECORDS: the output records WORKLOAD makes of the
+# preloaded input (w1 keeps the views with amount >= 50, the others answer every record).
+expected_outputs() {
+    case "$1" in
+        w1) field amount_ge_50 "$2" ;;
+        *) echo "$3" ;;
+    esac
+}
+
+# throughput_line NAME RECORDS EXPECT MEASURE_LINE: the one-line result of a throughput case
+# (after stop_app).
+throughput_line() {
+    echo "$1: inputs=$2 outputs=$(field records "$4")/$3 input_throughput=$(field input_throughput "$4") output_span=$(field span "$4") peak_rss_kib=$HWM cpu_ms=$CPU_MS page_faults=$FAULTS"
+}
+
 # peer_case NAME PEER WORKLOAD [GUARANTEE]: throughput_case for benches/peers/PEER_app.py
 # (at-least-once unless GUARANTEE is given).
 # The topics are created with explicit retention configs: Quix Streams derives its changelog
@@ -156,10 +175,7 @@ for f in admin.create_topics([NewTopic(t, parts, 1, config=conf) for t in sys.ar
     f.result()
 PY
     pre=$("$LOAD" --bootstrap "$BS" --topic "in-$name" preload "$PEER_RECORDS")
-    case "$workload" in
-        w1) expect=$(field amount_ge_50 "$pre") ;;
-        *) expect="$PEER_RECORDS" ;;
-    esac
+    expect=$(expected_outputs "$workload" "$pre" "$PEER_RECORDS")
     "$venv/bin/python" "benches/peers/${peer}_app.py" --bootstrap "$BS" --input "in-$name" \
         --output "out-$name" --application-id "app-$name" --workload "$workload" --guarantee "$guarantee" \
         --partitions "$PARTITIONS" --state-dir "$WORK/state-$name" >"$WORK/$name.log" 2>&1 &
@@ -178,22 +194,19 @@ PY
     wait "$mpid"
     m=$(cat "$WORK/$name.measure")
     stop_app
-    echo "$name: inputs=$PEER_RECORDS outputs=$(field records "$m")/$expect input_throughput=$(field input_throughput "$m") output_span=$(field span "$m") peak_rss_kib=$HWM cpu_ms=$CPU_MS"
+    throughput_line "$name" "$PEER_RECORDS" "$expect" "$m"
 }
 
 throughput_case() { # NAME WORKLOAD GUARANTEE
     local name="$1" workload="$2" guarantee="$3" pre expect m
     create "$name"
     pre=$("$LOAD" --bootstrap "$BS" --topic "in-$name" preload "$RECORDS")
-    case "$workload" in
-        w1) expect=$(field amount_ge_50 "$pre") ;;
-        *) expect="$RECORDS" ;;
-    esac
+    expect=$(expected_outputs "$workload" "$pre" "$RECORDS")
     start_app "$name" "$workload" "$guarantee"
     m=$("$LOAD" --bootstrap "$BS" --topic "out-$name" measure --expect "$expect" \
         --inputs "$RECORDS" --idle-secs 20 --timeout-secs 900)
     stop_app
-    echo "$name: inputs=$RECORDS outputs=$(field records "$m")/$expect input_throughput=$(field input_throughput "$m") output_span=$(field span "$m") peak_rss_kib=$HWM cpu_ms=$CPU_MS page_faults=$FAULTS"
+    throughput_line "$name" "$RECORDS" "$expect" "$m"
 }
 
 latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]
