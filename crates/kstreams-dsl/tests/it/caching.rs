@@ -10,6 +10,8 @@ use kstreams_core::{Serdes, SessionStore, WindowStore};
 use kstreams_dsl::*;
 use kstreams_test_driver::{DriverConfig, TopologyTestDriver};
 
+use crate::session_windows;
+
 type Out = Vec<(String, Option<String>, i64)>;
 
 fn users_table(b: &StreamsBuilder, cached: bool) -> KTable<String, String> {
@@ -502,9 +504,6 @@ fn a_cached_windowed_count_restores_from_what_its_cache_logged() {
     );
 }
 
-/// `(key, session start, session end, count, timestamp)` of a session count's output.
-type SessionRow = (String, i64, i64, Option<i64>, i64);
-
 fn session_count(config: DriverConfig) -> TopologyTestDriver {
     let b = StreamsBuilder::new();
     b.stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
@@ -519,27 +518,7 @@ fn session_count(config: DriverConfig) -> TopologyTestDriver {
     TopologyTestDriver::with_config(b.build().unwrap(), config).unwrap()
 }
 
-fn session_rows(d: &TopologyTestDriver) -> Vec<SessionRow> {
-    d.create_output_topic::<Windowed<String>, Option<i64>>(
-        "out",
-        Arc::new(SessionWindowedSerde::new(Serdes::string())),
-        Serdes::option(Serdes::i64()),
-    )
-    .read_records_to_list()
-    .into_iter()
-    .map(|r| {
-        (
-            r.key.key,
-            r.key.window.start,
-            r.key.window.end,
-            r.value,
-            r.timestamp,
-        )
-    })
-    .collect()
-}
-
-fn srow(k: &str, start: i64, end: i64, n: Option<i64>) -> SessionRow {
+fn srow(k: &str, start: i64, end: i64, n: Option<i64>) -> session_windows::Row {
     (k.into(), start, end, n, end)
 }
 
@@ -550,10 +529,10 @@ fn a_cached_session_count_forwards_the_sessions_of_each_commit() {
     let d = session_count(manual_commits());
     // a: 1, 5 and 12 merge into [1, 12]; b: its own session; a: 40 starts another.
     pipe_clicks(&d, &[("a", 1), ("a", 5), ("b", 3), ("a", 12), ("a", 40)]);
-    assert_eq!(session_rows(&d), vec![], "nothing before a commit");
+    assert_eq!(session_windows::read(&d), vec![], "nothing before a commit");
     d.commit().unwrap();
     assert_eq!(
-        session_rows(&d),
+        session_windows::read(&d),
         vec![
             srow("b", 3, 3, Some(1)),
             srow("a", 1, 12, Some(3)),
@@ -564,7 +543,7 @@ fn a_cached_session_count_forwards_the_sessions_of_each_commit() {
     pipe_clicks(&d, &[("a", 30), ("a", 31)]);
     d.commit().unwrap();
     assert_eq!(
-        session_rows(&d),
+        session_windows::read(&d),
         vec![srow("a", 40, 40, None), srow("a", 30, 40, Some(3))]
     );
     let stored = d
@@ -597,7 +576,7 @@ fn a_cached_session_count_forwards_the_sessions_of_each_commit() {
     pipe_clicks(&restored, &[("a", 45)]);
     restored.commit().unwrap();
     assert_eq!(
-        session_rows(&restored),
+        session_windows::read(&restored),
         vec![srow("a", 30, 40, None), srow("a", 30, 45, Some(4))]
     );
 }

@@ -11,13 +11,14 @@ use kstreams_dsl::{
 };
 use kstreams_test_driver::TopologyTestDriver;
 
-type Row = (String, i64, i64, Option<i64>, i64);
+/// `(key, session start, session end, value, timestamp)` per output record of topic `out`.
+pub(crate) type Row = (String, i64, i64, Option<i64>, i64);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn read(d: &TopologyTestDriver) -> Vec<Row> {
+pub(crate) fn read(d: &TopologyTestDriver) -> Vec<Row> {
     d.create_output_topic::<Windowed<String>, Option<i64>>(
         "out",
         Arc::new(SessionWindowedSerde::new(Serdes::string())),
