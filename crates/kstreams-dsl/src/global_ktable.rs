@@ -7,8 +7,8 @@ use kstreams_core::KeyValueStore;
 
 use crate::ktable::source::KTableSource;
 use crate::streams_builder::Shared;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Consumed, Data, Materialized};
+use kstreams_core::state::ValueAndTimestamp;
 
 /// A table every instance holds in full (Kafka Streams' `GlobalKTable`). It has no
 /// operators of its own: streams look it up with [`KStream::join_global`] and

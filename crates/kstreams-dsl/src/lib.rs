@@ -85,7 +85,6 @@ mod suppressed;
 pub mod time_windowed_kstream;
 mod time_windowed_serde;
 mod time_windows;
-mod value_and_timestamp;
 mod window_ms;
 mod windowed;
 
@@ -100,6 +99,7 @@ pub use kgrouped_stream::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
 pub use kstream::{DEDUP_HITS, KStream, value_hash};
 pub use kstreams_core::WindowError;
+pub use kstreams_core::state::{ValueAndTimestamp, ValueAndTimestampSerde};
 pub use ktable::KTable;
 pub use materialized::{Materialized, StoreType};
 pub use named::Named;
@@ -117,7 +117,6 @@ pub use suppressed::Suppressed;
 pub use time_windowed_kstream::TimeWindowedKStream;
 pub use time_windowed_serde::TimeWindowedSerde;
 pub use time_windows::TimeWindows;
-pub use value_and_timestamp::{ValueAndTimestamp, ValueAndTimestampSerde};
 pub use windowed::{Window, Windowed, WindowedSerde};
 
 /// What keys and values flowing through the DSL must be: cloneable and shareable across

@@ -7,7 +7,7 @@ use std::time::Duration;
 use kstreams_core::{KeyValueStoreBuilder, SharedSerde, Stores, WindowStoreBuilder};
 
 use crate::Data;
-use crate::value_and_timestamp::{ValueAndTimestamp, ValueAndTimestampSerde};
+use kstreams_core::state::{ValueAndTimestamp, ValueAndTimestampSerde};
 
 /// Where a key-value store keeps its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -36,6 +36,15 @@ pub enum RuntimeError {
     /// The instance is not in a state that allows the call.
     #[error("illegal state: {0}")]
     IllegalState(String),
+    /// A state store cannot be queried ([`crate::KafkaStreams::store`]); `reason` says
+    /// whether a retry may succeed.
+    #[error("state store '{store}' cannot be queried: {reason}")]
+    InvalidStateStore {
+        /// The store.
+        store: String,
+        /// Why.
+        reason: crate::interactive_queries::StoreUnavailable,
+    },
 }
 
 impl RuntimeError {

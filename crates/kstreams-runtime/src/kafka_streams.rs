@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+use kstreams_core::processor::GlobalStateStores;
 use kstreams_core::{ProcessorTopology, Topology};
 use kstreams_kafka::{Admin, ClientConfig};
 use tracing::{error, info, warn};
@@ -13,6 +14,10 @@ use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
 use crate::exception_handlers::StreamThreadExceptionResponse;
 use crate::global_stream_thread;
+use crate::interactive_queries::{
+    QueryInboxes, QueryRouter, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore,
+    StoreQueryParameters, StoreUnavailable,
+};
 use crate::internal_topics::{
     PartitionCounts, TopicLayout, create_dead_letter_topic, create_internal_topics,
 };
@@ -43,6 +48,8 @@ pub struct KafkaStreams {
     metrics: Arc<Metrics>,
     partition_counts: Option<PartitionCounts>,
     wakeups: PollWakeups,
+    queries: QueryInboxes,
+    global_stores: Option<GlobalStateStores>,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -76,6 +83,8 @@ impl KafkaStreams {
             metrics: Arc::default(),
             partition_counts: None,
             wakeups: PollWakeups::default(),
+            queries: QueryInboxes::default(),
+            global_stores: None,
         })
     }
 
@@ -176,6 +185,7 @@ impl KafkaStreams {
             }
         };
         let global_stores = global.as_ref().map(|g| g.stores.clone());
+        self.global_stores = global_stores.clone();
         self.global_thread = global.map(|g| g.handle);
         let shared = ThreadShared {
             config: self.config.clone(),
@@ -188,6 +198,7 @@ impl KafkaStreams {
             partitions: Arc::new(partitions),
             global: global_stores,
             wakeups: self.wakeups.clone(),
+            queries: self.queries.clone(),
         };
         self.state.set_threads(self.config.num_stream_threads);
         for i in 0..self.config.num_stream_threads {
@@ -198,6 +209,64 @@ impl KafkaStreams {
             self.threads.push(handle);
         }
         Ok(())
+    }
+
+    /// A read-only view of the key-value store `params` names, over this instance's tasks
+    /// (Kafka Streams' `store(...)` with `QueryableStoreTypes.keyValueStore()`). The view
+    /// outlives rebalances: each call reads the stores of the tasks the instance has then.
+    /// Fails at once for a name the topology does not have; a wrong `K`/`V` shows at the
+    /// first call that finds a local store.
+    pub fn key_value_store<K, V>(
+        &self,
+        params: StoreQueryParameters,
+    ) -> Result<ReadOnlyKeyValueStore<K, V>>
+    where
+        K: Clone + Send + Sync + 'static,
+        V: Send + 'static,
+    {
+        Ok(ReadOnlyKeyValueStore::new(self.router(&params)?, params))
+    }
+
+    /// A read-only view of the window store `params` names, over this instance's tasks.
+    pub fn window_store<K, V>(
+        &self,
+        params: StoreQueryParameters,
+    ) -> Result<ReadOnlyWindowStore<K, V>>
+    where
+        K: Clone + Send + Sync + 'static,
+        V: Send + 'static,
+    {
+        Ok(ReadOnlyWindowStore::new(self.router(&params)?, params))
+    }
+
+    /// A read-only view of the session store `params` names, over this instance's tasks.
+    pub fn session_store<K, V>(
+        &self,
+        params: StoreQueryParameters,
+    ) -> Result<ReadOnlySessionStore<K, V>>
+    where
+        K: Clone + Send + Sync + 'static,
+        V: Send + 'static,
+    {
+        Ok(ReadOnlySessionStore::new(self.router(&params)?, params))
+    }
+
+    fn router(&self, params: &StoreQueryParameters) -> Result<QueryRouter> {
+        let name = params.store_name();
+        let store_is_global = self.topology.global_store_names().iter().any(|g| g == name);
+        if !store_is_global && self.topology.subtopology_of_store(name).is_none() {
+            return Err(RuntimeError::InvalidStateStore {
+                store: name.to_string(),
+                reason: StoreUnavailable::UnknownStore,
+            });
+        }
+        Ok(QueryRouter {
+            inboxes: self.queries.clone(),
+            wakeups: self.wakeups.clone(),
+            state: self.state.clone(),
+            global: self.global_stores.clone(),
+            store_is_global,
+        })
     }
 
     /// The instance's process id, kept in the state directory so a restarted instance uses the

@@ -31,6 +31,7 @@ pub mod config;
 pub mod error;
 pub mod exception_handlers;
 mod global_stream_thread;
+pub mod interactive_queries;
 pub mod internal_topics;
 pub mod kafka_streams;
 pub mod metrics;
@@ -42,6 +43,10 @@ pub use config::{ConfigError, ProcessingGuarantee, StreamsConfig};
 pub use error::{Result, RuntimeError};
 pub use exception_handlers::{
     ExceptionHandlers, StreamThreadExceptionResponse, StreamsUncaughtExceptionHandler,
+};
+pub use interactive_queries::{
+    ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore, StoreQueryParameters,
+    StoreUnavailable,
 };
 pub use kafka_streams::KafkaStreams;
 pub use metrics::MetricsSnapshot;

@@ -85,6 +85,15 @@ impl ProcessorTopology {
             .map(|i| i as u32)
     }
 
+    /// The sub-topology whose tasks build store `name` (`None` for a global store or an
+    /// unknown name).
+    pub fn subtopology_of_store(&self, name: &str) -> Option<u32> {
+        self.subtopologies
+            .iter()
+            .position(|p| p.store_builders.iter().any(|b| b.name() == name))
+            .map(|i| i as u32)
+    }
+
     /// Internal topics (repartition topics), resolved with the application id.
     pub fn internal_topics(&self) -> &[String] {
         &self.internal_topics

@@ -7,8 +7,8 @@ use kstreams_core::{Processor, ProcessorContext, Record, Result};
 use crate::change::Change;
 use crate::kgrouped_table::KGroupedTable;
 use crate::ktable::forward_from_cache;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Data, KTable, Materialized};
+use kstreams_core::state::ValueAndTimestamp;
 
 type Add<K, V, VA> = Arc<dyn Fn(&K, &V, Option<VA>) -> VA + Send + Sync>;
 type Sub<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;

@@ -7,8 +7,8 @@ use kstreams_core::{Processor, ProcessorContext, Record, Result};
 use crate::change::Change;
 use crate::ktable::{KTable, ValueGetter, forward_from_cache};
 use crate::repartition_topic::through_repartition_topic;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Data, KStream, Materialized, Named};
+use kstreams_core::state::ValueAndTimestamp;
 
 /// Upserts each record into the store and forwards `(new, old)`.
 struct StreamToTable<K, V> {

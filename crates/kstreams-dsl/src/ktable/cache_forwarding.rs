@@ -12,7 +12,7 @@ use kstreams_core::{ProcessorContext, Record, Result};
 
 use crate::Data;
 use crate::change::Change;
-use crate::value_and_timestamp::ValueAndTimestamp;
+use kstreams_core::state::ValueAndTimestamp;
 
 /// Registers forwarding from `store`'s cache for the calling table processor (call from
 /// `init`). Returns whether the store is cached: if so, the processor must not forward

@@ -8,8 +8,8 @@ use kstreams_core::{ProcessorContext, Record};
 use crate::change::Change;
 use crate::ktable::{KTable, StoreAccess, ValueGetter};
 use crate::stateless::Stateless;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Data, Named};
+use kstreams_core::state::ValueAndTimestamp;
 
 /// The join's kind (names its nodes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

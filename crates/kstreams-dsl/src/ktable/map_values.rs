@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::change::Change;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Data, KTable, Materialized, Named};
+use kstreams_core::state::ValueAndTimestamp;
 
 type Mapper<K, V, VO> = Arc<dyn Fn(&K, &V) -> VO + Send + Sync>;
 

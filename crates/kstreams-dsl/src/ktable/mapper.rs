@@ -7,7 +7,7 @@ use kstreams_core::{Processor, ProcessorContext, Record, Result};
 
 use crate::Data;
 use crate::change::Change;
-use crate::value_and_timestamp::ValueAndTimestamp;
+use kstreams_core::state::ValueAndTimestamp;
 
 type MapFn<K, V, VO> = Arc<dyn Fn(&K, Change<V>) -> Option<Change<VO>> + Send + Sync>;
 

@@ -21,8 +21,8 @@ use kstreams_core::{KeyValueStore, ProcessorContext, Result, SharedSerde, TaskSt
 
 use crate::change::Change;
 use crate::streams_builder::Shared;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Data, Materialized, Named};
+use kstreams_core::state::ValueAndTimestamp;
 
 /// Store access for value getters, independent of the processor's output types.
 pub(crate) use cache_forwarding::forward_from_cache;

@@ -5,8 +5,8 @@ use kstreams_core::{Processor, ProcessorContext, Record, Result};
 use crate::change::Change;
 use crate::ktable::{KTable, ValueGetter, forward_from_cache};
 use crate::streams_builder::Shared;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::{Consumed, Data, Materialized};
+use kstreams_core::state::ValueAndTimestamp;
 
 /// Upserts each record into the store (a `None` value deletes) and forwards the change.
 /// A tombstone for an absent key changes nothing and is not forwarded.

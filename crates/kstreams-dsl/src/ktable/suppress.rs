@@ -9,9 +9,9 @@ use kstreams_core::{KeyValueStore, Processor, ProcessorContext, Record, Result, 
 use crate::change::Change;
 use crate::kstream::missing_serde;
 use crate::ktable::KTable;
-use crate::value_and_timestamp::{ValueAndTimestamp, ValueAndTimestampSerde};
 use crate::windowed::Windowed;
 use crate::{Data, Suppressed};
+use kstreams_core::state::{ValueAndTimestamp, ValueAndTimestampSerde};
 
 /// Buffers the latest value of each window (in a change-logged store, indexed in memory by
 /// window end) and emits it, with the timestamp of its last update, once observed stream

@@ -7,9 +7,9 @@ use kstreams_core::{Processor, ProcessorContext, Record, Result, WindowStore};
 
 use crate::change::Change;
 use crate::sliding_windowed_kstream::SlidingWindowedKStream;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::windowed::{Window, Windowed};
 use crate::{Data, KTable, Materialized, SlidingWindows};
+use kstreams_core::state::ValueAndTimestamp;
 
 type Fold<K, V, VA> = Arc<dyn Fn(&K, &V, Option<VA>) -> VA + Send + Sync>;
 

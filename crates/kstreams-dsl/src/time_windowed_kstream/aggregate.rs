@@ -7,9 +7,9 @@ use kstreams_core::{Processor, ProcessorContext, Record, Result, WindowStore};
 use crate::change::Change;
 use crate::time_windowed_kstream::TimeWindowedKStream;
 use crate::time_windowed_kstream::cache_forwarding::forward_windows_from_cache;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::windowed::Windowed;
 use crate::{Data, KTable, Materialized, TimeWindows};
+use kstreams_core::state::ValueAndTimestamp;
 
 type Fold<K, V, VA> = Arc<dyn Fn(&K, &V, Option<VA>) -> VA + Send + Sync>;
 

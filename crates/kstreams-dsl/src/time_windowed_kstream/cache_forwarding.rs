@@ -13,8 +13,8 @@ use kstreams_core::{ProcessorContext, Record, Result, WindowStore};
 
 use crate::Data;
 use crate::change::Change;
-use crate::value_and_timestamp::ValueAndTimestamp;
 use crate::windowed::{Window, Windowed};
+use kstreams_core::state::ValueAndTimestamp;
 
 /// Registers forwarding from the window store `store`'s cache for the calling aggregation
 /// (call from `init`). Returns whether the store is cached: if so, the processor must not

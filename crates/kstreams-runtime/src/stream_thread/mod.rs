@@ -27,12 +27,14 @@ use crate::checkpoint;
 use crate::collector::{Outbox, drain};
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
+use crate::interactive_queries::{QueryInboxes, StoreQuery};
 use crate::metrics::{LocalLatency, Metrics};
 use crate::send_failure::PendingSends;
 use crate::state::SharedState;
 
 mod output;
 mod pacing;
+mod queries;
 mod tasks;
 
 /// What every stream thread of an instance shares.
@@ -50,8 +52,10 @@ pub(crate) struct ThreadShared {
     pub(crate) partitions: Arc<HashMap<String, i32>>,
     /// The instance's global stores, restored before the stream threads start.
     pub(crate) global: Option<GlobalStateStores>,
-    /// Ends the threads' polls when the instance stops.
+    /// Ends the threads' polls when the instance stops, or when a query waits.
     pub(crate) wakeups: PollWakeups,
+    /// Where interactive queries reach the threads.
+    pub(crate) queries: QueryInboxes,
 }
 
 /// The consumer wakeups of the stream threads, by thread index, and of the global stream
@@ -66,6 +70,15 @@ impl PollWakeups {
     pub(crate) fn register(&self, index: usize, wakeup: kstreams_kafka::consumer::ConsumerWakeup) {
         if let Ok(mut w) = self.0.lock() {
             w.insert(index, wakeup);
+        }
+    }
+
+    /// Ends thread `index`'s poll in progress (or its next one).
+    pub(crate) fn wake(&self, index: usize) {
+        if let Ok(w) = self.0.lock()
+            && let Some(wakeup) = w.get(&index)
+        {
+            wakeup.wakeup();
         }
     }
 
@@ -193,6 +206,8 @@ struct StreamThread {
     cache: SharedThreadCache,
     /// Process latencies since the last merge into the shared metrics.
     process_latency: LocalLatency,
+    /// Interactive queries waiting to be run against this thread's stores.
+    queries: std::sync::mpsc::Receiver<StoreQuery>,
 }
 
 impl StreamThread {
@@ -222,6 +237,8 @@ impl StreamThread {
         consumer_cfg.max_poll_records = cfg.max_poll_records;
         let mut consumer = Consumer::with_client(client.clone(), consumer_cfg)?;
         shared.wakeups.register(index, consumer.wakeup_handle());
+        let (query_inbox, queries) = std::sync::mpsc::channel();
+        shared.queries.register(index, query_inbox);
         // Commit before a rebalance revokes the partitions (see `step`).
         consumer.set_return_before_rejoin(true);
         let mut restore_cfg = ConsumerConfig::new(cfg.bootstrap_servers.clone())
@@ -301,6 +318,7 @@ impl StreamThread {
                 shared.config.cache_max_bytes / shared.config.num_stream_threads.max(1),
             ),
             process_latency: LocalLatency::new(),
+            queries,
             shared,
         })
     }
@@ -419,6 +437,8 @@ impl StreamThread {
             self.work_left,
         );
         let records = self.consumer.poll(wait).await?;
+        // A query ends the poll (waking it): answer it before the records' processing.
+        self.serve_queries();
         self.handle_rebalance().await?;
         self.add_records(records)?;
         self.backpressure()?;

@@ -13,7 +13,7 @@ use super::wrappers::{
 use crate::Data;
 use crate::change::Change;
 use crate::ktable::{StoreAccess, ValueGetter};
-use crate::value_and_timestamp::ValueAndTimestamp;
+use kstreams_core::state::ValueAndTimestamp;
 
 /// Serialized bytes of a key that must not be null.
 fn key_bytes<T: 'static>(serde: &SharedSerde<T>, topic: &str, v: &T) -> Result<Vec<u8>> {

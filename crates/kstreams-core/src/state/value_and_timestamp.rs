@@ -1,6 +1,6 @@
-//! `ValueAndTimestamp`: what DSL key-value stores hold.
+//! `ValueAndTimestamp`: what the DSL's key-value and window stores hold.
 
-use kstreams_core::{Serde, SerdeError, SharedSerde};
+use crate::{Serde, SerdeError, SharedSerde};
 
 /// A value with the timestamp of its last update, as the DSL's aggregation and table stores
 /// keep them (Kafka Streams' timestamped key-value stores).
@@ -89,7 +89,7 @@ impl<V: Send + Sync + 'static> Serde<ValueAndTimestamp<V>> for ValueAndTimestamp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kstreams_core::Serdes;
+    use crate::Serdes;
 
     #[test]
     fn round_trip_and_malformed() {
