@@ -22,6 +22,14 @@ pub struct ReadOnlyKeyValueStore<K, V> {
     _types: PhantomData<fn() -> (K, V)>,
 }
 
+impl<K, V> std::fmt::Debug for ReadOnlyKeyValueStore<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnlyKeyValueStore")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
 const KIND: &str = "key-value store of the requested key and value types";
 
 /// A local store seen with values `V`: stored as `V`, or with timestamps to drop.

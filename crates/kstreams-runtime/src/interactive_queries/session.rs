@@ -18,6 +18,14 @@ pub struct ReadOnlySessionStore<K, V> {
     _types: PhantomData<fn() -> (K, V)>,
 }
 
+impl<K, V> std::fmt::Debug for ReadOnlySessionStore<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnlySessionStore")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
 const KIND: &str = "session store of the requested key and value types";
 
 impl<K, V> ReadOnlySessionStore<K, V>

@@ -21,6 +21,14 @@ pub struct ReadOnlyWindowStore<K, V> {
     _types: PhantomData<fn() -> (K, V)>,
 }
 
+impl<K, V> std::fmt::Debug for ReadOnlyWindowStore<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnlyWindowStore")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
 const KIND: &str = "window store of the requested key and value types";
 
 /// A local store seen with values `V`: stored as `V`, or with timestamps to drop.

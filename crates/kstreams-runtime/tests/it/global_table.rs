@@ -13,7 +13,7 @@ use kstreams_core::{Serdes, Topology};
 use kstreams_dsl::{Consumed, Materialized, Named, Produced, StreamsBuilder};
 use kstreams_kafka::producer::{Producer, ProducerConfig};
 use kstreams_kafka::{ClientConfig, ProducerRecord};
-use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, State};
+use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, State, StoreQueryParameters};
 use kstreams_testkit::{TansuBroker, random_topic};
 
 fn enrich(orders: &str, regions: &str, out: &str) -> Topology {
@@ -153,6 +153,15 @@ fn two_instances_each_join_against_the_whole_global_table() {
             break moved;
         }
     };
+    // Each instance answers queries of the whole global table, the update included.
+    for s in [&a, &b] {
+        let regions = s
+            .key_value_store::<String, String>(StoreQueryParameters::from_name("regions-store"))
+            .unwrap();
+        assert_eq!(regions.get(&"c0".into()).unwrap().as_deref(), Some("moved"));
+        assert_eq!(regions.get(&"c5".into()).unwrap().as_deref(), Some("r5"));
+        assert_eq!(regions.all().unwrap().len(), 12);
+    }
     a.close().unwrap();
     b.close().unwrap();
     assert_eq!(

@@ -9,6 +9,7 @@ mod deduplicate;
 mod foreign_key_join;
 mod global_table;
 mod idle_send;
+mod interactive_queries;
 mod production_errors;
 mod punctuation;
 mod retry_eos;

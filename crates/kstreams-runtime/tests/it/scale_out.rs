@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, State};
+use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, State, StoreQueryParameters};
 use kstreams_testkit::{TansuBroker, random_topic};
 
 fn wait_state(s: &KafkaStreams, want: State, timeout: Duration) {
@@ -250,6 +250,38 @@ fn standby_replica_makes_failover_restore_only_the_tail() {
     std::thread::sleep(Duration::from_secs(2));
     assert!(a.metrics().standby_updates > 0, "{:?}", a.metrics());
     assert!(b.metrics().standby_updates > 0, "{:?}", b.metrics());
+    // Interactive queries: each instance's active stores hold its share of the words, the two
+    // shares split them; with stale stores, the standbys add the other instance's share.
+    let expected = count_words(&all);
+    let active = |s: &KafkaStreams| -> BTreeMap<String, i64> {
+        s.key_value_store::<String, i64>(StoreQueryParameters::from_name(STORE))
+            .unwrap()
+            .all()
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    let (share_a, share_b) = (active(&a), active(&b));
+    assert!(!share_a.is_empty() && !share_b.is_empty());
+    assert!(share_a.keys().all(|k| !share_b.contains_key(k)), "disjoint");
+    let mut union = share_a.clone();
+    union.extend(share_b);
+    assert_eq!(union, expected);
+    let stale = a
+        .key_value_store::<String, i64>(
+            StoreQueryParameters::from_name(STORE).enable_stale_stores(),
+        )
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut with_standbys: BTreeMap<String, i64> = BTreeMap::new();
+    while with_standbys != expected && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        with_standbys = stale.all().unwrap().into_iter().collect();
+    }
+    assert_eq!(
+        with_standbys, expected,
+        "A's active and standby stores hold every word"
+    );
     let restored_before = a.metrics().restored;
 
     // B leaves: A takes its tasks over from its warm standbys.

@@ -1,0 +1,305 @@
+//! Interactive queries against tansu: a running instance answers reads of its stores from
+//! another thread, over every stream thread's tasks; DSL stores (key-value, window, session)
+//! answer with plain values; what cannot be queried (an unknown store, wrong types, an
+//! instance not running) says so. Standby and global stores: `scale_out.rs` and
+//! `global_table.rs`.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+use kstreams_core::Serdes;
+use kstreams_dsl::{Consumed, Grouped, Materialized, SessionWindows, StreamsBuilder, TimeWindows};
+use kstreams_kafka::producer::{Producer, ProducerConfig};
+use kstreams_kafka::{ClientConfig, ProducerRecord};
+use kstreams_runtime::{
+    KafkaStreams, ProcessingGuarantee, RuntimeError, State, StoreQueryParameters, StoreUnavailable,
+};
+use kstreams_testkit::{TansuBroker, random_topic};
+
+fn unavailable<T: std::fmt::Debug>(r: Result<T, RuntimeError>) -> StoreUnavailable {
+    match r {
+        Err(RuntimeError::InvalidStateStore { reason, .. }) => reason,
+        other => panic!("expected InvalidStateStore, got {other:?}"),
+    }
+}
+
+/// Polls `f` until it returns `want` or `timeout` passes; returns the last answer.
+fn eventually<T: PartialEq + std::fmt::Debug>(
+    timeout: Duration,
+    want: &T,
+    mut f: impl FnMut() -> T,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let got = f();
+        if got == *want || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_running_instance_answers_queries_over_every_stream_thread() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let input = random_topic("iq-in");
+    let output = random_topic("iq-out");
+    let app = random_topic("iq-app");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(create_topics(&bs, &[(&input, 4), (&output, 4)]));
+    let cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, dir.path()).with_threads(2);
+    let mut streams = KafkaStreams::new(word_count(&input, &output), cfg).unwrap();
+
+    // A view made before the start answers once the instance runs; until then it says why not.
+    let counts = streams
+        .key_value_store::<String, i64>(StoreQueryParameters::from_name(STORE))
+        .unwrap();
+    assert_eq!(
+        unavailable(counts.get(&"alpha".into())),
+        StoreUnavailable::NotRunning(State::Created)
+    );
+    assert_eq!(
+        unavailable(
+            streams.key_value_store::<String, i64>(StoreQueryParameters::from_name("nope"))
+        ),
+        StoreUnavailable::UnknownStore
+    );
+
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(90));
+    let lines = lines("q", 60);
+    rt.block_on(produce_lines(&bs, &input, &lines));
+    let want = count_words(&lines);
+    let out = rt.block_on(read_output(
+        &bs,
+        &output,
+        4,
+        total(&want),
+        Duration::from_secs(60),
+    ));
+    assert_eq!(final_counts(&out), want);
+
+    // Every word, from whichever thread's task holds it; the query runs on this thread.
+    let all = eventually(Duration::from_secs(10), &want, || {
+        counts
+            .all()
+            .unwrap()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>()
+    });
+    assert_eq!(all, want);
+    assert_eq!(
+        counts.all().unwrap().len(),
+        want.len(),
+        "each word in one task"
+    );
+    for (word, n) in &want {
+        assert_eq!(counts.get(word).unwrap(), Some(*n), "{word}");
+    }
+    assert_eq!(counts.get(&"absent".into()).unwrap(), None);
+    let from_b: BTreeMap<String, i64> = counts
+        .range(Some(&"b".into()), Some(&"e".into()))
+        .unwrap()
+        .into_iter()
+        .collect();
+    let want_b: BTreeMap<String, i64> = want
+        .iter()
+        .filter(|(k, _)| ("b".."e").contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    assert_eq!(from_b, want_b);
+    assert!(counts.approximate_num_entries().unwrap() > 0);
+
+    // Partition by partition, the tasks split the words between them.
+    let mut union = BTreeMap::new();
+    for p in 0..4 {
+        let part = streams
+            .key_value_store::<String, i64>(
+                StoreQueryParameters::from_name(STORE).with_partition(p),
+            )
+            .unwrap();
+        for (k, v) in part.all().unwrap() {
+            assert!(union.insert(k, v).is_none(), "a word in two tasks");
+        }
+    }
+    assert_eq!(union, want);
+
+    // A view with other value types is a programming error, not an empty answer.
+    let wrong = streams
+        .key_value_store::<String, String>(StoreQueryParameters::from_name(STORE))
+        .unwrap();
+    let e = unavailable(wrong.all());
+    assert!(matches!(e, StoreUnavailable::WrongType(_)), "{e:?}");
+    assert!(!e.is_retriable());
+
+    // Views are usable from other threads.
+    let shared = counts.clone();
+    let alpha = std::thread::spawn(move || shared.get(&"alpha".into()).unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(alpha, want.get("alpha").copied());
+
+    streams.close().unwrap();
+    assert_eq!(
+        unavailable(counts.all()),
+        StoreUnavailable::NotRunning(State::NotRunning)
+    );
+}
+
+const WINDOW_MS: i64 = 60_000;
+const GAP_MS: i64 = 5_000;
+const BASE_MS: i64 = 1_700_000_040_000;
+
+/// A count per key, per key and minute, and per key and session, all materialized by the DSL
+/// (values kept with their timestamps).
+fn dsl_counts(input: &str) -> kstreams_core::Topology {
+    let b = StreamsBuilder::new();
+    let s = b.stream::<String, String>(input, Consumed::with(Serdes::string(), Serdes::string()));
+    s.group_by_key(Grouped::default())
+        .count(Materialized::as_("totals"));
+    s.group_by_key(Grouped::default())
+        .windowed_by(TimeWindows::of_size_and_grace(
+            Duration::from_millis(WINDOW_MS as u64),
+            Duration::from_secs(3600),
+        ))
+        .count(Materialized::as_("per-minute"));
+    s.group_by_key(Grouped::default())
+        .windowed_by_session(SessionWindows::of_inactivity_gap_and_grace(
+            Duration::from_millis(GAP_MS as u64),
+            Duration::from_secs(3600),
+        ))
+        .count(Materialized::as_("sessions"));
+    b.build().unwrap()
+}
+
+#[test]
+fn dsl_stores_answer_key_value_window_and_session_queries_under_exactly_once() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let input = random_topic("iqd-in");
+    let app = random_topic("iqd-app");
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    rt.block_on(create_topics(&bs, &[(&input, 2)]));
+    let cfg = config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, dir.path());
+    let mut streams = KafkaStreams::new(dsl_counts(&input), cfg).unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(90));
+
+    // Key "a": 3 records in minute 0 (one session), 2 in minute 1 (a second session).
+    // Key "b": 1 record in minute 0.
+    let records: [(&str, i64); 6] = [
+        ("a", BASE_MS),
+        ("a", BASE_MS + 1_000),
+        ("a", BASE_MS + 2_000),
+        ("a", BASE_MS + WINDOW_MS + 30_000),
+        ("a", BASE_MS + WINDOW_MS + 31_000),
+        ("b", BASE_MS + 10_000),
+    ];
+    rt.block_on(async {
+        let p = Producer::connect(ClientConfig::new(&bs), ProducerConfig::default())
+            .await
+            .unwrap();
+        for (k, ts) in records {
+            p.send(
+                ProducerRecord::new(&input, "v")
+                    .with_key(k)
+                    .with_timestamp(ts),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        }
+        p.close().await.unwrap();
+    });
+
+    let totals = streams
+        .key_value_store::<String, i64>(StoreQueryParameters::from_name("totals"))
+        .unwrap();
+    let want = BTreeMap::from([("a".to_string(), 5), ("b".to_string(), 1)]);
+    let got = eventually(Duration::from_secs(30), &want, || {
+        totals
+            .all()
+            .unwrap()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>()
+    });
+    assert_eq!(got, want);
+    // The timestamped view: the value with the timestamp of its last update.
+    let stamped = streams
+        .key_value_store::<String, kstreams_dsl::ValueAndTimestamp<i64>>(
+            StoreQueryParameters::from_name("totals"),
+        )
+        .unwrap();
+    let b = stamped.get(&"b".into()).unwrap().unwrap();
+    assert_eq!((b.value, b.timestamp), (1, BASE_MS + 10_000));
+
+    let minutes = streams
+        .window_store::<String, i64>(StoreQueryParameters::from_name("per-minute"))
+        .unwrap();
+    let a_minutes = eventually(
+        Duration::from_secs(30),
+        &vec![(BASE_MS, 3), (BASE_MS + WINDOW_MS, 2)],
+        || {
+            minutes
+                .fetch_range(&"a".into(), BASE_MS, BASE_MS + WINDOW_MS)
+                .unwrap()
+        },
+    );
+    assert_eq!(a_minutes, vec![(BASE_MS, 3), (BASE_MS + WINDOW_MS, 2)]);
+    assert_eq!(minutes.fetch(&"b".into(), BASE_MS).unwrap(), Some(1));
+    assert_eq!(
+        minutes.fetch(&"b".into(), BASE_MS + WINDOW_MS).unwrap(),
+        None
+    );
+    let mut first_minute = minutes.fetch_all(BASE_MS, BASE_MS).unwrap();
+    first_minute.sort();
+    assert_eq!(
+        first_minute,
+        vec![("a".to_string(), BASE_MS, 3), ("b".to_string(), BASE_MS, 1)]
+    );
+    assert_eq!(minutes.all().unwrap().len(), 3);
+
+    let sessions = streams
+        .session_store::<String, i64>(StoreQueryParameters::from_name("sessions"))
+        .unwrap();
+    let a_sessions: Vec<(i64, i64, i64)> = sessions
+        .fetch(&"a".into())
+        .unwrap()
+        .into_iter()
+        .map(|(w, n)| (w.start, w.end, n))
+        .collect();
+    assert_eq!(
+        a_sessions,
+        vec![
+            (BASE_MS, BASE_MS + 2_000, 3),
+            (
+                BASE_MS + WINDOW_MS + 30_000,
+                BASE_MS + WINDOW_MS + 31_000,
+                2
+            )
+        ]
+    );
+    let late: Vec<i64> = sessions
+        .find_sessions(&"a".into(), BASE_MS + WINDOW_MS, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(late, vec![2]);
+    // A window store is not a session store.
+    let e = unavailable(
+        streams
+            .session_store::<String, i64>(StoreQueryParameters::from_name("per-minute"))
+            .unwrap()
+            .fetch(&"a".into()),
+    );
+    assert!(matches!(e, StoreUnavailable::WrongType(_)), "{e:?}");
+    streams.close().unwrap();
+}
