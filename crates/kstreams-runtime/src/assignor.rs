@@ -14,6 +14,9 @@ use kstreams_core::TaskId;
 use kstreams_kafka::TopicPartition;
 use kstreams_kafka::assignor::{Assignment, GroupMember, PartitionAssignor};
 
+use crate::assignment_info::{AssignmentInfo, HostTasks, SubscriptionInfo};
+use crate::streams_metadata::ClusterMetadata;
+
 /// The tasks of a topology given the partition counts of its source topics: each task with
 /// the partitions it reads.
 pub fn tasks_for(
@@ -116,27 +119,16 @@ pub fn assign_standbys(
     out
 }
 
-fn encode_tasks(tasks: &BTreeSet<TaskId>) -> Bytes {
-    let v: Vec<String> = tasks.iter().map(ToString::to_string).collect();
-    Bytes::from(v.join(","))
-}
-
-fn decode_tasks(b: &[u8]) -> Vec<TaskId> {
-    std::str::from_utf8(b)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|t| t.parse().ok())
-        .collect()
-}
-
 /// The [`PartitionAssignor`] of stream threads (protocol name `"stream"`).
 #[derive(Debug, Clone)]
 pub struct StreamsPartitionAssignor {
     sources: Vec<Vec<String>>,
-    process_id: String,
+    subscription: SubscriptionInfo,
     standby_replicas: usize,
     /// The standby tasks of this member's latest assignment.
     standbys: Arc<Mutex<Vec<TaskId>>>,
+    /// The group's endpoints and their tasks, from the latest assignment.
+    cluster: ClusterMetadata,
 }
 
 impl StreamsPartitionAssignor {
@@ -155,10 +147,26 @@ impl StreamsPartitionAssignor {
     ) -> Self {
         StreamsPartitionAssignor {
             sources,
-            process_id,
+            subscription: SubscriptionInfo {
+                process_id,
+                endpoint: None,
+            },
             standby_replicas,
             standbys,
+            cluster: ClusterMetadata::default(),
         }
+    }
+
+    /// Announces this member's `application.server` endpoint to the group.
+    pub fn with_endpoint(mut self, endpoint: Option<String>) -> Self {
+        self.subscription.endpoint = endpoint;
+        self
+    }
+
+    /// Keeps the group's endpoint → tasks map of each assignment in `cluster`.
+    pub(crate) fn with_cluster_metadata(mut self, cluster: ClusterMetadata) -> Self {
+        self.cluster = cluster;
+        self
     }
 }
 
@@ -168,18 +176,19 @@ impl PartitionAssignor for StreamsPartitionAssignor {
     }
 
     fn subscription_user_data(&self, _topics: &[String]) -> Option<Bytes> {
-        Some(Bytes::from(self.process_id.clone()))
+        Some(self.subscription.encode())
     }
 
     fn on_assignment(&self, assignment: &Assignment, _generation_id: i32) {
-        let tasks = assignment
+        let info = assignment
             .user_data
             .as_ref()
-            .map(|b| decode_tasks(b))
+            .map(|b| AssignmentInfo::decode(b))
             .unwrap_or_default();
         if let Ok(mut s) = self.standbys.lock() {
-            *s = tasks;
+            *s = info.standby_tasks;
         }
+        self.cluster.update(info.hosts);
     }
 
     fn assign(
@@ -207,26 +216,51 @@ impl PartitionAssignor for StreamsPartitionAssignor {
         }
         let task_ids: Vec<TaskId> = tasks.keys().copied().collect();
         let by_member = assign_tasks(&task_ids, &ids, &previous);
-        let process_of: HashMap<String, String> = sorted
+        let subscriptions: HashMap<&str, SubscriptionInfo> = sorted
             .iter()
             .map(|m| {
-                let p = m
+                let info = m
                     .subscription
                     .user_data
                     .as_ref()
-                    .and_then(|b| std::str::from_utf8(b).ok())
-                    .filter(|p| !p.is_empty())
-                    .map_or_else(|| m.member_id.clone(), str::to_string);
-                (m.member_id.clone(), p)
+                    .map(|b| SubscriptionInfo::decode(b))
+                    .unwrap_or_default();
+                (m.member_id.as_str(), info)
+            })
+            .collect();
+        let process_of: HashMap<String, String> = subscriptions
+            .iter()
+            .map(|(member, info)| {
+                let p = if info.process_id.is_empty() {
+                    member.to_string()
+                } else {
+                    info.process_id.clone()
+                };
+                (member.to_string(), p)
             })
             .collect();
         let standbys = assign_standbys(&by_member, &process_of, self.standby_replicas);
+        let mut hosts: BTreeMap<String, HostTasks> = BTreeMap::new();
+        for (member, info) in &subscriptions {
+            let Some(endpoint) = &info.endpoint else {
+                continue;
+            };
+            let host = hosts.entry(endpoint.clone()).or_default();
+            host.active
+                .extend(by_member.get(*member).into_iter().flatten().copied());
+            host.standby
+                .extend(standbys.get(*member).into_iter().flatten().copied());
+        }
         let mut out = BTreeMap::new();
         for (member, ts) in by_member {
-            let user_data = standbys
-                .get(&member)
-                .filter(|s| !s.is_empty())
-                .map(encode_tasks);
+            let info = AssignmentInfo {
+                standby_tasks: standbys
+                    .get(&member)
+                    .map(|s| s.iter().copied().collect())
+                    .unwrap_or_default(),
+                hosts: hosts.clone(),
+            };
+            let user_data = Some(info.encode());
             let mut partitions: Vec<TopicPartition> = ts
                 .iter()
                 .flat_map(|t| tasks.get(t).cloned().unwrap_or_default())
@@ -321,10 +355,18 @@ mod tests {
                 .values()
                 .all(BTreeSet::is_empty)
         );
-        assert_eq!(
-            decode_tasks(&encode_tasks(&BTreeSet::from([t(1), TaskId::new(2, 3)]))),
-            vec![t(1), TaskId::new(2, 3)]
+    }
+
+    fn subscribed(id: &str, process: &str, endpoint: Option<&str>) -> GroupMember {
+        let mut m = member(id, vec![]);
+        m.subscription.user_data = Some(
+            SubscriptionInfo {
+                process_id: process.into(),
+                endpoint: endpoint.map(str::to_string),
+            }
+            .encode(),
         );
+        m
     }
 
     #[test]
@@ -336,11 +378,9 @@ mod tests {
             1,
             received.clone(),
         );
-        assert_eq!(a.subscription_user_data(&[]), Some(Bytes::from("P1")));
-        let mut m1 = member("m1", vec![]);
-        m1.subscription.user_data = Some(Bytes::from("P1"));
-        let mut m2 = member("m2", vec![]);
-        m2.subscription.user_data = Some(Bytes::from("P2"));
+        let sent = SubscriptionInfo::decode(&a.subscription_user_data(&[]).unwrap());
+        assert_eq!((sent.process_id.as_str(), sent.endpoint), ("P1", None));
+        let (m1, m2) = (subscribed("m1", "P1", None), subscribed("m2", "P2", None));
         let counts = BTreeMap::from([("a".to_string(), 2)]);
         let out = a.assign(&[m1, m2], &counts).unwrap();
         a.on_assignment(&out["m1"], 1);
@@ -348,6 +388,53 @@ mod tests {
         assert_eq!(standby.len(), 1);
         let active_m1 = &out["m1"].partitions;
         assert!(!active_m1.contains(&TopicPartition::new("a", standby[0].partition)));
+    }
+
+    /// Every member learns which endpoint hosts which tasks; threads of one instance share
+    /// its endpoint, members without one are left out.
+    #[test]
+    fn assignments_map_endpoints_to_their_tasks() {
+        let cluster = ClusterMetadata::default();
+        let a = StreamsPartitionAssignor::with_standbys(
+            vec![vec!["a".into()]],
+            "A".into(),
+            1,
+            Arc::default(),
+        )
+        .with_endpoint(Some("host-a:1".into()))
+        .with_cluster_metadata(cluster.clone());
+        let members = [
+            subscribed("a1", "A", Some("host-a:1")),
+            subscribed("a2", "A", Some("host-a:1")),
+            subscribed("b1", "B", Some("host-b:2")),
+            subscribed("c1", "C", None),
+        ];
+        let counts = BTreeMap::from([("a".to_string(), 8)]);
+        let out = a.assign(&members, &counts).unwrap();
+        a.on_assignment(&out["a1"], 1);
+        let hosts = cluster.hosts();
+        assert_eq!(hosts.keys().collect::<Vec<_>>(), ["host-a:1", "host-b:2"]);
+        let active = |m: &str| -> BTreeSet<TaskId> {
+            out[m]
+                .partitions
+                .iter()
+                .map(|tp| TaskId::new(0, tp.partition))
+                .collect()
+        };
+        let a_tasks: BTreeSet<TaskId> = active("a1").union(&active("a2")).copied().collect();
+        assert_eq!(hosts["host-a:1"].active, a_tasks);
+        assert_eq!(hosts["host-b:2"].active, active("b1"));
+        // Every member gets the same map.
+        for m in ["a2", "b1", "c1"] {
+            assert_eq!(
+                AssignmentInfo::decode(out[m].user_data.as_ref().unwrap()).hosts,
+                hosts
+            );
+        }
+        // Each task has one standby, on another process than its owner.
+        for (endpoint, tasks) in &hosts {
+            assert!(tasks.active.is_disjoint(&tasks.standby), "{endpoint}");
+        }
     }
 
     #[test]

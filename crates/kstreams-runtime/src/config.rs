@@ -116,6 +116,11 @@ pub struct StreamsConfig {
     /// (`<group.instance.id>-<thread>`), so a restart within the session timeout gets its
     /// tasks back without a rebalance.
     pub group_instance_id: Option<String>,
+    /// `application.server` (none): this instance's `host:port` for interactive queries. The
+    /// group learns which endpoint hosts which tasks, so any instance can tell where a key's
+    /// store lives ([`crate::KafkaStreams::query_metadata_for_key`]). The engine serves
+    /// nothing on it: the application's own server answers queries there.
+    pub application_server: Option<String>,
     /// `errors.dead.letter.queue.topic.name`: where failed records go (`None`:
     /// `<application.id>-dlq`); created at start-up if missing.
     pub dead_letter_topic: Option<String>,
@@ -153,11 +158,18 @@ impl StreamsConfig {
             network_thread: true,
             replication_factor: 1,
             group_instance_id: None,
+            application_server: None,
             dead_letter_topic: None,
             exception_handlers: ExceptionHandlers::default(),
             max_request_size: 1024 * 1024,
             send_fault_injection: Default::default(),
         }
+    }
+
+    /// Sets `application.server` (`host:port`).
+    pub fn with_application_server(mut self, endpoint: impl Into<String>) -> Self {
+        self.application_server = Some(endpoint.into());
+        self
     }
 
     /// Sets the dead-letter topic.
@@ -291,6 +303,14 @@ impl StreamsConfig {
             return Err(ConfigError::Invalid {
                 key: "commit.interval.ms",
                 message: "must be positive".into(),
+            });
+        }
+        if let Some(endpoint) = &self.application_server
+            && crate::streams_metadata::HostInfo::parse(endpoint).is_none()
+        {
+            return Err(ConfigError::Invalid {
+                key: "application.server",
+                message: format!("'{endpoint}' is not host:port"),
             });
         }
         if self.num_standby_replicas > 8 {
@@ -462,6 +482,22 @@ mod tests {
                 ..
             })
         ));
+        for bad in ["localhost", "h:port", ":8080", "two words:1"] {
+            assert!(
+                matches!(
+                    StreamsConfig::new("a", "h:1")
+                        .with_application_server(bad)
+                        .validate(),
+                    Err(ConfigError::Invalid {
+                        key: "application.server",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        let ok = StreamsConfig::new("a", "h:1").with_application_server("node-1:8080");
+        assert!(ok.validate().is_ok());
     }
 
     #[test]

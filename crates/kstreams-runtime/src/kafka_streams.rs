@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use kstreams_core::processor::GlobalStateStores;
-use kstreams_core::{ProcessorTopology, Topology};
+use kstreams_core::{ProcessorTopology, Serde, TaskId, Topology};
 use kstreams_kafka::{Admin, ClientConfig};
 use tracing::{error, info, warn};
 
@@ -24,6 +24,9 @@ use crate::internal_topics::{
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::state::{SharedState, State, StateListener};
 use crate::stream_thread::{self, PollWakeups, ThreadShared};
+use crate::streams_metadata::{
+    ClusterMetadata, HostInfo, KeyQueryMetadata, StreamsMetadata, all_metadata, key_metadata,
+};
 
 /// Runs a topology against Kafka as one instance of the application `application.id`;
 /// instances with the same id share the tasks through the consumer group.
@@ -50,6 +53,7 @@ pub struct KafkaStreams {
     wakeups: PollWakeups,
     queries: QueryInboxes,
     global_stores: Option<GlobalStateStores>,
+    cluster: ClusterMetadata,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -85,6 +89,7 @@ impl KafkaStreams {
             wakeups: PollWakeups::default(),
             queries: QueryInboxes::default(),
             global_stores: None,
+            cluster: ClusterMetadata::default(),
         })
     }
 
@@ -199,6 +204,7 @@ impl KafkaStreams {
             global: global_stores,
             wakeups: self.wakeups.clone(),
             queries: self.queries.clone(),
+            cluster: self.cluster.clone(),
         };
         self.state.set_threads(self.config.num_stream_threads);
         for i in 0..self.config.num_stream_threads {
@@ -267,6 +273,121 @@ impl KafkaStreams {
             global: self.global_stores.clone(),
             store_is_global,
         })
+    }
+
+    /// Every instance of the group with an `application.server`, with the tasks and stores it
+    /// hosts, as of the latest rebalance (Kafka Streams' `metadataForAllStreamsClients`).
+    /// Empty before the first assignment.
+    pub fn metadata_for_all_streams_clients(&self) -> Vec<StreamsMetadata> {
+        let topics = self
+            .partition_counts
+            .as_ref()
+            .map(|c| c.topics.clone())
+            .unwrap_or_default();
+        all_metadata(&self.cluster.hosts(), &self.topology, &topics)
+    }
+
+    /// The instances hosting store `store`: an active task of it, a standby replica, or (for
+    /// a global store) every instance.
+    pub fn streams_metadata_for_store(&self, store: &str) -> Vec<StreamsMetadata> {
+        self.metadata_for_all_streams_clients()
+            .into_iter()
+            .filter(|m| {
+                m.state_store_names.contains(store) || m.standby_state_store_names.contains(store)
+            })
+            .collect()
+    }
+
+    /// Which instance to ask for `key` of store `store`: the partition `key_serde`'s bytes
+    /// map to (Kafka's default partitioner over the store's input topics, so `key_serde` must
+    /// be the serde those topics are written with), the instance with that partition's task
+    /// active, and those with a standby of it. `None` while that is unknown: before the
+    /// first assignment, or when the owner has no `application.server`. For a global store,
+    /// this instance (partition -1).
+    pub fn query_metadata_for_key<K: 'static>(
+        &self,
+        store: &str,
+        key: &K,
+        key_serde: &dyn Serde<K>,
+    ) -> Result<Option<KeyQueryMetadata>> {
+        self.query_metadata_with(store, |topic, partitions| {
+            let bytes = key_serde
+                .serialize(topic, key)
+                .map_err(kstreams_core::StreamsError::from)?;
+            let bytes = bytes.ok_or_else(|| {
+                RuntimeError::IllegalState(format!("a null key has no partition (store '{store}')"))
+            })?;
+            Ok(kstreams_kafka::producer::partitioner::partition_for_key(
+                &bytes,
+                partitions as usize,
+            ))
+        })
+    }
+
+    /// [`Self::query_metadata_for_key`] for a store whose input is partitioned by
+    /// `partitioner` (`(key, partition count) -> partition`) instead of the default one.
+    pub fn query_metadata_for_key_with_partitioner<K>(
+        &self,
+        store: &str,
+        key: &K,
+        partitioner: impl FnOnce(&K, i32) -> i32,
+    ) -> Result<Option<KeyQueryMetadata>> {
+        self.query_metadata_with(store, |_, partitions| Ok(partitioner(key, partitions)))
+    }
+
+    fn query_metadata_with(
+        &self,
+        store: &str,
+        partition_of: impl FnOnce(&str, i32) -> Result<i32>,
+    ) -> Result<Option<KeyQueryMetadata>> {
+        if self
+            .topology
+            .global_store_names()
+            .iter()
+            .any(|g| g == store)
+        {
+            return Ok(self
+                .config
+                .application_server
+                .as_deref()
+                .and_then(HostInfo::parse)
+                .map(|active_host| KeyQueryMetadata {
+                    active_host,
+                    standby_hosts: Vec::new(),
+                    partition: -1,
+                }));
+        }
+        let subtopology = self.topology.subtopology_of_store(store).ok_or_else(|| {
+            RuntimeError::InvalidStateStore {
+                store: store.to_string(),
+                reason: StoreUnavailable::UnknownStore,
+            }
+        })?;
+        let Some(partitions) = self
+            .partition_counts
+            .as_ref()
+            .and_then(|c| c.tasks_per_subtopology.get(subtopology as usize))
+            .map(|n| *n as i32)
+            .filter(|n| *n > 0)
+        else {
+            return Ok(None);
+        };
+        let topic = self
+            .topology
+            .source_topics(subtopology)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let partition = partition_of(&topic, partitions)?;
+        if !(0..partitions).contains(&partition) {
+            return Err(RuntimeError::IllegalState(format!(
+                "the partitioner chose partition {partition} of {partitions} for store '{store}'"
+            )));
+        }
+        Ok(key_metadata(
+            &self.cluster.hosts(),
+            TaskId::new(subtopology, partition),
+        ))
     }
 
     /// The instance's process id, kept in the state directory so a restarted instance uses the

@@ -24,6 +24,7 @@
 //! Each instance needs its own `state.dir`: the instance's process id, which names the
 //! transactional ids under exactly-once, is kept there.
 
+pub mod assignment_info;
 pub mod assignor;
 pub mod checkpoint;
 pub mod collector;
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod send_failure;
 pub mod state;
 mod stream_thread;
+pub mod streams_metadata;
 
 pub use config::{ConfigError, ProcessingGuarantee, StreamsConfig};
 pub use error::{Result, RuntimeError};
@@ -51,3 +53,4 @@ pub use interactive_queries::{
 pub use kafka_streams::KafkaStreams;
 pub use metrics::MetricsSnapshot;
 pub use state::{State, StateListener};
+pub use streams_metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};

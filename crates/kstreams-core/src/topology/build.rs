@@ -94,6 +94,21 @@ impl ProcessorTopology {
             .map(|i| i as u32)
     }
 
+    /// The names of the stores the tasks of sub-topology `id` build, sorted.
+    pub fn state_store_names(&self, id: u32) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .subtopology(id)
+            .map(|p| {
+                p.store_builders
+                    .iter()
+                    .map(|b| b.name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
     /// Internal topics (repartition topics), resolved with the application id.
     pub fn internal_topics(&self) -> &[String] {
         &self.internal_topics

@@ -31,6 +31,7 @@ use crate::interactive_queries::{QueryInboxes, StoreQuery};
 use crate::metrics::{LocalLatency, Metrics};
 use crate::send_failure::PendingSends;
 use crate::state::SharedState;
+use crate::streams_metadata::ClusterMetadata;
 
 mod output;
 mod pacing;
@@ -56,6 +57,8 @@ pub(crate) struct ThreadShared {
     pub(crate) wakeups: PollWakeups,
     /// Where interactive queries reach the threads.
     pub(crate) queries: QueryInboxes,
+    /// The group's endpoints and their tasks, as the latest assignment told them.
+    pub(crate) cluster: ClusterMetadata,
 }
 
 /// The consumer wakeups of the stream threads, by thread index, and of the global stream
@@ -267,12 +270,7 @@ impl StreamThread {
         consumer.subscribe(
             &topic_refs,
             Box::new(Listener(events.clone())),
-            vec![Arc::new(StreamsPartitionAssignor::with_standbys(
-                sources,
-                shared.process_id.clone(),
-                cfg.num_standby_replicas,
-                standby_assignment.clone(),
-            ))],
+            vec![Self::assignor(&shared, sources, &standby_assignment)],
         )?;
         let mut standby_cfg = ConsumerConfig::new(cfg.bootstrap_servers.clone())
             .with_auto_commit(false)
@@ -321,6 +319,25 @@ impl StreamThread {
             queries,
             shared,
         })
+    }
+
+    /// The thread's group assignor: tasks over sub-topologies reading `sources`, standbys,
+    /// and the instance's endpoint announced to the group.
+    fn assignor(
+        shared: &ThreadShared,
+        sources: Vec<Vec<String>>,
+        standbys: &Arc<Mutex<Vec<TaskId>>>,
+    ) -> Arc<StreamsPartitionAssignor> {
+        Arc::new(
+            StreamsPartitionAssignor::with_standbys(
+                sources,
+                shared.process_id.clone(),
+                shared.config.num_standby_replicas,
+                standbys.clone(),
+            )
+            .with_endpoint(shared.config.application_server.clone())
+            .with_cluster_metadata(shared.cluster.clone()),
+        )
     }
 
     /// `<application.id>-<process id>-StreamThread-<index>`: the client ids of the thread's
@@ -790,12 +807,11 @@ impl StreamThread {
         self.consumer.subscribe(
             &refs,
             Box::new(Listener(self.events.clone())),
-            vec![Arc::new(StreamsPartitionAssignor::with_standbys(
+            vec![Self::assignor(
+                &self.shared,
                 sources,
-                self.shared.process_id.clone(),
-                self.shared.config.num_standby_replicas,
-                self.standby_assignment.clone(),
-            ))],
+                &self.standby_assignment,
+            )],
         )?;
         Ok(())
     }

@@ -303,3 +303,138 @@ fn dsl_stores_answer_key_value_window_and_session_queries_under_exactly_once() {
     assert!(matches!(e, StoreUnavailable::WrongType(_)), "{e:?}");
     streams.close().unwrap();
 }
+
+/// Two instances with `application.server` set: each knows which endpoint hosts which task,
+/// so either one tells where a word's count lives; the named instance has it (at the named
+/// partition) and the other does not, except as a standby replica.
+#[test]
+fn both_instances_know_which_endpoint_hosts_each_key() {
+    let broker = TansuBroker::start().unwrap();
+    let bs = broker.bootstrap();
+    let input = random_topic("iqm-in");
+    let output = random_topic("iqm-out");
+    let app = random_topic("iqm-app");
+    let rt = runtime();
+    rt.block_on(create_topics(&bs, &[(&input, 4), (&output, 4)]));
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let endpoints = ["127.0.0.1:7101", "127.0.0.1:7102"];
+    let mut instances: Vec<KafkaStreams> = dirs
+        .iter()
+        .zip(endpoints)
+        .map(|(d, e)| {
+            let mut cfg = config(&app, &bs, ProcessingGuarantee::AtLeastOnce, d.path())
+                .with_application_server(e);
+            cfg.num_standby_replicas = 1;
+            KafkaStreams::new(word_count(&input, &output), cfg).unwrap()
+        })
+        .collect();
+    assert!(instances[0].metadata_for_all_streams_clients().is_empty());
+    for s in &mut instances {
+        s.start().unwrap();
+    }
+    // Both running, and the group settled over both (every task placed on one of them).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let settled = instances.iter().all(|s| {
+            s.state() == State::Running && {
+                let m = s.metadata_for_all_streams_clients();
+                m.len() == 2 && m.iter().map(|h| h.active_tasks.len()).sum::<usize>() == 8
+            }
+        });
+        if settled {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the group did not settle");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let lines = lines("m", 60);
+    rt.block_on(produce_lines(&bs, &input, &lines));
+    let want = count_words(&lines);
+    let out = rt.block_on(read_output(
+        &bs,
+        &output,
+        4,
+        total(&want),
+        Duration::from_secs(60),
+    ));
+    assert_eq!(final_counts(&out), want);
+
+    let metadata = instances[0].metadata_for_all_streams_clients();
+    assert_eq!(metadata, instances[1].metadata_for_all_streams_clients());
+    let hosts: Vec<String> = metadata.iter().map(|m| m.host_info.to_string()).collect();
+    assert_eq!(hosts, endpoints);
+    for m in &metadata {
+        // Sub-topology 1 (the count) has the store; each instance has some of its tasks.
+        assert!(m.state_store_names.contains(STORE), "{m:?}");
+        assert!(m.standby_state_store_names.contains(STORE), "{m:?}");
+        assert!(
+            m.topic_partitions.iter().any(|tp| tp.topic == input),
+            "{m:?}"
+        );
+    }
+    assert_eq!(instances[1].streams_metadata_for_store(STORE).len(), 2);
+    assert!(instances[1].streams_metadata_for_store("nope").is_empty());
+
+    let stores: Vec<_> = instances
+        .iter()
+        .map(|s| {
+            s.key_value_store::<String, i64>(StoreQueryParameters::from_name(STORE))
+                .unwrap()
+        })
+        .collect();
+    for (word, n) in &want {
+        let key = instances[1]
+            .query_metadata_for_key(STORE, word, Serdes::string().as_ref())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            Some(&key),
+            instances[0]
+                .query_metadata_for_key(STORE, word, Serdes::string().as_ref())
+                .unwrap()
+                .as_ref()
+        );
+        let owner = endpoints
+            .iter()
+            .position(|e| *e == key.active_host.to_string())
+            .unwrap();
+        let other = 1 - owner;
+        assert_eq!(
+            key.standby_hosts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [endpoints[other]]
+        );
+        assert_eq!(
+            stores[owner].get(word).unwrap(),
+            Some(*n),
+            "{word} on its owner"
+        );
+        assert_eq!(
+            stores[other].get(word).unwrap(),
+            None,
+            "{word} only on its owner"
+        );
+        let at_partition = instances[owner]
+            .key_value_store::<String, i64>(
+                StoreQueryParameters::from_name(STORE).with_partition(key.partition),
+            )
+            .unwrap();
+        assert_eq!(
+            at_partition.get(word).unwrap(),
+            Some(*n),
+            "{word} at {key:?}"
+        );
+    }
+    assert!(matches!(
+        instances[0].query_metadata_for_key("nope", &"x".to_string(), Serdes::string().as_ref()),
+        Err(RuntimeError::InvalidStateStore {
+            reason: StoreUnavailable::UnknownStore,
+            ..
+        })
+    ));
+    for s in &mut instances {
+        s.close().unwrap();
+    }
+}
