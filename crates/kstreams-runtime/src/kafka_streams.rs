@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use kstreams_core::processor::GlobalStateStores;
-use kstreams_core::{ProcessorTopology, Serde, TaskId, Topology};
+use kstreams_core::{ProcessorTopology, Serde, Topology};
 use kstreams_kafka::{Admin, ClientConfig};
 use tracing::{error, info, warn};
 
@@ -15,8 +14,8 @@ use crate::error::{Result, RuntimeError};
 use crate::exception_handlers::StreamThreadExceptionResponse;
 use crate::global_stream_thread;
 use crate::interactive_queries::{
-    QueryInboxes, QueryRouter, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore,
-    StoreQueryParameters, StoreUnavailable,
+    InteractiveQueries, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore,
+    StoreQueryParameters,
 };
 use crate::internal_topics::{
     PartitionCounts, TopicLayout, create_dead_letter_topic, create_internal_topics,
@@ -24,9 +23,7 @@ use crate::internal_topics::{
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::state::{SharedState, State, StateListener};
 use crate::stream_thread::{self, PollWakeups, ThreadShared};
-use crate::streams_metadata::{
-    ClusterMetadata, HostInfo, KeyQueryMetadata, StreamsMetadata, all_metadata, key_metadata,
-};
+use crate::streams_metadata::{KeyQueryMetadata, StreamsMetadata};
 
 /// Runs a topology against Kafka as one instance of the application `application.id`;
 /// instances with the same id share the tasks through the consumer group.
@@ -49,11 +46,8 @@ pub struct KafkaStreams {
     threads: Vec<JoinHandle<Result<()>>>,
     global_thread: Option<JoinHandle<Result<()>>>,
     metrics: Arc<Metrics>,
-    partition_counts: Option<PartitionCounts>,
     wakeups: PollWakeups,
-    queries: QueryInboxes,
-    global_stores: Option<GlobalStateStores>,
-    cluster: ClusterMetadata,
+    queries: InteractiveQueries,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -76,20 +70,26 @@ impl KafkaStreams {
                 "the topology reads the dead-letter topic '{dlq}': records must not flow back from it automatically (replay them instead)"
             )));
         }
+        let topology = Arc::new(built);
+        let state = SharedState::new();
+        let wakeups = PollWakeups::default();
+        let queries = InteractiveQueries::new(
+            topology.clone(),
+            config.application_server.clone(),
+            state.clone(),
+            wakeups.clone(),
+        );
         Ok(KafkaStreams {
             config,
-            topology: Arc::new(built),
-            state: SharedState::new(),
+            topology,
+            state,
             shutdown: Arc::new(AtomicBool::new(false)),
             crash: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
             global_thread: None,
             metrics: Arc::default(),
-            partition_counts: None,
-            wakeups: PollWakeups::default(),
-            queries: QueryInboxes::default(),
-            global_stores: None,
-            cluster: ClusterMetadata::default(),
+            wakeups,
+            queries,
         })
     }
 
@@ -110,7 +110,7 @@ impl KafkaStreams {
 
     /// The partition counts of the topology's topics, known after [`KafkaStreams::start`].
     pub fn partition_counts(&self) -> Option<&PartitionCounts> {
-        self.partition_counts.as_ref()
+        self.queries.partition_counts()
     }
 
     /// Creates the internal topics (checking co-partitioning) and starts the stream threads.
@@ -167,7 +167,7 @@ impl KafkaStreams {
         let (counts, partitions) = setup
             .join()
             .map_err(|_| RuntimeError::IllegalState("start-up thread panicked".into()))??;
-        self.partition_counts = Some(counts);
+        self.queries.set_partition_counts(counts);
         std::fs::create_dir_all(self.config.state_dir.join(&self.config.application_id))?;
         let process_id = self.process_id()?;
         info!(application_id = %self.config.application_id, %process_id, "starting");
@@ -190,7 +190,9 @@ impl KafkaStreams {
             }
         };
         let global_stores = global.as_ref().map(|g| g.stores.clone());
-        self.global_stores = global_stores.clone();
+        if let Some(g) = &global_stores {
+            self.queries.set_global_stores(g.clone());
+        }
         self.global_thread = global.map(|g| g.handle);
         let shared = ThreadShared {
             config: self.config.clone(),
@@ -203,8 +205,8 @@ impl KafkaStreams {
             partitions: Arc::new(partitions),
             global: global_stores,
             wakeups: self.wakeups.clone(),
-            queries: self.queries.clone(),
-            cluster: self.cluster.clone(),
+            queries: self.queries.inboxes().clone(),
+            cluster: self.queries.cluster().clone(),
         };
         self.state.set_threads(self.config.num_stream_threads);
         for i in 0..self.config.num_stream_threads {
@@ -217,11 +219,15 @@ impl KafkaStreams {
         Ok(())
     }
 
+    /// A cloneable, thread-safe handle for interactive queries on this instance: store views
+    /// and where-is-my-key metadata, for an application's query server.
+    pub fn interactive_queries(&self) -> InteractiveQueries {
+        self.queries.clone()
+    }
+
     /// A read-only view of the key-value store `params` names, over this instance's tasks
-    /// (Kafka Streams' `store(...)` with `QueryableStoreTypes.keyValueStore()`). The view
-    /// outlives rebalances: each call reads the stores of the tasks the instance has then.
-    /// Fails at once for a name the topology does not have; a wrong `K`/`V` shows at the
-    /// first call that finds a local store.
+    /// (Kafka Streams' `store(...)` with `QueryableStoreTypes.keyValueStore()`); see
+    /// [`InteractiveQueries::key_value_store`].
     pub fn key_value_store<K, V>(
         &self,
         params: StoreQueryParameters,
@@ -230,7 +236,7 @@ impl KafkaStreams {
         K: Clone + Send + Sync + 'static,
         V: Send + 'static,
     {
-        Ok(ReadOnlyKeyValueStore::new(self.router(&params)?, params))
+        self.queries.key_value_store(params)
     }
 
     /// A read-only view of the window store `params` names, over this instance's tasks.
@@ -242,7 +248,7 @@ impl KafkaStreams {
         K: Clone + Send + Sync + 'static,
         V: Send + 'static,
     {
-        Ok(ReadOnlyWindowStore::new(self.router(&params)?, params))
+        self.queries.window_store(params)
     }
 
     /// A read-only view of the session store `params` names, over this instance's tasks.
@@ -254,140 +260,40 @@ impl KafkaStreams {
         K: Clone + Send + Sync + 'static,
         V: Send + 'static,
     {
-        Ok(ReadOnlySessionStore::new(self.router(&params)?, params))
+        self.queries.session_store(params)
     }
 
-    fn router(&self, params: &StoreQueryParameters) -> Result<QueryRouter> {
-        let name = params.store_name();
-        let store_is_global = self.topology.global_store_names().iter().any(|g| g == name);
-        if !store_is_global && self.topology.subtopology_of_store(name).is_none() {
-            return Err(RuntimeError::InvalidStateStore {
-                store: name.to_string(),
-                reason: StoreUnavailable::UnknownStore,
-            });
-        }
-        Ok(QueryRouter {
-            inboxes: self.queries.clone(),
-            wakeups: self.wakeups.clone(),
-            state: self.state.clone(),
-            global: self.global_stores.clone(),
-            store_is_global,
-        })
-    }
-
-    /// Every instance of the group with an `application.server`, with the tasks and stores it
-    /// hosts, as of the latest rebalance (Kafka Streams' `metadataForAllStreamsClients`).
-    /// Empty before the first assignment.
+    /// Every instance of the group with an `application.server` and what it hosts; see
+    /// [`InteractiveQueries::metadata_for_all_streams_clients`].
     pub fn metadata_for_all_streams_clients(&self) -> Vec<StreamsMetadata> {
-        let topics = self
-            .partition_counts
-            .as_ref()
-            .map(|c| c.topics.clone())
-            .unwrap_or_default();
-        all_metadata(&self.cluster.hosts(), &self.topology, &topics)
+        self.queries.metadata_for_all_streams_clients()
     }
 
-    /// The instances hosting store `store`: an active task of it, a standby replica, or (for
-    /// a global store) every instance.
+    /// The instances hosting store `store`.
     pub fn streams_metadata_for_store(&self, store: &str) -> Vec<StreamsMetadata> {
-        self.metadata_for_all_streams_clients()
-            .into_iter()
-            .filter(|m| {
-                m.state_store_names.contains(store) || m.standby_state_store_names.contains(store)
-            })
-            .collect()
+        self.queries.streams_metadata_for_store(store)
     }
 
-    /// Which instance to ask for `key` of store `store`: the partition `key_serde`'s bytes
-    /// map to (Kafka's default partitioner over the store's input topics, so `key_serde` must
-    /// be the serde those topics are written with), the instance with that partition's task
-    /// active, and those with a standby of it. `None` while that is unknown: before the
-    /// first assignment, or when the owner has no `application.server`. For a global store,
-    /// this instance (partition -1).
+    /// Which instance to ask for `key` of store `store`; see
+    /// [`InteractiveQueries::query_metadata_for_key`].
     pub fn query_metadata_for_key<K: 'static>(
         &self,
         store: &str,
         key: &K,
         key_serde: &dyn Serde<K>,
     ) -> Result<Option<KeyQueryMetadata>> {
-        self.query_metadata_with(store, |topic, partitions| {
-            let bytes = key_serde
-                .serialize(topic, key)
-                .map_err(kstreams_core::StreamsError::from)?;
-            let bytes = bytes.ok_or_else(|| {
-                RuntimeError::IllegalState(format!("a null key has no partition (store '{store}')"))
-            })?;
-            Ok(kstreams_kafka::producer::partitioner::partition_for_key(
-                &bytes,
-                partitions as usize,
-            ))
-        })
+        self.queries.query_metadata_for_key(store, key, key_serde)
     }
 
-    /// [`Self::query_metadata_for_key`] for a store whose input is partitioned by
-    /// `partitioner` (`(key, partition count) -> partition`) instead of the default one.
+    /// [`Self::query_metadata_for_key`] with the store's own partitioner.
     pub fn query_metadata_for_key_with_partitioner<K>(
         &self,
         store: &str,
         key: &K,
         partitioner: impl FnOnce(&K, i32) -> i32,
     ) -> Result<Option<KeyQueryMetadata>> {
-        self.query_metadata_with(store, |_, partitions| Ok(partitioner(key, partitions)))
-    }
-
-    fn query_metadata_with(
-        &self,
-        store: &str,
-        partition_of: impl FnOnce(&str, i32) -> Result<i32>,
-    ) -> Result<Option<KeyQueryMetadata>> {
-        if self
-            .topology
-            .global_store_names()
-            .iter()
-            .any(|g| g == store)
-        {
-            return Ok(self
-                .config
-                .application_server
-                .as_deref()
-                .and_then(HostInfo::parse)
-                .map(|active_host| KeyQueryMetadata {
-                    active_host,
-                    standby_hosts: Vec::new(),
-                    partition: -1,
-                }));
-        }
-        let subtopology = self.topology.subtopology_of_store(store).ok_or_else(|| {
-            RuntimeError::InvalidStateStore {
-                store: store.to_string(),
-                reason: StoreUnavailable::UnknownStore,
-            }
-        })?;
-        let Some(partitions) = self
-            .partition_counts
-            .as_ref()
-            .and_then(|c| c.tasks_per_subtopology.get(subtopology as usize))
-            .map(|n| *n as i32)
-            .filter(|n| *n > 0)
-        else {
-            return Ok(None);
-        };
-        let topic = self
-            .topology
-            .source_topics(subtopology)
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let partition = partition_of(&topic, partitions)?;
-        if !(0..partitions).contains(&partition) {
-            return Err(RuntimeError::IllegalState(format!(
-                "the partitioner chose partition {partition} of {partitions} for store '{store}'"
-            )));
-        }
-        Ok(key_metadata(
-            &self.cluster.hosts(),
-            TaskId::new(subtopology, partition),
-        ))
+        self.queries
+            .query_metadata_for_key_with_partitioner(store, key, partitioner)
     }
 
     /// The instance's process id, kept in the state directory so a restarted instance uses the

@@ -47,8 +47,8 @@ pub use exception_handlers::{
     ExceptionHandlers, StreamThreadExceptionResponse, StreamsUncaughtExceptionHandler,
 };
 pub use interactive_queries::{
-    ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore, StoreQueryParameters,
-    StoreUnavailable,
+    InteractiveQueries, ReadOnlyKeyValueStore, ReadOnlySessionStore, ReadOnlyWindowStore,
+    StoreQueryParameters, StoreUnavailable,
 };
 pub use kafka_streams::KafkaStreams;
 pub use metrics::MetricsSnapshot;

@@ -14,12 +14,13 @@
 //! local store and takes the answer found; scans concatenate the local stores' results, task
 //! by task.
 
+mod handle;
 mod key_value;
 mod session;
 mod window;
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use kstreams_core::TaskId;
@@ -30,6 +31,7 @@ use crate::error::{Result, RuntimeError};
 use crate::state::{SharedState, State};
 use crate::stream_thread::PollWakeups;
 
+pub use handle::InteractiveQueries;
 pub use key_value::ReadOnlyKeyValueStore;
 pub use session::ReadOnlySessionStore;
 pub use window::ReadOnlyWindowStore;
@@ -170,7 +172,7 @@ pub(crate) struct QueryRouter {
     pub(crate) wakeups: PollWakeups,
     pub(crate) state: SharedState,
     /// The instance's global stores, once started.
-    pub(crate) global: Option<GlobalStateStores>,
+    pub(crate) global: Arc<OnceLock<GlobalStateStores>>,
     /// Whether the queried store is one of the global stores.
     pub(crate) store_is_global: bool,
 }
@@ -215,7 +217,7 @@ impl QueryRouter {
         if self.store_is_global {
             let global = self
                 .global
-                .as_ref()
+                .get()
                 .ok_or_else(|| Self::unavailable(params, StoreUnavailable::NotRunning(state)))?;
             let r = global.with_store(&params.store, &f)?;
             return Ok(vec![r.ok_or_else(wrong_type)??]);
@@ -330,13 +332,22 @@ mod tests {
             inboxes: QueryInboxes::default(),
             wakeups: PollWakeups::default(),
             state: shared,
-            global: None,
+            global: Arc::default(),
             store_is_global: false,
         }
     }
 
     fn counts(r: &QueryRouter, params: StoreQueryParameters) -> ReadOnlyKeyValueStore<String, i64> {
         ReadOnlyKeyValueStore::new(r.clone(), params)
+    }
+
+    #[test]
+    fn handles_cross_threads() {
+        fn send_sync<T: Send + Sync + Clone>() {}
+        send_sync::<InteractiveQueries>();
+        send_sync::<ReadOnlyKeyValueStore<String, i64>>();
+        send_sync::<ReadOnlyWindowStore<String, i64>>();
+        send_sync::<ReadOnlySessionStore<String, i64>>();
     }
 
     #[test]
