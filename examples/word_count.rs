@@ -8,11 +8,17 @@
 //! ```text
 //! cargo run --release --example word_count -- --bootstrap 127.0.0.1:9092 \
 //!     --input text --output counts --application-id wc \
-//!     [--guarantee exactly-once|at-least-once] [--state-dir DIR] [--threads N]
+//!     [--guarantee exactly-once|at-least-once] [--state-dir DIR] [--threads N] \
+//!     [--application-server HOST:PORT]
 //! ```
 //!
 //! It processes until SIGTERM or SIGINT, then commits and closes cleanly; after a SIGKILL the
 //! same command resumes from the committed offsets, restoring the counts from the changelog.
+//!
+//! With `--application-server HOST:PORT`, the instance also serves interactive queries of its
+//! counts over HTTP there (`examples/common/query_server.rs`): run several instances with one
+//! application id and their own endpoints, and `curl http://HOST:PORT/keys/<word>` on any of
+//! them answers with the word's count, wherever it is kept.
 
 mod common;
 
@@ -53,9 +59,20 @@ pub fn topology(
 }
 
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
-    common::run("word_count", &[], |args| {
-        Ok(topology(&args.input, &args.output)?)
-    })
+    common::run_with(
+        "word_count",
+        &["application-server"],
+        |args| Ok(topology(&args.input, &args.output)?),
+        |args, queries| {
+            // Interactive queries: this instance answers for every word over HTTP, asking the
+            // instance that holds a word when that is another one.
+            if let Some(endpoint) = args.extra.get("application-server") {
+                common::query_server::serve(endpoint, queries, STORE)?;
+                eprintln!("word_count: serving the counts on http://{endpoint}/keys/<word>");
+            }
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

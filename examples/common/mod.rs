@@ -11,11 +11,13 @@
 
 #![allow(dead_code)] // each example uses part of this module
 
+pub mod query_server;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kstreams::{KafkaStreams, ProcessingGuarantee, StreamsConfig, Topology};
+use kstreams::{InteractiveQueries, KafkaStreams, ProcessingGuarantee, StreamsConfig, Topology};
 
 /// Parsed command-line arguments.
 pub struct Args {
@@ -145,6 +147,18 @@ pub fn run(
     extra: &[&str],
     topology: impl FnOnce(&Args) -> Result<Topology, Box<dyn std::error::Error>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    run_with(example, extra, topology, |_, _| Ok(()))
+}
+
+/// [`run`], and `on_start` gets the instance's interactive queries once it has started (to
+/// serve them). With `--application-server HOST:PORT` among the example's flags, the instance
+/// announces that endpoint to its group (`application.server`).
+pub fn run_with(
+    example: &str,
+    extra: &[&str],
+    topology: impl FnOnce(&Args) -> Result<Topology, Box<dyn std::error::Error>>,
+    on_start: impl FnOnce(&Args, InteractiveQueries) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -167,12 +181,16 @@ pub fn run(
     if let Some(dir) = &args.state_dir {
         config = config.with_state_dir(dir.clone());
     }
+    if let Some(endpoint) = args.extra.get("application-server") {
+        config = config.with_application_server(endpoint);
+    }
     let mut streams = KafkaStreams::new(topology(&args)?, config)?;
     let name = example.to_string();
     streams.set_state_listener(Box::new(move |new, old| {
         eprintln!("{name}: state {old:?} -> {new:?}");
     }));
     streams.start()?;
+    on_start(&args, streams.interactive_queries())?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

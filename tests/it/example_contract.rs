@@ -4,13 +4,13 @@
 //! output read through an independent client (librdkafka via python `confluent_kafka`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+
+use crate::example_process::{ExampleProcess, example_binary};
 
 use kstreams_testkit::{TansuBroker, python_kafka, python_kafka_available, random_topic};
 
-const PY_CREATE: &str = r#"
+pub(crate) const PY_CREATE: &str = r#"
 import sys
 from confluent_kafka.admin import AdminClient, NewTopic
 a = AdminClient({'bootstrap.servers': sys.argv[1]})
@@ -52,76 +52,7 @@ for k, v in out:
     print(k, v)
 "#;
 
-/// The example binary built by `cargo test --all-targets`, or built now when missing.
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building example {name} failed");
-    }
-    assert!(path.exists(), "no example binary at {}", path.display());
-    path
-}
-
-struct Example {
-    child: Child,
-}
-
-impl Example {
-    fn start(bin: &PathBuf, args: &[String]) -> Example {
-        let child = Command::new(bin)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .unwrap();
-        Example { child }
-    }
-
-    /// SIGTERM, then waits for a clean exit.
-    fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        let ok = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -TERM failed");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(
-                    status.success(),
-                    "example exited with {status} after SIGTERM"
-                );
-                return;
-            }
-            assert!(Instant::now() < deadline, "example ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGKILL: no chance to commit or close anything.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lines(prefix: &str, n: usize) -> Vec<String> {
+pub(crate) fn lines(prefix: &str, n: usize) -> Vec<String> {
     let words = ["apple", "banana", "cherry", "date", "elder", "fig", "grape"];
     (0..n)
         .map(|i| {
@@ -135,7 +66,7 @@ fn lines(prefix: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
-fn count_words(lines: &[String]) -> BTreeMap<String, u64> {
+pub(crate) fn count_words(lines: &[String]) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
     for l in lines {
         for w in l
@@ -149,7 +80,7 @@ fn count_words(lines: &[String]) -> BTreeMap<String, u64> {
     m
 }
 
-fn produce(bs: &str, topic: &str, lines: &[String]) {
+pub(crate) fn produce(bs: &str, topic: &str, lines: &[String]) {
     let mut child = Command::new("python3")
         .args(["-c", PY_PRODUCE, bs, topic])
         .stdin(Stdio::piped())
@@ -205,7 +136,7 @@ fn word_count_example_survives_sigkill_and_stops_on_sigterm_exactly_once() {
     .map(|s| s.to_string())
     .collect();
 
-    let first = Example::start(&bin, &args);
+    let first = ExampleProcess::start(&bin, &args);
     let mut all = lines("a", 30);
     produce(&bs, &input, &all);
     let expected = count_words(&all);
@@ -223,7 +154,7 @@ fn word_count_example_survives_sigkill_and_stops_on_sigterm_exactly_once() {
     first.kill();
     produce(&bs, &input, &batch[15..]);
     all.extend(batch);
-    let second = Example::start(&bin, &args);
+    let second = ExampleProcess::start(&bin, &args);
     let batch = lines("c", 30);
     produce(&bs, &input, &batch);
     all.extend(batch);

@@ -4,8 +4,6 @@
 //! topic (read back with our read_committed consumer, which drops aborted records on tansu).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kstreams::Headers;
@@ -17,63 +15,7 @@ use kstreams_kafka::producer::{Producer, ProducerConfig};
 use kstreams_kafka::{Admin, ClientConfig, IsolationLevel, ProducerRecord, TopicPartition};
 use kstreams_testkit::{TansuBroker, random_topic};
 
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let path = dir.join("examples").join(name);
-    if !path.exists() {
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "building example {name} failed");
-    }
-    path
-}
-
-struct Running(Child);
-
-impl Running {
-    fn start(bin: &PathBuf, args: &[String]) -> Running {
-        Running(
-            Command::new(bin)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .env("RUST_LOG", "warn")
-                .spawn()
-                .unwrap(),
-        )
-    }
-
-    fn terminate(mut self) {
-        let pid = self.0.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                assert!(status.success(), "exited with {status} after SIGTERM");
-                return;
-            }
-            assert!(Instant::now() < deadline, "SIGTERM ignored");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::example_process::{ExampleProcess, example_binary};
 
 async fn produce(bs: &str, topic: &str, values: &[String]) {
     let p = Producer::connect(ClientConfig::new(bs), ProducerConfig::default())
@@ -129,7 +71,7 @@ fn text(b: &Option<bytes::Bytes>) -> String {
 
 #[test]
 fn flaky_downstream_example_ends_every_request_once_across_sigkill() {
-    let bin = binary("flaky_downstream");
+    let bin = example_binary("flaky_downstream");
     let broker = TansuBroker::start().unwrap();
     let bs = broker.bootstrap();
     let input = random_topic("flaky-in");
@@ -175,7 +117,7 @@ fn flaky_downstream_example_ends_every_request_once_across_sigkill() {
 
     let mut requests: Vec<String> = (0..30).map(|i| format!("req-{i}")).collect();
     requests.push("poison-a".into());
-    let first = Running::start(&bin, &args);
+    let first = ExampleProcess::start(&bin, &args);
     rt.block_on(produce(&bs, &input, &requests));
     // Some requests are answered; about half wait for a retry (1.5 s backoff): kill now.
     let early = rt.block_on(read(&bs, &[(&output, 2)], |r| r.len() >= 8));
@@ -188,7 +130,7 @@ fn flaky_downstream_example_ends_every_request_once_across_sigkill() {
         .collect();
     rt.block_on(produce(&bs, &input, &more));
     requests.extend(more);
-    let second = Running::start(&bin, &args);
+    let second = ExampleProcess::start(&bin, &args);
     let n = requests.len();
     let all = rt.block_on(read(&bs, &[(&output, 2), (&dlq, 1)], |r| r.len() >= n));
     second.terminate();

@@ -3,4 +3,6 @@
 //! test binary, so the suite links once.
 
 mod example_contract;
+mod example_process;
 mod flaky_downstream_contract;
+mod interactive_queries_contract;

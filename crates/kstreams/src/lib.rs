@@ -19,6 +19,12 @@ pub use kstreams_runtime::{
     StreamThreadExceptionResponse, StreamsConfig, StreamsUncaughtExceptionHandler,
 };
 
+/// Interactive queries: read a running instance's stores, find the instance holding a key.
+pub use kstreams_runtime::{
+    HostInfo, InteractiveQueries, KeyQueryMetadata, ReadOnlyKeyValueStore, ReadOnlySessionStore,
+    ReadOnlyWindowStore, StoreQueryParameters, StoreUnavailable, StreamsMetadata,
+};
+
 /// The runtime's modules (config, assignor, internal topics, metrics).
 pub mod runtime {
     pub use kstreams_runtime::*;
