@@ -23,7 +23,7 @@ use kstreams_state::{ChangelogWriter, ThreadCache};
 
 use crate::input_topic::TestInputTopic;
 use crate::output_topic::TestOutputTopic;
-use crate::store_view::KeyValueStoreView;
+use crate::store_view::{KeyValueStoreView, SessionStoreView, WindowStoreView};
 
 /// Settings of a [`TopologyTestDriver`].
 #[derive(Clone)]
@@ -552,12 +552,31 @@ impl TopologyTestDriver {
         self.inner.borrow().clock.now_ms()
     }
 
-    /// A read-only view of the key-value store `name` with key/value types `K`/`V`.
+    /// A read-only view of the key-value store `name` with key/value types `K`/`V` (`None`
+    /// when there is no such store of these types). A DSL store, which keeps
+    /// `ValueAndTimestamp<V>`, reads as `V` or as `ValueAndTimestamp<V>`.
     pub fn key_value_store<K: 'static, V: 'static>(
         &self,
         name: &str,
     ) -> Option<KeyValueStoreView<K, V>> {
         KeyValueStoreView::open(self.inner.clone(), name)
+    }
+
+    /// A read-only view of the window store `name` with key/value types `K`/`V` (DSL stores
+    /// read as `V` or `ValueAndTimestamp<V>`).
+    pub fn window_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Option<WindowStoreView<K, V>> {
+        WindowStoreView::open(self.inner.clone(), name)
+    }
+
+    /// A read-only view of the session store `name` with key/value types `K`/`V`.
+    pub fn session_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+    ) -> Option<SessionStoreView<K, V>> {
+        SessionStoreView::open(self.inner.clone(), name)
     }
 
     /// Runs `f` with the store `name`, type-erased (custom stores downcast through

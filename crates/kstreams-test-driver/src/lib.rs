@@ -39,7 +39,7 @@ mod store_view;
 pub use driver::{DriverConfig, TopologyTestDriver};
 pub use input_topic::TestInputTopic;
 pub use output_topic::TestOutputTopic;
-pub use store_view::KeyValueStoreView;
+pub use store_view::{KeyValueStoreView, SessionStoreView, WindowStoreView};
 
 #[doc(no_inline)]
 pub use kstreams_core::{StreamTask, Topology};

@@ -4,6 +4,7 @@
 mod key_value_store;
 mod session_store;
 mod store_builder;
+mod store_facades;
 mod task_store;
 mod value_and_timestamp;
 mod window_store;
@@ -11,6 +12,7 @@ mod window_store;
 pub use key_value_store::KeyValueStore;
 pub use session_store::{SessionStore, SessionStoreBuilder};
 pub use store_builder::{KeyValueStoreBuilder, StoreBuilder, Stores};
+pub use store_facades::{KeyValueStoreFacade, WindowStoreFacade};
 pub use task_store::TaskStore;
 pub use value_and_timestamp::{ValueAndTimestamp, ValueAndTimestampSerde};
 pub use window_store::{WindowStore, WindowStoreBuilder};

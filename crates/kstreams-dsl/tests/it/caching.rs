@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kstreams_core::{Serdes, SessionStore, WindowStore};
+use kstreams_core::Serdes;
 use kstreams_dsl::*;
 use kstreams_test_driver::{DriverConfig, TopologyTestDriver};
 
@@ -352,17 +352,10 @@ fn window_changelog_records(d: &TopologyTestDriver) -> usize {
 }
 
 fn stored_window_counts(d: &TopologyTestDriver, key: &str) -> Vec<(i64, i64)> {
-    d.with_state_store("win-counts", |s| {
-        s.as_any()
-            .downcast_ref::<WindowStore<String, ValueAndTimestamp<i64>>>()
-            .unwrap()
-            .fetch_range(&key.to_string(), 0, 100)
-            .unwrap()
-            .into_iter()
-            .map(|(start, v)| (start, v.value))
-            .collect()
-    })
-    .unwrap()
+    d.window_store::<String, i64>("win-counts")
+        .unwrap()
+        .fetch_range(&key.to_string(), 0, 100)
+        .unwrap()
 }
 
 fn pipe_clicks(d: &TopologyTestDriver, clicks: &[(&str, i64)]) {
@@ -546,18 +539,14 @@ fn a_cached_session_count_forwards_the_sessions_of_each_commit() {
         session_windows::read(&d),
         vec![srow("a", 40, 40, None), srow("a", 30, 40, Some(3))]
     );
-    let stored = d
-        .with_state_store("sessions", |s| {
-            s.as_any()
-                .downcast_ref::<SessionStore<String, i64>>()
-                .unwrap()
-                .fetch(&"a".to_string())
-                .unwrap()
-                .into_iter()
-                .map(|(w, n)| (w.start, w.end, n))
-                .collect::<Vec<_>>()
-        })
-        .unwrap();
+    let stored: Vec<(i64, i64, i64)> = d
+        .session_store::<String, i64>("sessions")
+        .unwrap()
+        .fetch(&"a".to_string())
+        .unwrap()
+        .into_iter()
+        .map(|(w, n)| (w.start, w.end, n))
+        .collect();
     assert_eq!(stored, vec![(1, 12, 3), (30, 40, 3)]);
 
     // What the cache logged restores a fresh cached store: 45 extends [30, 40].

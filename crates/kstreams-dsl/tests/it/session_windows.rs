@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kstreams_core::{Serdes, SessionStore};
+use kstreams_core::Serdes;
 use kstreams_dsl::{
     Consumed, Grouped, Materialized, Produced, SessionWindowedSerde, SessionWindows, StoreType,
     StreamsBuilder, Suppressed, Windowed,
@@ -94,22 +94,28 @@ fn sessions_grow_merge_and_drop_late_records() {
             ],
             "{store_type:?}"
         );
-        let sessions = d
-            .with_state_store("sessions", |s| {
-                let s = s
-                    .as_any()
-                    .downcast_ref::<SessionStore<String, i64>>()
-                    .unwrap();
-                s.fetch(&"a".to_string())
-                    .unwrap()
-                    .into_iter()
-                    .map(|(w, n)| (w.start, w.end, n))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap();
+        let store = d.session_store::<String, i64>("sessions").unwrap();
+        let sessions: Vec<(i64, i64, i64)> = store
+            .fetch(&"a".to_string())
+            .unwrap()
+            .into_iter()
+            .map(|(w, n)| (w.start, w.end, n))
+            .collect();
         // [0,5] is past the store's retention (gap + grace = 20 behind stream time 30).
         assert_eq!(sessions, vec![(18, 30, 3)]);
         assert_eq!(d.dropped_records(), 1, "b@1 is counted");
+        let found = store.find_sessions(&"a".to_string(), 25, 30).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            store.fetch_session(&"a".to_string(), found[0].0).unwrap(),
+            Some(3)
+        );
+        assert!(
+            store
+                .find_sessions(&"a".to_string(), 31, 40)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kstreams_core::{Serdes, WindowStore};
+use kstreams_core::Serdes;
 use kstreams_dsl::{
     Consumed, Grouped, Materialized, Produced, StoreType, StreamsBuilder, TimeWindowedSerde,
     TimeWindows, ValueAndTimestamp, Window, Windowed, WindowedSerde,
@@ -94,20 +94,24 @@ fn tumbling_counts_with_grace_drop_late_records() {
             "{store_type:?}"
         );
         assert_eq!(d.dropped_records(), 2, "the two late records are counted");
-        let counts = d
-            .with_state_store("win-counts", |s| {
-                let w = s
-                    .as_any()
-                    .downcast_ref::<WindowStore<String, ValueAndTimestamp<i64>>>()
-                    .unwrap();
-                w.fetch_range(&"a".to_string(), 0, 100)
-                    .unwrap()
-                    .into_iter()
-                    .map(|(start, v)| (start, v.value))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap();
+        let store = d.window_store::<String, i64>("win-counts").unwrap();
+        let counts = store.fetch_range(&"a".to_string(), 0, 100).unwrap();
         assert_eq!(counts, vec![(0, 3), (10, 3)]);
+        assert_eq!(store.fetch(&"b".to_string(), 20).unwrap(), Some(1));
+        assert_eq!(store.fetch(&"b".to_string(), 10).unwrap(), None);
+        assert_eq!(
+            store.fetch_all(10, 10).unwrap(),
+            vec![("a".to_string(), 10, 3)]
+        );
+        assert_eq!(store.all().unwrap().len(), 4);
+        // With the timestamps: the latest record's of each window.
+        let stamped = d
+            .window_store::<String, ValueAndTimestamp<i64>>("win-counts")
+            .unwrap();
+        assert_eq!(
+            stamped.fetch(&"a".to_string(), 10).unwrap(),
+            Some(ValueAndTimestamp::make(3, 14))
+        );
     }
 }
 

@@ -59,6 +59,25 @@ fn counts_words_across_lines() {
         Some(1)
     );
     assert_eq!(store.get(&"absent".to_string()).unwrap(), None);
+    assert_eq!(
+        store.get(&"hello".to_string()).unwrap(),
+        Some(kstreams_dsl::ValueAndTimestamp::make(2, 200))
+    );
+    // Asked for the values alone, the view drops the timestamps.
+    let counts = d.key_value_store::<String, i64>("counts-store").unwrap();
+    assert_eq!(
+        counts.all().unwrap(),
+        vec![
+            ("hello".to_string(), 2),
+            ("kafka".to_string(), 1),
+            ("streams".to_string(), 2)
+        ]
+    );
+    assert!(
+        d.key_value_store::<String, String>("counts-store")
+            .is_none()
+    );
+    assert!(d.window_store::<String, i64>("counts-store").is_none());
 }
 
 #[test]

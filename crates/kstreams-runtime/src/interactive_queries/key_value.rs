@@ -2,8 +2,8 @@
 
 use std::marker::PhantomData;
 
-use kstreams_core::state::ValueAndTimestamp;
-use kstreams_core::{KeyValueStore, Result as StoreResult, TaskStore};
+use kstreams_core::Result as StoreResult;
+use kstreams_core::state::KeyValueStoreFacade;
 
 use super::{QueryRouter, StoreQueryParameters};
 use crate::error::Result;
@@ -32,56 +32,6 @@ impl<K, V> std::fmt::Debug for ReadOnlyKeyValueStore<K, V> {
 
 const KIND: &str = "key-value store of the requested key and value types";
 
-/// A local store seen with values `V`: stored as `V`, or with timestamps to drop.
-enum View<'a, K, V> {
-    Plain(&'a KeyValueStore<K, V>),
-    Timestamped(&'a KeyValueStore<K, ValueAndTimestamp<V>>),
-}
-
-impl<'a, K: 'static, V: 'static> View<'a, K, V> {
-    fn of(store: &'a dyn TaskStore) -> Option<Self> {
-        let any = store.as_any();
-        any.downcast_ref::<KeyValueStore<K, V>>()
-            .map(View::Plain)
-            .or_else(|| {
-                any.downcast_ref::<KeyValueStore<K, ValueAndTimestamp<V>>>()
-                    .map(View::Timestamped)
-            })
-    }
-
-    fn get(&self, key: &K) -> StoreResult<Option<V>> {
-        match self {
-            View::Plain(s) => s.get(key),
-            View::Timestamped(s) => Ok(s.get(key)?.map(|v| v.value)),
-        }
-    }
-
-    fn range(&self, from: Option<&K>, to: Option<&K>) -> StoreResult<Vec<(K, V)>> {
-        match self {
-            View::Plain(s) => s.range(from, to),
-            View::Timestamped(s) => Ok(values(s.range(from, to)?)),
-        }
-    }
-
-    fn all(&self) -> StoreResult<Vec<(K, V)>> {
-        match self {
-            View::Plain(s) => s.all(),
-            View::Timestamped(s) => Ok(values(s.all()?)),
-        }
-    }
-
-    fn approximate_num_entries(&self) -> StoreResult<u64> {
-        match self {
-            View::Plain(s) => s.approximate_num_entries(),
-            View::Timestamped(s) => s.approximate_num_entries(),
-        }
-    }
-}
-
-fn values<K, V>(entries: Vec<(K, ValueAndTimestamp<V>)>) -> Vec<(K, V)> {
-    entries.into_iter().map(|(k, v)| (k, v.value)).collect()
-}
-
 impl<K, V> ReadOnlyKeyValueStore<K, V>
 where
     K: Clone + Send + Sync + 'static,
@@ -102,10 +52,11 @@ where
 
     fn query<R: Send + 'static>(
         &self,
-        f: impl Fn(View<'_, K, V>) -> StoreResult<R> + Send + Sync + 'static,
+        f: impl Fn(KeyValueStoreFacade<'_, K, V>) -> StoreResult<R> + Send + Sync + 'static,
     ) -> Result<Vec<R>> {
-        self.router
-            .query(&self.params, KIND, move |s| View::of(s).map(&f))
+        self.router.query(&self.params, KIND, move |s| {
+            KeyValueStoreFacade::of(s).map(&f)
+        })
     }
 
     /// The value of `key`, from whichever local task holds it.

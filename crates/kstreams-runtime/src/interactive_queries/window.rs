@@ -2,8 +2,8 @@
 
 use std::marker::PhantomData;
 
-use kstreams_core::state::ValueAndTimestamp;
-use kstreams_core::{Result as StoreResult, TaskStore, WindowStore};
+use kstreams_core::Result as StoreResult;
+use kstreams_core::state::WindowStoreFacade;
 
 use super::{QueryRouter, StoreQueryParameters};
 use crate::error::Result;
@@ -31,53 +31,6 @@ impl<K, V> std::fmt::Debug for ReadOnlyWindowStore<K, V> {
 
 const KIND: &str = "window store of the requested key and value types";
 
-/// A local store seen with values `V`: stored as `V`, or with timestamps to drop.
-enum View<'a, K, V> {
-    Plain(&'a WindowStore<K, V>),
-    Timestamped(&'a WindowStore<K, ValueAndTimestamp<V>>),
-}
-
-impl<'a, K: 'static, V: 'static> View<'a, K, V> {
-    fn of(store: &'a dyn TaskStore) -> Option<Self> {
-        let any = store.as_any();
-        any.downcast_ref::<WindowStore<K, V>>()
-            .map(View::Plain)
-            .or_else(|| {
-                any.downcast_ref::<WindowStore<K, ValueAndTimestamp<V>>>()
-                    .map(View::Timestamped)
-            })
-    }
-
-    fn fetch(&self, key: &K, window_start: i64) -> StoreResult<Option<V>> {
-        match self {
-            View::Plain(s) => s.fetch(key, window_start),
-            View::Timestamped(s) => Ok(s.fetch(key, window_start)?.map(|v| v.value)),
-        }
-    }
-
-    fn fetch_range(&self, key: &K, from: i64, to: i64) -> StoreResult<Vec<(i64, V)>> {
-        match self {
-            View::Plain(s) => s.fetch_range(key, from, to),
-            View::Timestamped(s) => Ok(s
-                .fetch_range(key, from, to)?
-                .into_iter()
-                .map(|(start, v)| (start, v.value))
-                .collect()),
-        }
-    }
-
-    fn all(&self) -> StoreResult<Vec<(K, i64, V)>> {
-        match self {
-            View::Plain(s) => s.all(),
-            View::Timestamped(s) => Ok(s
-                .all()?
-                .into_iter()
-                .map(|(k, start, v)| (k, start, v.value))
-                .collect()),
-        }
-    }
-}
-
 impl<K, V> ReadOnlyWindowStore<K, V>
 where
     K: Clone + Send + Sync + 'static,
@@ -98,10 +51,11 @@ where
 
     fn query<R: Send + 'static>(
         &self,
-        f: impl Fn(View<'_, K, V>) -> StoreResult<R> + Send + Sync + 'static,
+        f: impl Fn(WindowStoreFacade<'_, K, V>) -> StoreResult<R> + Send + Sync + 'static,
     ) -> Result<Vec<R>> {
-        self.router
-            .query(&self.params, KIND, move |s| View::of(s).map(&f))
+        self.router.query(&self.params, KIND, move |s| {
+            WindowStoreFacade::of(s).map(&f)
+        })
     }
 
     /// The value of `key` in the window starting at `window_start`.
@@ -122,11 +76,7 @@ where
     /// Every unexpired `(key, window start, value)` whose window starts in
     /// `[time_from, time_to]`, each task's by key then start, task after task.
     pub fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<(K, i64, V)>> {
-        let parts = self.query(move |s| {
-            let mut windows = s.all()?;
-            windows.retain(|(_, start, _)| (time_from..=time_to).contains(start));
-            Ok(windows)
-        })?;
+        let parts = self.query(move |s| s.fetch_all(time_from, time_to))?;
         Ok(parts.into_iter().flatten().collect())
     }
 
