@@ -46,7 +46,7 @@ pub fn serve(
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let listener = TcpListener::bind(listen)?;
     let me = listen.to_string();
-    Ok(std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("query-server".into())
         .spawn(move || {
             for conn in listener.incoming().flatten() {
@@ -55,7 +55,7 @@ pub fn serve(
                     eprintln!("query server: {e}");
                 }
             }
-        })?)
+        })
 }
 
 fn handle(

@@ -147,9 +147,12 @@ pub(crate) struct StoreQuery {
     pub(crate) run: QueryFn,
 }
 
+/// A stream thread's inbox, with the thread's index.
+type Inbox = (usize, Sender<StoreQuery>);
+
 /// The stream threads' query inboxes, by thread index.
 #[derive(Clone, Default)]
-pub(crate) struct QueryInboxes(Arc<Mutex<Vec<(usize, Sender<StoreQuery>)>>>);
+pub(crate) struct QueryInboxes(Arc<Mutex<Vec<Inbox>>>);
 
 impl QueryInboxes {
     /// Registers thread `index`'s inbox (a replacement thread takes its predecessor's place).
@@ -160,7 +163,7 @@ impl QueryInboxes {
         }
     }
 
-    fn snapshot(&self) -> Vec<(usize, Sender<StoreQuery>)> {
+    fn snapshot(&self) -> Vec<Inbox> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
