@@ -565,6 +565,9 @@ impl StreamThread {
                 self.work_left = true;
                 break;
             }
+            // A query waits at most one round (up to 100 records per task), not the whole
+            // processing slice.
+            self.serve_queries();
         }
         for task in self.tasks.values_mut() {
             task.maybe_punctuate_wall_clock()?;
