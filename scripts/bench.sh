@@ -9,6 +9,7 @@
 #   CASES=long LONG_RECORDS=10000000 scripts/bench.sh   # peak RSS over a long w2 run
 #   APP_ARGS="--linger-ms 20" CASES=lat-w1-alos scripts/bench.sh   # extra bench-binary flags
 #   APP_ARGS="--network-thread off" CASES="baseline w2-alos" scripts/bench.sh   # all on one thread
+#   APP_ARGS="--query-rate 1000" CASES="w2-alos lat-w2-alos" scripts/bench.sh   # + interactive queries
 #
 # Cases:
 # - baseline, w1-alos, w2-alos, w2-eos, w3-alos, w3-eos (throughput: preload RECORDS, then run
@@ -207,6 +208,13 @@ throughput_case() { # NAME WORKLOAD GUARANTEE
         --inputs "$RECORDS" --idle-secs 20 --timeout-secs 900)
     stop_app
     throughput_line "$name" "$RECORDS" "$expect" "$m"
+    query_line "$name"
+}
+
+# query_line NAME: what the bench binary's interactive queries saw (APP_ARGS="--query-rate N"
+# with w2), if it ran any.
+query_line() {
+    sed -n 's/.*kstreams-bench: queries=/   iq: queries=/p' "$WORK/$1.log"
 }
 
 latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]
@@ -226,6 +234,7 @@ latency_case() { # NAME WORKLOAD GUARANTEE [ARGS...]
     echo "$name: $r | $m | peak_rss_kib=$HWM"
     # The engine's own summary: commits and the commit latency (which bounds exactly-once latency).
     sed -n 's/.*kstreams-bench: closed /   app: /p' "$WORK/$name.log"
+    query_line "$name"
 }
 
 # hop_case NAME CLIENT: one hop through the broker, no application: the load tool produces RATE

@@ -4,7 +4,7 @@
 //! kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC --application-id ID
 //!     --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] [--threads N]
 //!     [--state-dir DIR] [--commit-interval-ms MS] [--fetch-max-wait-ms MS] [--linger-ms MS]
-//!     [--max-poll-records N] [--network-thread on|off]
+//!     [--max-poll-records N] [--network-thread on|off] [--query-rate N]
 //! ```
 //!
 //! `--fetch-max-wait-ms` defaults to 5 ms, not Kafka's 500 ms: tansu holds a fetch that finds no
@@ -14,7 +14,9 @@
 //! engine's defaults, 100 ms and 500, when absent). `--network-thread`
 //! (on) gives each stream thread a network thread (`StreamsConfig::network_thread`), and each
 //! baseline loop a runtime with one worker thread for its clients in the same way, so both are
-//! measured in the same thread layout.
+//! measured in the same thread layout. `--query-rate` (w2 only) reads counts from w2's store
+//! N times a second through interactive queries while the workload runs
+//! ([`crate::queries`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -53,6 +55,8 @@ pub struct BenchArgs {
     pub max_poll_records: Option<usize>,
     /// `--network-thread` (on).
     pub network_thread: bool,
+    /// `--query-rate`: interactive queries per second (none when absent; w2 only).
+    pub query_rate: Option<u32>,
 }
 
 /// The default `--fetch-max-wait-ms`.
@@ -62,9 +66,10 @@ pub const DEFAULT_FETCH_MAX_WAIT: Duration = Duration::from_millis(5);
 pub const USAGE: &str = "usage: kstreams-bench --bootstrap HOST:PORT --input TOPIC --output TOPIC \
 --application-id ID --workload w1|w2|w3|baseline [--guarantee exactly-once|at-least-once] \
 [--threads N] [--state-dir DIR] [--commit-interval-ms MS] [--fetch-max-wait-ms MS] [--linger-ms MS] \
-[--max-poll-records N] [--network-thread on|off]";
+[--max-poll-records N] [--network-thread on|off] [--query-rate N]";
 
-const FLAGS: [&str; 13] = [
+const FLAGS: [&str; 14] = [
+    "query-rate",
     "network-thread",
     "max-poll-records",
     "fetch-max-wait-ms",
@@ -120,6 +125,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<BenchArgs, String
     let fetch_max_wait =
         millis(&mut flags, "fetch-max-wait-ms", 0)?.unwrap_or(DEFAULT_FETCH_MAX_WAIT);
     let linger = millis(&mut flags, "linger-ms", 0)?;
+    let query_rate =
+        positive(&mut flags, "query-rate")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    if query_rate.is_some() && workload != Workload::W2 {
+        return Err(format!(
+            "--query-rate reads w2's store: it needs --workload w2\n{USAGE}"
+        ));
+    }
     let network_thread = match flags.remove("network-thread").as_deref() {
         None | Some("on") => true,
         Some("off") => false,
@@ -139,6 +151,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<BenchArgs, String
         linger,
         max_poll_records,
         network_thread,
+        query_rate,
     })
 }
 
@@ -208,6 +221,7 @@ mod tests {
         assert_eq!(a.linger, None);
         assert_eq!(a.max_poll_records, None);
         assert!(a.network_thread);
+        assert_eq!(a.query_rate, None);
     }
 
     #[test]
@@ -230,6 +244,8 @@ mod tests {
             "1000",
             "--network-thread",
             "off",
+            "--query-rate",
+            "500",
         ]));
         let a = parse(v).unwrap();
         assert_eq!(a.guarantee, ProcessingGuarantee::ExactlyOnceV2);
@@ -240,6 +256,7 @@ mod tests {
         assert_eq!(a.linger, Some(Duration::from_millis(20)));
         assert_eq!(a.max_poll_records, Some(1000));
         assert!(!a.network_thread);
+        assert_eq!(a.query_rate, Some(500));
     }
 
     #[test]
@@ -260,6 +277,7 @@ mod tests {
             ("--linger-ms", "soon", "--linger-ms"),
             ("--max-poll-records", "0", "--max-poll-records"),
             ("--network-thread", "yes", "--network-thread"),
+            ("--query-rate", "0", "--query-rate"),
         ] {
             let mut v: Vec<String> = args(&BASE)
                 .into_iter()
@@ -272,5 +290,12 @@ mod tests {
             let e = parse(v).unwrap_err();
             assert!(e.contains(msg), "{flag}: {e}");
         }
+        let mut v: Vec<String> = args(&BASE)
+            .into_iter()
+            .map(|a| if a == "w2" { "w1".into() } else { a })
+            .collect();
+        v.extend(args(&["--query-rate", "5"]));
+        let e = parse(v).unwrap_err();
+        assert!(e.contains("needs --workload w2"), "{e}");
     }
 }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod event;
 pub mod latency;
 pub mod load;
+pub mod queries;
 pub mod workload;
 
 /// Waits for SIGTERM or SIGINT.

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p kstreams-bench -- --bootstrap HOST:PORT --input TOPIC \
 //!     --output TOPIC --application-id ID --workload w1|w2|w3|baseline \
-//!     [--guarantee exactly-once|at-least-once] [--threads N]
+//!     [--guarantee exactly-once|at-least-once] [--threads N] [--query-rate N]
 //! ```
 
 use std::process::ExitCode;
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use kstreams::{KafkaStreams, StreamsConfig};
 use kstreams_bench::baseline::{self, BaselineConfig};
 use kstreams_bench::cli::{self, BenchArgs};
+use kstreams_bench::queries::QueryLoad;
 use kstreams_bench::wait_for_signal;
 use kstreams_bench::workload::Workload;
 
@@ -136,6 +137,10 @@ fn run_streams(args: &BenchArgs) -> Result<(), BoxError> {
         eprintln!("kstreams-bench: state {old:?} -> {new:?}");
     }));
     streams.start()?;
+    let query_load = match args.query_rate {
+        Some(rate) => Some(QueryLoad::start(streams.interactive_queries(), rate)?),
+        None => None,
+    };
     let rt = runtime()?;
     let mut progress = Progress::new();
     rt.block_on(async {
@@ -154,6 +159,9 @@ fn run_streams(args: &BenchArgs) -> Result<(), BoxError> {
         }
     });
     eprintln!("kstreams-bench: shutting down");
+    if let Some(report) = query_load.and_then(QueryLoad::stop) {
+        eprintln!("kstreams-bench: {}", report.line());
+    }
     let closed = streams.close();
     let m = streams.metrics();
     eprintln!(
