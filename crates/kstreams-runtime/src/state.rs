@@ -107,6 +107,13 @@ impl SharedState {
         true
     }
 
+    /// Whether thread `thread` last reported itself running.
+    pub(crate) fn is_thread_running(&self, thread: usize) -> bool {
+        self.inner
+            .lock()
+            .is_ok_and(|s| s.threads_running.get(thread).copied().unwrap_or(false))
+    }
+
     /// A thread reports whether it is running; the instance is Running when all are.
     pub(crate) fn thread_running(&self, thread: usize, running: bool) {
         let all = {

@@ -136,8 +136,9 @@ pub(crate) struct LocalStore<'a> {
 }
 
 /// The type-erased query a stream thread runs: it is given the thread's instances of the
-/// store and sends its answer back itself.
-pub(crate) type QueryFn = Box<dyn FnOnce(&[LocalStore<'_>]) + Send>;
+/// store (or why the thread cannot answer) and sends its answer back itself.
+pub(crate) type QueryFn =
+    Box<dyn FnOnce(std::result::Result<&[LocalStore<'_>], StoreUnavailable>) + Send>;
 
 /// A query on its way to a stream thread.
 pub(crate) struct StoreQuery {
@@ -181,7 +182,7 @@ pub(crate) struct QueryRouter {
 }
 
 /// Answers per thread: the results of the thread's stores, task by task.
-type Answer<R> = kstreams_core::Result<Vec<(TaskId, R)>>;
+type Answer<R> = Result<Vec<(TaskId, R)>>;
 
 impl QueryRouter {
     fn unavailable(params: &StoreQueryParameters, reason: StoreUnavailable) -> RuntimeError {
@@ -232,11 +233,18 @@ impl QueryRouter {
         for (index, inbox) in self.inboxes.snapshot() {
             let f = f.clone();
             let tx = tx.clone();
-            let run: QueryFn = Box::new(move |stores: &[LocalStore<'_>]| {
-                let answer: Answer<Option<R>> = stores
-                    .iter()
-                    .map(|l| Ok((l.task, f(l.store).transpose()?)))
-                    .collect();
+            let name = params.store.clone();
+            let run: QueryFn = Box::new(move |stores| {
+                let answer: Answer<Option<R>> = match stores {
+                    Ok(stores) => stores
+                        .iter()
+                        .map(|l| Ok((l.task, f(l.store).transpose()?)))
+                        .collect(),
+                    Err(reason) => Err(RuntimeError::InvalidStateStore {
+                        store: name,
+                        reason,
+                    }),
+                };
                 let _ = tx.send(answer);
             });
             let query = StoreQuery {
@@ -320,7 +328,7 @@ mod tests {
                         store: s.as_ref(),
                     })
                     .collect();
-                (q.run)(&local);
+                (q.run)(Ok(&local));
             }
         })
     }
@@ -463,6 +471,24 @@ mod tests {
             StoreQueryParameters::from_name("c").enable_stale_stores(),
         );
         assert_eq!(stale.all().unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_thread_between_assignments_answers_that_it_rebalances() {
+        let r = router(State::Running);
+        let (tx, rx) = mpsc::channel::<StoreQuery>();
+        r.inboxes.register(0, tx);
+        let thread = std::thread::spawn(move || {
+            for q in rx {
+                (q.run)(Err(StoreUnavailable::NotRunning(State::Rebalancing)));
+            }
+        });
+        let c = counts(&r, StoreQueryParameters::from_name("c"));
+        let e = reason(c.get(&"a".into()).unwrap_err());
+        assert_eq!(e, StoreUnavailable::NotRunning(State::Rebalancing));
+        assert!(e.is_retriable());
+        drop((r, c));
+        thread.join().unwrap();
     }
 
     #[test]
