@@ -49,6 +49,18 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A property name this configuration does not have (a typo, or a Kafka Streams setting
+    /// kstreams does not support).
+    #[error("unknown property '{0}'")]
+    Unknown(String),
+    /// A line of a properties file that is not `name=value`.
+    #[error("line {line} of the properties is not name=value: '{text}'")]
+    Malformed {
+        /// The line's number, from 1.
+        line: usize,
+        /// The line.
+        text: String,
+    },
 }
 
 /// Settings of a Kafka Streams application instance. Names follow the Kafka Streams

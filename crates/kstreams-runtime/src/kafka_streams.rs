@@ -296,6 +296,35 @@ impl KafkaStreams {
             .query_metadata_for_key_with_partitioner(store, key, partitioner)
     }
 
+    /// Deletes this instance's local state, `<state.dir>/<application.id>`: every task's
+    /// stores and checkpoints, the global stores and the process id (Kafka Streams'
+    /// `cleanUp`). Only while no thread runs: before [`Self::start`] or after
+    /// [`Self::close`]. The next start restores every store from its changelog.
+    pub fn clean_up(&self) -> Result<()> {
+        let state = self.state.get();
+        let stopped = match state {
+            State::Created | State::NotRunning => true,
+            State::Error => self
+                .threads
+                .iter()
+                .chain(&self.global_thread)
+                .all(JoinHandle::is_finished),
+            _ => false,
+        };
+        if !stopped {
+            return Err(RuntimeError::IllegalState(format!(
+                "clean_up() needs a stopped instance, not one in state {state:?}"
+            )));
+        }
+        let dir = self.config.state_dir.join(&self.config.application_id);
+        info!(dir = %dir.display(), "deleting the local state");
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The instance's process id, kept in the state directory so a restarted instance uses the
     /// same transactional ids (fencing its previous incarnation).
     fn process_id(&self) -> Result<String> {

@@ -29,6 +29,7 @@ pub mod assignor;
 pub mod checkpoint;
 pub mod collector;
 pub mod config;
+mod config_properties;
 pub mod error;
 pub mod exception_handlers;
 mod global_stream_thread;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, State, StreamsConfig};
+use kstreams_runtime::{KafkaStreams, ProcessingGuarantee, RuntimeError, State, StreamsConfig};
 use kstreams_testkit::{TansuBroker, python_kafka, python_kafka_available, random_topic};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -89,6 +89,7 @@ fn word_count_at_least_once_restart_resumes_from_checkpoint() {
     // stream threads.
     let second = lines("b", 20);
     rt.block_on(produce_lines(&bs, &input, &second));
+    let cfg_third = cfg.clone();
     let cfg = StreamsConfig {
         network_thread: false,
         ..cfg
@@ -104,6 +105,33 @@ fn word_count_at_least_once_restart_resumes_from_checkpoint() {
         streams.metrics().restored,
         0,
         "restored from the checkpoint"
+    );
+    assert!(
+        matches!(streams.clean_up(), Err(RuntimeError::IllegalState(_))),
+        "no clean-up of a running instance"
+    );
+    streams.close().unwrap();
+
+    // clean_up wipes the local state: the next start restores every count from the
+    // changelog, and counting goes on from there.
+    let app_dir = dir.path().join(&app);
+    assert!(app_dir.exists());
+    streams.clean_up().unwrap();
+    assert!(!app_dir.exists());
+    drop(streams);
+    let third = lines("c", 10);
+    rt.block_on(produce_lines(&bs, &input, &third));
+    let mut streams = KafkaStreams::new(word_count(&input, &output), cfg_third).unwrap();
+    streams.clean_up().unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(60));
+    let all: Vec<String> = all.iter().chain(&third).cloned().collect();
+    let expected = count_words(&all);
+    let out = rt.block_on(read_output(&bs, &output, 2, total(&expected), READ_TIMEOUT));
+    assert_eq!(final_counts(&out), expected);
+    assert!(
+        streams.metrics().restored > 0,
+        "restored from the changelog"
     );
     streams.close().unwrap();
 
