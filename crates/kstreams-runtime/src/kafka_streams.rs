@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use kstreams_core::{ProcessorTopology, Serde, Topology};
 use kstreams_kafka::{Admin, ClientConfig};
@@ -351,13 +352,41 @@ impl KafkaStreams {
     /// Stops the stream threads: each commits, checkpoints its stores and leaves the group.
     /// Returns the first error a thread ended with.
     pub fn close(&mut self) -> Result<()> {
+        self.close_within(None).map(|_| ())
+    }
+
+    /// [`Self::close`], waiting at most `timeout` for the threads (Kafka Streams'
+    /// `close(Duration)`): `Ok(false)` when some thread is still busy then (a long commit, a
+    /// processor that blocks), in which case the threads go on shutting down in the
+    /// background and the instance stays `PendingShutdown`; call `close` again to wait for
+    /// them.
+    pub fn close_timeout(&mut self, timeout: Duration) -> Result<bool> {
+        self.close_within(Some(Instant::now() + timeout))
+    }
+
+    fn close_within(&mut self, deadline: Option<Instant>) -> Result<bool> {
         let before = self.state.get();
         if matches!(before, State::NotRunning) {
-            return Ok(());
+            return Ok(true);
         }
         self.state.transition(State::PendingShutdown);
         self.shutdown.store(true, Ordering::SeqCst);
         self.wakeups.wake_all();
+        if let Some(deadline) = deadline {
+            let finished = |s: &Self| {
+                s.threads
+                    .iter()
+                    .chain(&s.global_thread)
+                    .all(JoinHandle::is_finished)
+            };
+            while !finished(self) {
+                if Instant::now() >= deadline {
+                    warn!("close timed out: stream threads still shutting down");
+                    return Ok(false);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let mut first = None;
         for h in self.threads.drain(..).chain(self.global_thread.take()) {
             match h.join() {
@@ -376,7 +405,7 @@ impl KafkaStreams {
         } else {
             self.state.transition(State::NotRunning);
         }
-        first.map_or(Ok(()), Err)
+        first.map_or(Ok(true), Err)
     }
 }
 

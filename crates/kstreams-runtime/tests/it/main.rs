@@ -3,6 +3,7 @@
 //! once.
 
 mod caching;
+mod close_timeout;
 mod commit_pacing;
 mod common;
 mod deduplicate;
