@@ -6,6 +6,7 @@
 //! every flush and on close. A persistent store with a checkpoint resumes from it; otherwise
 //! the topics are read from the beginning (the updates are idempotent upserts).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::checkpoint::{self, Offsets};
 use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
+use crate::restore_listener::{RestoreProgress, StateRestoreListener};
 use crate::state::{SharedState, State};
 use crate::stream_thread::{GLOBAL_THREAD_WAKEUP, PollWakeups, to_consumed};
 
@@ -92,6 +94,7 @@ pub(crate) fn start(
     crash: Arc<AtomicBool>,
     state: SharedState,
     wakeups: PollWakeups,
+    restore_listener: Option<Arc<dyn StateRestoreListener>>,
 ) -> Result<Option<GlobalThread>> {
     if !topology.has_global_stores() {
         return Ok(None);
@@ -128,6 +131,8 @@ pub(crate) fn start(
         shutdown: shutdown.clone(),
         crash,
         wakeups,
+        topology: topology.clone(),
+        restore_listener,
     };
     let handle = std::thread::Builder::new()
         .name(format!("{}-GlobalStreamThread", config.application_id))
@@ -166,6 +171,8 @@ struct GlobalJob {
     crash: Arc<AtomicBool>,
     /// Where the consumer's wakeup is registered: closing the instance ends its poll.
     wakeups: PollWakeups,
+    topology: Arc<ProcessorTopology>,
+    restore_listener: Option<Arc<dyn StateRestoreListener>>,
 }
 
 impl GlobalJob {
@@ -239,6 +246,22 @@ impl GlobalJob {
         let mut remaining = tps.clone();
         let mut restored_records = 0u64;
         let mut idle_polls = 0;
+        let stores: HashMap<String, String> = self
+            .topics
+            .iter()
+            .filter_map(|t| Some((t.clone(), self.topology.global_store_of_topic(t)?)))
+            .collect();
+        let store_of = |tp: &TopicPartition| stores.get(&tp.topic).map(String::as_str);
+        let mut progress = self.restore_listener.as_deref().map(RestoreProgress::new);
+        if let Some(p) = &progress {
+            let ends = consumer.list_offsets(&tps, -1).await?;
+            for tp in &tps {
+                if let Some(store) = store_of(tp) {
+                    let start = consumer.position(tp).await?;
+                    p.start(tp, store, start, ends.get(tp).copied().unwrap_or(-1));
+                }
+            }
+        }
         while !remaining.is_empty() && !self.stopping() {
             let records = consumer.poll(Duration::from_millis(200)).await?;
             idle_polls = if records.is_empty() {
@@ -253,6 +276,12 @@ impl GlobalJob {
                 break;
             }
             restored_records += records.len() as u64;
+            if let Some(p) = &mut progress {
+                for r in &records {
+                    p.record(&TopicPartition::new(&*r.topic, r.partition), r.offset);
+                }
+                p.end_batch(store_of);
+            }
             self.apply(records)?;
             let mut still = Vec::new();
             for tp in remaining {
@@ -260,9 +289,19 @@ impl GlobalJob {
                 let (hw, lso) = consumer.watermarks(&tp)?;
                 if !caught_up(pos, hw, lso, read_committed) {
                     still.push(tp);
+                } else if let (Some(p), Some(store)) = (&progress, store_of(&tp)) {
+                    p.end(&tp, store);
                 }
             }
             remaining = still;
+        }
+        if let Some(p) = progress.as_ref().filter(|_| !self.stopping()) {
+            // Given up on (no progress): restoration ends here too.
+            for tp in &remaining {
+                if let Some(store) = store_of(tp) {
+                    p.end(tp, store);
+                }
+            }
         }
         self.flush_and_checkpoint(&consumer, &tps)?;
         info!(

@@ -22,6 +22,7 @@ use crate::internal_topics::{
     PartitionCounts, TopicLayout, create_dead_letter_topic, create_internal_topics,
 };
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::restore_listener::StateRestoreListener;
 use crate::state::{SharedState, State, StateListener};
 use crate::stream_thread::{self, PollWakeups, ThreadShared};
 use crate::streams_metadata::{KeyQueryMetadata, StreamsMetadata};
@@ -49,6 +50,7 @@ pub struct KafkaStreams {
     metrics: Arc<Metrics>,
     wakeups: PollWakeups,
     queries: InteractiveQueries,
+    restore_listener: Option<Arc<dyn StateRestoreListener>>,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -91,6 +93,7 @@ impl KafkaStreams {
             metrics: Arc::default(),
             wakeups,
             queries,
+            restore_listener: None,
         })
     }
 
@@ -102,6 +105,22 @@ impl KafkaStreams {
     /// Sets the listener called with `(new, old)` on every state change.
     pub fn set_state_listener(&mut self, listener: StateListener) {
         self.state.set_listener(listener);
+    }
+
+    /// Sets the listener that hears how restoring the stores goes, the stream threads' stores
+    /// from their changelogs and the global stores from their topics (Kafka Streams'
+    /// `setGlobalStateRestoreListener`). Only before [`Self::start`].
+    pub fn set_global_state_restore_listener(
+        &mut self,
+        listener: impl StateRestoreListener,
+    ) -> Result<()> {
+        if self.state.get() != State::Created {
+            return Err(RuntimeError::IllegalState(
+                "the restore listener is set before start()".into(),
+            ));
+        }
+        self.restore_listener = Some(Arc::new(listener));
+        Ok(())
     }
 
     /// The instance's counters.
@@ -182,6 +201,7 @@ impl KafkaStreams {
             self.crash.clone(),
             self.state.clone(),
             self.wakeups.clone(),
+            self.restore_listener.clone(),
         ) {
             Ok(g) => g,
             Err(e) => {
@@ -208,6 +228,7 @@ impl KafkaStreams {
             wakeups: self.wakeups.clone(),
             queries: self.queries.inboxes().clone(),
             cluster: self.queries.cluster().clone(),
+            restore_listener: self.restore_listener.clone(),
         };
         self.state.set_threads(self.config.num_stream_threads);
         for i in 0..self.config.num_stream_threads {

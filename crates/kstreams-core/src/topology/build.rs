@@ -166,6 +166,24 @@ impl ProcessorTopology {
         v
     }
 
+    /// The global store fed by global topic `topic`: the first store a node downstream of
+    /// the topic's source connects to (a `GlobalKTable` or a global store has one).
+    pub fn global_store_of_topic(&self, topic: &str) -> Option<String> {
+        let plan = self.global.as_ref()?;
+        let mut stack = vec![*plan.source_topics.get(topic)?];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(node) = stack.pop() {
+            if !seen.insert(node) {
+                continue;
+            }
+            if let Some(store) = plan.node_stores.get(node).and_then(|s| s.first()) {
+                return Some(store.clone());
+            }
+            stack.extend(plan.children.get(node).into_iter().flatten().copied());
+        }
+        None
+    }
+
     /// The topology's description.
     pub fn description(&self) -> &TopologyDescription {
         &self.description

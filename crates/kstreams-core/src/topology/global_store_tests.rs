@@ -59,6 +59,13 @@ fn global_nodes_generate_no_tasks_and_no_changelog() {
     assert!(p.has_global_stores());
     assert_eq!(p.global_source_topics(), vec!["users".to_string()]);
     assert_eq!(p.global_store_names(), vec!["users".to_string()]);
+    assert_eq!(p.global_store_of_topic("users").as_deref(), Some("users"));
+    assert_eq!(
+        p.subtopology_of_store("users"),
+        None,
+        "a global store belongs to no task"
+    );
+    assert_eq!(p.global_store_of_topic("other"), None);
     // The store builder has logging on, but its topic is its changelog.
     assert!(p.changelog_topics().is_empty());
 }

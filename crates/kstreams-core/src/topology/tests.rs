@@ -266,3 +266,28 @@ fn internal_topic_partition_counts_are_resolved_with_the_application_id() {
         None
     );
 }
+
+#[test]
+fn stores_are_found_by_their_sub_topology() {
+    let mut t = two_subtopologies();
+    t.add_processor("counter", || Pass, &["source-a"]).unwrap();
+    t.add_state_store(
+        Stores::in_memory_key_value_store_builder::<String, i64>("counts"),
+        &["counter"],
+    )
+    .unwrap();
+    t.add_state_store(
+        Stores::in_memory_key_value_store_builder::<String, i64>("more"),
+        &["counter"],
+    )
+    .unwrap();
+    let p = t.build(Some("app")).unwrap();
+    let sub = p.subtopology_of_store("counts").unwrap();
+    assert_eq!(p.subtopology_for_topic("topic-a"), Some(sub));
+    assert_eq!(p.state_store_names(sub), ["counts", "more"]);
+    assert_eq!(p.subtopology_of_store("nope"), None);
+    for other in p.subtopology_ids().filter(|s| *s != sub) {
+        assert!(!p.state_store_names(other).contains(&"counts".to_string()));
+    }
+    assert!(p.state_store_names(99).is_empty());
+}

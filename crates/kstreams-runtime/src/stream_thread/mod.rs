@@ -29,6 +29,7 @@ use crate::config::StreamsConfig;
 use crate::error::{Result, RuntimeError};
 use crate::interactive_queries::{QueryInboxes, StoreQuery};
 use crate::metrics::{LocalLatency, Metrics};
+use crate::restore_listener::StateRestoreListener;
 use crate::send_failure::PendingSends;
 use crate::state::SharedState;
 use crate::streams_metadata::ClusterMetadata;
@@ -59,6 +60,8 @@ pub(crate) struct ThreadShared {
     pub(crate) queries: QueryInboxes,
     /// The group's endpoints and their tasks, as the latest assignment told them.
     pub(crate) cluster: ClusterMetadata,
+    /// Hears how restoring the stores goes.
+    pub(crate) restore_listener: Option<Arc<dyn StateRestoreListener>>,
 }
 
 /// The consumer wakeups of the stream threads, by thread index, and of the global stream

@@ -16,6 +16,7 @@ use super::{ChangelogTarget, StreamThread};
 use crate::checkpoint::{self, Offsets};
 use crate::collector::{KafkaRecordCollector, Outbox, TaskChangelogWriter};
 use crate::error::Result;
+use crate::restore_listener::RestoreProgress;
 
 impl StreamThread {
     /// Opens the standby tasks of the latest assignment (those not active here): their stores
@@ -268,6 +269,17 @@ impl StreamThread {
         let mut remaining: HashSet<TopicPartition> = tps.iter().cloned().collect();
         let restoring = &self.shared.metrics.restoring_partitions;
         restoring.fetch_add(tps.len() as u64, Ordering::Relaxed);
+        let listener = self.shared.restore_listener.clone();
+        let mut progress = listener.as_deref().map(RestoreProgress::new);
+        if let Some(p) = &progress {
+            let ends = self.restore_consumer.list_offsets(&tps, -1).await?;
+            for tp in &tps {
+                let start = self.restore_consumer.position(tp).await?;
+                let end = ends.get(tp).copied().unwrap_or(-1);
+                p.start(tp, &targets[tp].store, start, end);
+            }
+        }
+        let store_of = |tp: &TopicPartition| targets.get(tp).map(|t| t.store.as_str());
         let mut restored = 0u64;
         let mut idle_polls = 0;
         while !remaining.is_empty() && !self.shutting_down() {
@@ -275,6 +287,8 @@ impl StreamThread {
                 .restore_consumer
                 .poll(Duration::from_millis(200))
                 .await?;
+            // Queries of a thread that restores answer at once that it rebalances.
+            self.serve_queries();
             if records.is_empty() {
                 idle_polls += 1;
             } else {
@@ -293,6 +307,12 @@ impl StreamThread {
                 };
                 store.restore(key, r.value.as_deref())?;
                 restored += 1;
+                if let Some(p) = &mut progress {
+                    p.record(&tp, r.offset);
+                }
+            }
+            if let Some(p) = &mut progress {
+                p.end_batch(store_of);
             }
             let mut done = Vec::new();
             for tp in &remaining {
@@ -309,9 +329,17 @@ impl StreamThread {
                     .metrics
                     .restoring_partitions
                     .fetch_sub(1, Ordering::Relaxed);
+                if let (Some(p), Some(store)) = (&progress, store_of(&tp)) {
+                    p.end(&tp, store);
+                }
             }
             if idle_polls >= 50 {
                 warn!(partitions = ?remaining, "restoration made no progress for 10 s: giving up on the end offset");
+                if let Some(p) = &progress {
+                    for tp in &remaining {
+                        p.end(tp, &targets[tp].store);
+                    }
+                }
                 break;
             }
         }

@@ -93,7 +93,15 @@ fn two_instances_each_join_against_the_whole_global_table() {
         |d: &tempfile::TempDir| config(&app, &bs, ProcessingGuarantee::ExactlyOnceV2, d.path());
     let mut a = KafkaStreams::new(enrich(&orders, &regions, &out), cfg(&dir_a)).unwrap();
     let mut b = KafkaStreams::new(enrich(&orders, &regions, &out), cfg(&dir_b)).unwrap();
+    let restore_log = RestoreLog::default();
+    a.set_global_state_restore_listener(restore_log.clone())
+        .unwrap();
     a.start().unwrap();
+    // The global store was restored before start returned: 12 customers over 3 partitions.
+    assert_eq!(restore_log.check(), 12);
+    let stores: std::collections::BTreeSet<String> =
+        restore_log.events().into_iter().map(|e| e.2).collect();
+    assert_eq!(stores, ["regions-store".to_string()].into());
     b.start().unwrap();
     wait_running(&a, Duration::from_secs(90));
     wait_running(&b, Duration::from_secs(90));

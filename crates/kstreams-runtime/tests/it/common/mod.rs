@@ -259,3 +259,65 @@ pub fn wait_running(s: &KafkaStreams, timeout: Duration) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A restore listener that keeps what it hears: `(event, partition, store, a, b)` with
+/// `start`: (start offset, end offset), `batch`: (last offset, records), `end`: (total, 0).
+#[derive(Clone, Default)]
+pub struct RestoreLog(pub std::sync::Arc<std::sync::Mutex<Vec<RestoreEvent>>>);
+
+/// One call a [`RestoreLog`] heard.
+pub type RestoreEvent = (&'static str, String, String, i64, i64);
+
+impl kstreams_runtime::StateRestoreListener for RestoreLog {
+    fn on_restore_start(&self, tp: &TopicPartition, store: &str, start: i64, end: i64) {
+        self.push(("start", tp.to_string(), store.into(), start, end));
+    }
+    fn on_batch_restored(&self, tp: &TopicPartition, store: &str, last: i64, n: u64) {
+        self.push(("batch", tp.to_string(), store.into(), last, n as i64));
+    }
+    fn on_restore_end(&self, tp: &TopicPartition, store: &str, total: u64) {
+        self.push(("end", tp.to_string(), store.into(), total as i64, 0));
+    }
+}
+
+impl RestoreLog {
+    fn push(&self, e: RestoreEvent) {
+        self.0.lock().unwrap().push(e);
+    }
+
+    /// The events heard so far.
+    pub fn events(&self) -> Vec<RestoreEvent> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Checks the calls' order and sums per partition (start, then batches whose records add
+    /// up to the end's total) and returns the total restored over all partitions.
+    pub fn check(&self) -> i64 {
+        let events = self.events();
+        let mut partitions: BTreeMap<String, (bool, i64, bool)> = BTreeMap::new();
+        for (kind, tp, _, a, b) in &events {
+            let p = partitions.entry(tp.clone()).or_default();
+            match *kind {
+                "start" => {
+                    assert!(!p.0, "{tp} started twice: {events:?}");
+                    assert!(*a <= *b, "start {a} after end {b}");
+                    p.0 = true;
+                }
+                "batch" => {
+                    assert!(p.0 && !p.2, "{tp}: a batch outside start..end: {events:?}");
+                    p.1 += b;
+                }
+                _ => {
+                    assert!(p.0 && !p.2, "{tp}: end without start: {events:?}");
+                    assert_eq!(*a, p.1, "{tp}: the end's total is the batches' sum");
+                    p.2 = true;
+                }
+            }
+        }
+        assert!(
+            partitions.values().all(|p| p.2),
+            "every partition ended: {events:?}"
+        );
+        partitions.values().map(|p| p.1).sum()
+    }
+}
