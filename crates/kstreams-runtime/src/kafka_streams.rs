@@ -51,6 +51,7 @@ pub struct KafkaStreams {
     wakeups: PollWakeups,
     queries: InteractiveQueries,
     restore_listener: Option<Arc<dyn StateRestoreListener>>,
+    paused: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -94,6 +95,7 @@ impl KafkaStreams {
             wakeups,
             queries,
             restore_listener: None,
+            paused: Arc::default(),
         })
     }
 
@@ -105,6 +107,29 @@ impl KafkaStreams {
     /// Sets the listener called with `(new, old)` on every state change.
     pub fn set_state_listener(&mut self, listener: StateListener) {
         self.state.set_listener(listener);
+    }
+
+    /// Pauses processing (Kafka Streams' `pause`): the stream threads stop processing records
+    /// and punctuating, and stop fetching; they stay in the group (polling, committing what
+    /// was processed) and standby tasks keep up with their changelogs. The state stays as it
+    /// is (`Running` when it was). Also before [`Self::start`]: the instance then starts
+    /// paused.
+    pub fn pause(&self) {
+        info!("pausing processing");
+        self.paused.store(true, Ordering::SeqCst);
+        self.wakeups.wake_all();
+    }
+
+    /// Resumes processing after [`Self::pause`].
+    pub fn resume(&self) {
+        info!("resuming processing");
+        self.paused.store(false, Ordering::SeqCst);
+        self.wakeups.wake_all();
+    }
+
+    /// Whether processing is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
     }
 
     /// Sets the listener that hears how restoring the stores goes, the stream threads' stores
@@ -227,6 +252,7 @@ impl KafkaStreams {
             global: global_stores,
             wakeups: self.wakeups.clone(),
             queries: self.queries.inboxes().clone(),
+            paused: self.paused.clone(),
             cluster: self.queries.cluster().clone(),
             restore_listener: self.restore_listener.clone(),
         };

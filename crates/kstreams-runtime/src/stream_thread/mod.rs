@@ -58,6 +58,8 @@ pub(crate) struct ThreadShared {
     pub(crate) wakeups: PollWakeups,
     /// Where interactive queries reach the threads.
     pub(crate) queries: QueryInboxes,
+    /// Processing is paused (`KafkaStreams::pause`).
+    pub(crate) paused: Arc<AtomicBool>,
     /// The group's endpoints and their tasks, as the latest assignment told them.
     pub(crate) cluster: ClusterMetadata,
     /// Hears how restoring the stores goes.
@@ -461,10 +463,16 @@ impl StreamThread {
         self.serve_queries();
         self.handle_rebalance().await?;
         self.add_records(records)?;
-        self.backpressure()?;
-        self.process()?;
-        // Partitions drained by processing resume before the next poll.
-        self.backpressure()?;
+        if self.shared.paused.load(Ordering::SeqCst) {
+            // Paused (`KafkaStreams::pause`): no processing, no punctuation, no fetching;
+            // the thread still polls (staying in the group), commits and updates standbys.
+            self.pause_all()?;
+        } else {
+            self.backpressure()?;
+            self.process()?;
+            // Partitions drained by processing resume before the next poll.
+            self.backpressure()?;
+        }
         self.poll_standbys().await?;
         let sent = self.send_outbox().await?;
         if sent > 0
@@ -505,6 +513,22 @@ impl StreamThread {
                 let ctp = kstreams_core::TopicPartition::new(tp.topic, tp.partition);
                 task.add_records(&ctp, run)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Pauses fetching from every assigned partition (the instance is paused); the next
+    /// [`Self::backpressure`] resumes those with room once it runs again.
+    fn pause_all(&mut self) -> Result<()> {
+        let paused = self.consumer.paused();
+        let pause: Vec<TopicPartition> = self
+            .task_of
+            .keys()
+            .filter(|tp| !paused.contains(tp))
+            .cloned()
+            .collect();
+        if !pause.is_empty() {
+            self.consumer.pause(&pause)?;
         }
         Ok(())
     }

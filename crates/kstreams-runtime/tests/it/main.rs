@@ -11,6 +11,7 @@ mod foreign_key_join;
 mod global_table;
 mod idle_send;
 mod interactive_queries;
+mod pause_resume;
 mod production_errors;
 mod punctuation;
 mod retry_eos;
