@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 
 use kstreams_core::state::{KeyValueStoreFacade, WindowStoreFacade};
-use kstreams_core::{Result, SessionStore, StreamsError, TaskStore};
+use kstreams_core::{Result, SessionStore, SharedSerde, StreamsError, TaskStore};
 use kstreams_state::TimeWindow;
 
 use crate::driver::Inner;
@@ -75,6 +75,20 @@ impl<K: 'static, V: 'static> KeyValueStoreView<K, V> {
     /// Entries with `from <= key <= to` in key-byte order (`None`: unbounded).
     pub fn range(&self, from: Option<&K>, to: Option<&K>) -> Result<Vec<(K, V)>> {
         self.with(|s| s.range(from, to))
+    }
+
+    /// As [`Self::range`], descending.
+    pub fn reverse_range(&self, from: Option<&K>, to: Option<&K>) -> Result<Vec<(K, V)>> {
+        self.with(|s| s.reverse_range(from, to))
+    }
+
+    /// Entries whose serialized key starts with `prefix` serialized by `prefix_serde`.
+    pub fn prefix_scan<P: 'static>(
+        &self,
+        prefix: &P,
+        prefix_serde: &SharedSerde<P>,
+    ) -> Result<Vec<(K, V)>> {
+        self.with(|s| s.prefix_scan(prefix, prefix_serde))
     }
 
     /// Every entry in key-byte order.

@@ -5,6 +5,7 @@
 //! test driver's store views read through these.
 
 use super::{KeyValueStore, TaskStore, ValueAndTimestamp, WindowStore};
+use crate::SharedSerde;
 use crate::error::Result;
 
 /// A key-value store read with values `V`.
@@ -45,6 +46,26 @@ impl<'a, K: 'static, V: 'static> KeyValueStoreFacade<'a, K, V> {
         match self {
             KeyValueStoreFacade::Plain(s) => s.range(from, to),
             KeyValueStoreFacade::Timestamped(s) => Ok(values(s.range(from, to)?)),
+        }
+    }
+
+    /// As [`Self::range`], descending.
+    pub fn reverse_range(&self, from: Option<&K>, to: Option<&K>) -> Result<Vec<(K, V)>> {
+        match self {
+            KeyValueStoreFacade::Plain(s) => s.reverse_range(from, to),
+            KeyValueStoreFacade::Timestamped(s) => Ok(values(s.reverse_range(from, to)?)),
+        }
+    }
+
+    /// Entries whose serialized key starts with the serialized `prefix`.
+    pub fn prefix_scan<P: 'static>(
+        &self,
+        prefix: &P,
+        prefix_serde: &SharedSerde<P>,
+    ) -> Result<Vec<(K, V)>> {
+        match self {
+            KeyValueStoreFacade::Plain(s) => s.prefix_scan(prefix, prefix_serde),
+            KeyValueStoreFacade::Timestamped(s) => Ok(values(s.prefix_scan(prefix, prefix_serde)?)),
         }
     }
 
@@ -168,6 +189,18 @@ mod tests {
             assert_eq!(f.get(&key.into()).unwrap(), Some(value));
             assert_eq!(f.all().unwrap(), vec![(key.to_string(), value)]);
             assert_eq!(f.range(None, None).unwrap().len(), 1);
+            assert_eq!(f.reverse_range(None, None).unwrap().len(), 1);
+            assert_eq!(
+                f.prefix_scan(&key.to_string(), &Serdes::string())
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert!(
+                f.prefix_scan(&"zz".to_string(), &Serdes::string())
+                    .unwrap()
+                    .is_empty()
+            );
             assert_eq!(f.approximate_num_entries().unwrap(), 1);
         }
         // Asked with the timestamps, the timestamped store answers as it is.

@@ -78,6 +78,18 @@ fn counts_words_across_lines() {
             .is_none()
     );
     assert!(d.window_store::<String, i64>("counts-store").is_none());
+    assert_eq!(
+        counts
+            .reverse_range(None, Some(&"kafka".to_string()))
+            .unwrap(),
+        vec![("kafka".to_string(), 1), ("hello".to_string(), 2)]
+    );
+    assert_eq!(
+        counts
+            .prefix_scan(&"st".to_string(), &kstreams_core::Serdes::string())
+            .unwrap(),
+        vec![("streams".to_string(), 2)]
+    );
 }
 
 #[test]

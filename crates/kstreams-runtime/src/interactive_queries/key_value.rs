@@ -2,8 +2,8 @@
 
 use std::marker::PhantomData;
 
-use kstreams_core::Result as StoreResult;
 use kstreams_core::state::KeyValueStoreFacade;
+use kstreams_core::{Result as StoreResult, SharedSerde};
 
 use super::{QueryRouter, StoreQueryParameters};
 use crate::error::Result;
@@ -71,6 +71,29 @@ where
     pub fn range(&self, from: Option<&K>, to: Option<&K>) -> Result<Vec<(K, V)>> {
         let (from, to) = (from.cloned(), to.cloned());
         let parts = self.query(move |s| s.range(from.as_ref(), to.as_ref()))?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
+    /// [`Self::range`] with each task's entries descending (tasks still in task order).
+    pub fn reverse_range(&self, from: Option<&K>, to: Option<&K>) -> Result<Vec<(K, V)>> {
+        let (from, to) = (from.cloned(), to.cloned());
+        let parts = self.query(move |s| s.reverse_range(from.as_ref(), to.as_ref()))?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
+    /// The entries whose serialized key starts with `prefix` serialized by `prefix_serde`
+    /// (a `String` prefix with the string serde for `String` keys), each task's in key-byte
+    /// order, task after task.
+    pub fn prefix_scan<P: Send + Sync + 'static>(
+        &self,
+        prefix: &P,
+        prefix_serde: SharedSerde<P>,
+    ) -> Result<Vec<(K, V)>>
+    where
+        P: Clone,
+    {
+        let prefix = prefix.clone();
+        let parts = self.query(move |s| s.prefix_scan(&prefix, &prefix_serde))?;
         Ok(parts.into_iter().flatten().collect())
     }
 

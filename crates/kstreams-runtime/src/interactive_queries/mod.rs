@@ -389,6 +389,21 @@ mod tests {
             vec![("b".to_string(), 2)]
         );
         assert_eq!(c.approximate_num_entries().unwrap(), 4);
+        let reversed: Vec<String> = c
+            .reverse_range(None, None)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            reversed,
+            ["a", "d", "b", "x"],
+            "each task's part descending"
+        );
+        assert_eq!(
+            c.prefix_scan(&"d".to_string(), Serdes::string()).unwrap(),
+            vec![("d".to_string(), 4)]
+        );
         let only_p1 = counts(&r, StoreQueryParameters::from_name("c").with_partition(1));
         assert_eq!(only_p1.all().unwrap().len(), 2);
         assert_eq!(only_p1.get(&"a".into()).unwrap(), None);
