@@ -33,67 +33,98 @@ fn text(value: &str) -> String {
 
 /// Each property with the setter that applies it.
 const PROPERTIES: &[(&str, Setter)] = &[
-    ("application.id", |c, _, v| Ok(c.application_id = text(v))),
+    ("application.id", |c, _, v| {
+        c.application_id = text(v);
+        Ok(())
+    }),
     ("bootstrap.servers", |c, _, v| {
-        Ok(c.bootstrap_servers = text(v))
+        c.bootstrap_servers = text(v);
+        Ok(())
     }),
     ("num.stream.threads", |c, k, v| {
-        Ok(c.num_stream_threads = number(k, v)?)
+        c.num_stream_threads = number(k, v)?;
+        Ok(())
     }),
     ("processing.guarantee", |c, _, v| {
-        Ok(c.processing_guarantee = v.trim().parse::<ProcessingGuarantee>()?)
+        c.processing_guarantee = v.trim().parse::<ProcessingGuarantee>()?;
+        Ok(())
     }),
     ("commit.interval.ms", |c, k, v| {
-        Ok(c.commit_interval = Some(millis(k, v)?))
+        c.commit_interval = Some(millis(k, v)?);
+        Ok(())
     }),
-    ("state.dir", |c, _, v| Ok(c.state_dir = text(v).into())),
+    ("state.dir", |c, _, v| {
+        c.state_dir = text(v).into();
+        Ok(())
+    }),
     ("num.standby.replicas", |c, k, v| {
-        Ok(c.num_standby_replicas = number(k, v)?)
+        c.num_standby_replicas = number(k, v)?;
+        Ok(())
     }),
     ("statestore.cache.max.bytes", |c, k, v| {
-        Ok(c.cache_max_bytes = number(k, v)?)
+        c.cache_max_bytes = number(k, v)?;
+        Ok(())
     }),
     // The name before Kafka 3.4.
     ("cache.max.bytes.buffering", |c, k, v| {
-        Ok(c.cache_max_bytes = number(k, v)?)
+        c.cache_max_bytes = number(k, v)?;
+        Ok(())
     }),
     ("session.timeout.ms", |c, k, v| {
-        Ok(c.session_timeout = millis(k, v)?)
+        c.session_timeout = millis(k, v)?;
+        Ok(())
     }),
     ("max.poll.interval.ms", |c, k, v| {
-        Ok(c.max_poll_interval = millis(k, v)?)
+        c.max_poll_interval = millis(k, v)?;
+        Ok(())
     }),
     ("request.timeout.ms", |c, k, v| {
-        Ok(c.request_timeout = millis(k, v)?)
+        c.request_timeout = millis(k, v)?;
+        Ok(())
     }),
     ("transaction.timeout.ms", |c, k, v| {
-        Ok(c.transaction_timeout = millis(k, v)?)
+        c.transaction_timeout = millis(k, v)?;
+        Ok(())
     }),
     ("buffered.records.per.partition", |c, k, v| {
-        Ok(c.buffered_records_per_partition = number(k, v)?)
+        c.buffered_records_per_partition = number(k, v)?;
+        Ok(())
     }),
     ("max.poll.records", |c, k, v| {
-        Ok(c.max_poll_records = number(k, v)?)
+        c.max_poll_records = number(k, v)?;
+        Ok(())
     }),
-    ("poll.ms", |c, k, v| Ok(c.poll_interval = millis(k, v)?)),
+    ("poll.ms", |c, k, v| {
+        c.poll_interval = millis(k, v)?;
+        Ok(())
+    }),
     ("fetch.max.wait.ms", |c, k, v| {
-        Ok(c.fetch_max_wait = millis(k, v)?)
+        c.fetch_max_wait = millis(k, v)?;
+        Ok(())
     }),
-    ("linger.ms", |c, k, v| Ok(c.linger = millis(k, v)?)),
+    ("linger.ms", |c, k, v| {
+        c.linger = millis(k, v)?;
+        Ok(())
+    }),
     ("replication.factor", |c, k, v| {
-        Ok(c.replication_factor = number(k, v)?)
+        c.replication_factor = number(k, v)?;
+        Ok(())
     }),
     ("group.instance.id", |c, _, v| {
-        Ok(c.group_instance_id = Some(text(v)))
+        c.group_instance_id = Some(text(v));
+        Ok(())
     }),
     ("application.server", |c, _, v| {
-        Ok(c.application_server = Some(text(v)))
+        c.application_server = Some(text(v));
+        Ok(())
     }),
     ("errors.dead.letter.queue.topic.name", |c, _, v| {
-        Ok(c.dead_letter_topic = Some(text(v)))
+        c.dead_letter_topic = Some(text(v));
+        Ok(())
     }),
     ("max.request.size", |c, k, v| {
-        Ok(c.max_request_size = number(k, v)?)
+        c.max_request_size = number(k, v)?;
+        Ok(())
     }),
     ("kstreams.network.thread", |c, k, v| {
         c.network_thread = match v.trim() {

@@ -84,14 +84,11 @@ where
     /// The entries whose serialized key starts with `prefix` serialized by `prefix_serde`
     /// (a `String` prefix with the string serde for `String` keys), each task's in key-byte
     /// order, task after task.
-    pub fn prefix_scan<P: Send + Sync + 'static>(
+    pub fn prefix_scan<P: Clone + Send + Sync + 'static>(
         &self,
         prefix: &P,
         prefix_serde: SharedSerde<P>,
-    ) -> Result<Vec<(K, V)>>
-    where
-        P: Clone,
-    {
+    ) -> Result<Vec<(K, V)>> {
         let prefix = prefix.clone();
         let parts = self.query(move |s| s.prefix_scan(&prefix, &prefix_serde))?;
         Ok(parts.into_iter().flatten().collect())
