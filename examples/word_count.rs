@@ -63,11 +63,11 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         "word_count",
         &["application-server"],
         |args| Ok(topology(&args.input, &args.output)?),
-        |args, queries| {
+        |args, started| {
             // Interactive queries: this instance answers for every word over HTTP, asking the
-            // instance that holds a word when that is another one.
+            // instance that holds a word when that is another one; its metrics are there too.
             if let Some(endpoint) = args.extra.get("application-server") {
-                common::query_server::serve(endpoint, queries, STORE)?;
+                common::query_server::serve(endpoint, started, STORE)?;
                 eprintln!("word_count: serving the counts on http://{endpoint}/keys/<word>");
             }
             Ok(())

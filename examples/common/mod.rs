@@ -17,7 +17,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kstreams::{InteractiveQueries, KafkaStreams, ProcessingGuarantee, StreamsConfig, Topology};
+use kstreams::{
+    InteractiveQueries, KafkaStreams, MetricsReader, ProcessingGuarantee, StreamsConfig, Topology,
+};
 
 /// Parsed command-line arguments.
 pub struct Args {
@@ -150,14 +152,22 @@ pub fn run(
     run_with(example, extra, topology, |_, _| Ok(()))
 }
 
-/// [`run`], and `on_start` gets the instance's interactive queries once it has started (to
-/// serve them). With `--application-server HOST:PORT` among the example's flags, the instance
-/// announces that endpoint to its group (`application.server`).
+/// What a started instance offers a server next to it.
+pub struct Started {
+    /// Its interactive queries.
+    pub queries: InteractiveQueries,
+    /// Its live metrics.
+    pub metrics: MetricsReader,
+}
+
+/// [`run`], and `on_start` gets the instance's interactive queries and metrics once it has
+/// started (to serve them). With `--application-server HOST:PORT` among the example's flags,
+/// the instance announces that endpoint to its group (`application.server`).
 pub fn run_with(
     example: &str,
     extra: &[&str],
     topology: impl FnOnce(&Args) -> Result<Topology, Box<dyn std::error::Error>>,
-    on_start: impl FnOnce(&Args, InteractiveQueries) -> Result<(), Box<dyn std::error::Error>>,
+    on_start: impl FnOnce(&Args, Started) -> Result<(), Box<dyn std::error::Error>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -190,7 +200,13 @@ pub fn run_with(
         eprintln!("{name}: state {old:?} -> {new:?}");
     }));
     streams.start()?;
-    on_start(&args, streams.interactive_queries())?;
+    on_start(
+        &args,
+        Started {
+            queries: streams.interactive_queries(),
+            metrics: streams.metrics_reader(),
+        },
+    )?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -8,6 +8,7 @@
 //! GET /local/keys/<key>   the key's value in this instance's stores only
 //! GET /local/all          every entry of this instance's stores, one "<key> <value>" a line
 //! GET /instances          every instance: "<host:port> active=<tasks> standby=<tasks>"
+//! GET /metrics            this instance's metrics in the Prometheus text format
 //! ```
 //!
 //! Keys are percent-decoded. Answers are text; a response says which instance served it in
@@ -17,7 +18,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use kstreams::{InteractiveQueries, Serdes, StoreQueryParameters};
+use kstreams::{InteractiveQueries, MetricsReader, Serdes, StoreQueryParameters};
+
+use super::Started;
 
 /// An HTTP answer: status code and text body.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,17 +44,18 @@ impl Answer {
 /// from a background thread, a connection at a time.
 pub fn serve(
     listen: &str,
-    queries: InteractiveQueries,
+    instance: Started,
     store: &'static str,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let listener = TcpListener::bind(listen)?;
     let me = listen.to_string();
+    let Started { queries, metrics } = instance;
     std::thread::Builder::new()
         .name("query-server".into())
         .spawn(move || {
             for conn in listener.incoming().flatten() {
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-                if let Err(e) = handle(conn, &me, &queries, store) {
+                if let Err(e) = handle(conn, &me, &queries, &metrics, store) {
                     eprintln!("query server: {e}");
                 }
             }
@@ -62,9 +66,11 @@ fn handle(
     mut conn: TcpStream,
     me: &str,
     queries: &InteractiveQueries,
+    metrics: &MetricsReader,
     store: &str,
 ) -> std::io::Result<()> {
     let answer = match read_request_path(&conn) {
+        Ok(path) if path == "/metrics" => Answer::new(200, metrics.to_prometheus()),
         Ok(path) => route(&path, me, queries, store),
         Err(e) => Answer::new(400, format!("bad request: {e}\n")),
     };

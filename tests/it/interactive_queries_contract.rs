@@ -163,6 +163,21 @@ fn two_word_count_processes_answer_queries_for_every_word() {
         assert!(local == [200, 404] || local == [404, 200], "{w}: {local:?}");
     }
     assert_eq!(get(&endpoints[0], "/keys/never-seen").unwrap().0, 404);
+    // Each serves its metrics; between them they processed every line and every word.
+    let mut processed = 0;
+    for e in &endpoints {
+        let (status, body) = get(e, "/metrics").unwrap();
+        assert_eq!(status, 200);
+        assert!(body.contains("state=\"Running\"} 1"), "{body}");
+        processed += body
+            .lines()
+            .find(|l| l.starts_with("kstreams_records_processed_total{"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap();
+    }
+    // Lines, then words (more only if a rebalance made at-least-once process some again).
+    let words: u64 = want.values().sum();
+    assert!(processed >= all.len() as u64 + words, "{processed}");
     assert_eq!(get(&endpoints[1], "/nope").unwrap().0, 404);
 
     for p in processes {

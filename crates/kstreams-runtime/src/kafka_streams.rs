@@ -22,6 +22,7 @@ use crate::internal_topics::{
     PartitionCounts, TopicLayout, create_dead_letter_topic, create_internal_topics,
 };
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::metrics_export::MetricsReader;
 use crate::restore_listener::StateRestoreListener;
 use crate::state::{SharedState, State, StateListener};
 use crate::stream_thread::{self, PollWakeups, ThreadShared};
@@ -151,6 +152,16 @@ impl KafkaStreams {
     /// The instance's counters.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.metrics.snapshot()
+    }
+
+    /// The instance's live metrics for another thread, e.g. to serve them in the Prometheus
+    /// text format.
+    pub fn metrics_reader(&self) -> MetricsReader {
+        MetricsReader::new(
+            self.config.application_id.clone(),
+            self.metrics.clone(),
+            self.state.clone(),
+        )
     }
 
     /// The partition counts of the topology's topics, known after [`KafkaStreams::start`].

@@ -37,6 +37,7 @@ pub mod interactive_queries;
 pub mod internal_topics;
 pub mod kafka_streams;
 pub mod metrics;
+mod metrics_export;
 pub mod restore_listener;
 pub mod send_failure;
 pub mod state;
@@ -54,6 +55,7 @@ pub use interactive_queries::{
 };
 pub use kafka_streams::KafkaStreams;
 pub use metrics::MetricsSnapshot;
+pub use metrics_export::MetricsReader;
 pub use restore_listener::StateRestoreListener;
 pub use state::{State, StateListener};
 pub use streams_metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};

@@ -15,8 +15,9 @@ pub use kstreams_core::{error, failure, processor, record, serde, state, task, t
 
 /// The runtime: run a topology against Kafka.
 pub use kstreams_runtime::{
-    KafkaStreams, ProcessingGuarantee, RuntimeError, State as KafkaStreamsState,
-    StreamThreadExceptionResponse, StreamsConfig, StreamsUncaughtExceptionHandler,
+    KafkaStreams, MetricsReader, MetricsSnapshot, ProcessingGuarantee, RuntimeError,
+    State as KafkaStreamsState, StateRestoreListener, StreamThreadExceptionResponse, StreamsConfig,
+    StreamsUncaughtExceptionHandler,
 };
 
 /// Interactive queries: read a running instance's stores, find the instance holding a key.
