@@ -27,6 +27,7 @@ use crate::restore_listener::StateRestoreListener;
 use crate::state::{SharedState, State, StateListener};
 use crate::stream_thread::{self, PollWakeups, ThreadShared};
 use crate::streams_metadata::{KeyQueryMetadata, StreamsMetadata};
+use crate::thread_metadata::{ThreadMetadata, ThreadRegistry};
 
 /// Runs a topology against Kafka as one instance of the application `application.id`;
 /// instances with the same id share the tasks through the consumer group.
@@ -53,6 +54,7 @@ pub struct KafkaStreams {
     queries: InteractiveQueries,
     restore_listener: Option<Arc<dyn StateRestoreListener>>,
     paused: Arc<AtomicBool>,
+    thread_registry: ThreadRegistry,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -97,6 +99,7 @@ impl KafkaStreams {
             queries,
             restore_listener: None,
             paused: Arc::default(),
+            thread_registry: ThreadRegistry::default(),
         })
     }
 
@@ -162,6 +165,13 @@ impl KafkaStreams {
             self.metrics.clone(),
             self.state.clone(),
         )
+    }
+
+    /// What each live stream thread of this instance runs: its active tasks with their
+    /// partitions, its standby tasks, its clients (Kafka Streams' `metadataForLocalThreads`).
+    pub fn metadata_for_local_threads(&self) -> Vec<ThreadMetadata> {
+        self.thread_registry
+            .all(|i| self.state.is_thread_running(i))
     }
 
     /// The partition counts of the topology's topics, known after [`KafkaStreams::start`].
@@ -264,6 +274,7 @@ impl KafkaStreams {
             wakeups: self.wakeups.clone(),
             queries: self.queries.inboxes().clone(),
             paused: self.paused.clone(),
+            threads: self.thread_registry.clone(),
             cluster: self.queries.cluster().clone(),
             restore_listener: self.restore_listener.clone(),
         };

@@ -43,6 +43,7 @@ pub mod send_failure;
 pub mod state;
 mod stream_thread;
 pub mod streams_metadata;
+pub mod thread_metadata;
 
 pub use config::{ConfigError, ProcessingGuarantee, StreamsConfig};
 pub use error::{Result, RuntimeError};
@@ -59,3 +60,4 @@ pub use metrics_export::MetricsReader;
 pub use restore_listener::StateRestoreListener;
 pub use state::{State, StateListener};
 pub use streams_metadata::{HostInfo, KeyQueryMetadata, StreamsMetadata};
+pub use thread_metadata::{TaskMetadata, ThreadMetadata};

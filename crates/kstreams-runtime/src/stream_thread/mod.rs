@@ -33,6 +33,7 @@ use crate::restore_listener::StateRestoreListener;
 use crate::send_failure::PendingSends;
 use crate::state::SharedState;
 use crate::streams_metadata::ClusterMetadata;
+use crate::thread_metadata::{TaskMetadata, ThreadMetadata, ThreadRegistry};
 
 mod output;
 mod pacing;
@@ -60,6 +61,8 @@ pub(crate) struct ThreadShared {
     pub(crate) queries: QueryInboxes,
     /// Processing is paused (`KafkaStreams::pause`).
     pub(crate) paused: Arc<AtomicBool>,
+    /// What each thread runs, for `KafkaStreams::metadata_for_local_threads`.
+    pub(crate) threads: ThreadRegistry,
     /// The group's endpoints and their tasks, as the latest assignment told them.
     pub(crate) cluster: ClusterMetadata,
     /// Hears how restoring the stores goes.
@@ -126,9 +129,11 @@ fn runtime(index: usize, config: &StreamsConfig) -> std::io::Result<tokio::runti
 pub(crate) fn run(index: usize, shared: ThreadShared) -> Result<()> {
     let rt = runtime(index, &shared.config)?;
     let span = info_span!("stream_thread", thread = index);
-    rt.block_on(
+    let threads = shared.threads.clone();
+    let r = rt.block_on(
         async move {
             let mut t = StreamThread::start(index, shared).await?;
+            t.publish_metadata();
             let r = t.run().await;
             if let Err(e) = &r {
                 warn!(error = %e, "stream thread failed");
@@ -142,7 +147,9 @@ pub(crate) fn run(index: usize, shared: ThreadShared) -> Result<()> {
             r
         }
         .instrument(span),
-    )
+    );
+    threads.remove(index);
+    r
 }
 
 #[derive(Default)]
@@ -626,8 +633,44 @@ impl StreamThread {
         self.shared
             .metrics
             .set_active_tasks(self.index, ids.clone());
+        self.publish_metadata();
         self.last_commit = Instant::now();
         Ok(ids)
+    }
+
+    /// Publishes what this thread runs now ([`ThreadMetadata`]).
+    fn publish_metadata(&self) {
+        let mut partitions: BTreeMap<TaskId, Vec<TopicPartition>> = BTreeMap::new();
+        for (tp, id) in &self.task_of {
+            partitions.entry(*id).or_default().push(tp.clone());
+        }
+        let active_tasks = self
+            .tasks
+            .keys()
+            .map(|id| {
+                let mut topic_partitions = partitions.remove(id).unwrap_or_default();
+                topic_partitions.sort();
+                TaskMetadata {
+                    task_id: *id,
+                    topic_partitions,
+                }
+            })
+            .collect();
+        let prefix = Self::client_id_prefix(&self.shared, self.index);
+        self.shared.threads.publish(
+            self.index,
+            ThreadMetadata {
+                thread_name: format!(
+                    "{}-StreamThread-{}",
+                    self.shared.config.application_id, self.index
+                ),
+                running: false,
+                active_tasks,
+                standby_tasks: self.standbys.keys().copied().collect(),
+                consumer_client_id: format!("{prefix}-consumer"),
+                producer_client_id: format!("{prefix}-producer"),
+            },
+        );
     }
 
     /// Commits every task that needs it: ALOS flushes the producer, then commits the offsets;
@@ -813,6 +856,7 @@ impl StreamThread {
         self.pending.clear();
         drain(&self.outbox);
         self.changelog_offsets.clear();
+        self.publish_metadata();
     }
 
     /// After fencing or a failed transaction: closes the tasks dirty, replaces the producer
@@ -902,6 +946,7 @@ impl StreamThread {
         }
         self.task_of.clear();
         self.changelog_offsets.clear();
+        self.publish_metadata();
         Ok(())
     }
 

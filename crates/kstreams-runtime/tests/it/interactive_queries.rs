@@ -144,7 +144,37 @@ fn a_running_instance_answers_queries_over_every_stream_thread() {
         .unwrap();
     assert_eq!(alpha, want.get("alpha").copied());
 
+    // Each of the two threads says what it runs: between them every task, each with its
+    // partitions.
+    let threads = streams.metadata_for_local_threads();
+    assert_eq!(threads.len(), 2, "{threads:?}");
+    let mut tasks = std::collections::BTreeSet::new();
+    for (i, t) in threads.iter().enumerate() {
+        assert_eq!(t.thread_name, format!("{app}-StreamThread-{i}"));
+        assert!(t.running);
+        assert!(
+            t.consumer_client_id
+                .ends_with(&format!("StreamThread-{i}-consumer"))
+        );
+        for task in &t.active_tasks {
+            assert!(tasks.insert(task.task_id), "{task:?} on two threads");
+            let want_topic = if task.task_id.subtopology == 0 {
+                input.clone()
+            } else {
+                format!("{app}-words")
+            };
+            assert_eq!(task.topic_partitions.len(), 1, "{task:?}");
+            assert_eq!(task.topic_partitions[0].topic, want_topic);
+            assert_eq!(task.topic_partitions[0].partition, task.task_id.partition);
+        }
+    }
+    assert_eq!(tasks.len(), 8, "2 sub-topologies x 4 partitions");
+
     streams.close().unwrap();
+    assert!(
+        streams.metadata_for_local_threads().is_empty(),
+        "no thread runs"
+    );
     assert_eq!(
         unavailable(counts.all()),
         StoreUnavailable::NotRunning(State::NotRunning)
