@@ -113,7 +113,7 @@ pub use sliding_windowed_kstream::SlidingWindowedKStream;
 pub use sliding_windows::SlidingWindows;
 pub use stream_joined::StreamJoined;
 pub use streams_builder::StreamsBuilder;
-pub use suppressed::Suppressed;
+pub use suppressed::{BufferConfig, Suppressed};
 pub use time_windowed_kstream::TimeWindowedKStream;
 pub use time_windowed_serde::TimeWindowedSerde;
 pub use time_windows::TimeWindows;

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use kstreams_core::{KeyValueStore, Processor, ProcessorContext, Record, Result, Stores};
+use kstreams_core::{
+    KeyValueStore, Processor, ProcessorContext, Record, Result, Stores, StreamsError,
+};
 
 use crate::change::Change;
 use crate::kstream::missing_serde;
@@ -20,6 +22,10 @@ use kstreams_core::state::{ValueAndTimestamp, ValueAndTimestampSerde};
 struct SuppressUntilWindowCloses<K, V> {
     store: String,
     grace_ms: i64,
+    /// The buffer's bound in windows, and the windows buffered now (counted only when
+    /// bounded).
+    max_records: Option<usize>,
+    buffered: usize,
     observed_stream_time: i64,
     by_window_end: BTreeMap<i64, Vec<Windowed<K>>>,
     _value: PhantomData<fn() -> V>,
@@ -33,8 +39,10 @@ impl<K: Data, V: Data> Processor<Windowed<K>, Change<V>, Windowed<K>, Change<V>>
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<V>>) -> Result<()> {
         let buffer = ctx.key_value_store::<Windowed<K>, ValueAndTimestamp<V>>(&self.store)?;
         self.by_window_end.clear();
+        self.buffered = 0;
         for (k, _) in buffer.all()? {
             self.by_window_end.entry(k.window.end).or_default().push(k);
+            self.buffered += 1;
         }
         Ok(())
     }
@@ -48,6 +56,9 @@ impl<K: Data, V: Data> Processor<Windowed<K>, Change<V>, Windowed<K>, Change<V>>
         let buffer: &mut Buffer<K, V> = ctx.key_value_store(&self.store)?;
         match &r.value.new {
             Some(v) => {
+                if self.max_records.is_some() && buffer.get(&r.key)?.is_none() {
+                    self.buffered += 1;
+                }
                 buffer.put(&r.key, &ValueAndTimestamp::make(v.clone(), r.timestamp))?;
                 self.by_window_end
                     .entry(r.key.window.end)
@@ -59,6 +70,8 @@ impl<K: Data, V: Data> Processor<Windowed<K>, Change<V>, Windowed<K>, Change<V>>
                 // deleted downstream.
                 if buffer.delete(&r.key)?.is_none() {
                     ctx.forward(r)?;
+                } else {
+                    self.buffered = self.buffered.saturating_sub(1);
                 }
             }
         }
@@ -72,6 +85,7 @@ impl<K: Data, V: Data> Processor<Windowed<K>, Change<V>, Windowed<K>, Change<V>>
             for key in entry.remove() {
                 // A key buffered twice is emitted once: the second delete finds nothing.
                 if let Some(v) = buffer.delete(&key)? {
+                    self.buffered = self.buffered.saturating_sub(1);
                     out.push(Record::new(
                         key,
                         Change::new(Some(v.value), None),
@@ -82,6 +96,16 @@ impl<K: Data, V: Data> Processor<Windowed<K>, Change<V>, Windowed<K>, Change<V>>
         }
         for rec in out {
             ctx.forward(rec)?;
+        }
+        // The bound holds after what closed has left, as Kafka Streams' does.
+        if let Some(max) = self.max_records
+            && self.buffered > max
+        {
+            return Err(StreamsError::Fatal(format!(
+                "suppress buffer '{}' is full ({max} windows, BufferConfig::max_records): a \
+                 final result cannot be emitted early, so processing stops",
+                self.store
+            )));
         }
         Ok(())
     }
@@ -116,6 +140,8 @@ impl<K: Data, V: Data> KTable<Windowed<K>, V> {
         let supplier = move || SuppressUntilWindowCloses::<K, V> {
             store: st.clone(),
             grace_ms,
+            max_records: suppressed.buffer.max_records,
+            buffered: 0,
             observed_stream_time: i64::MIN,
             by_window_end: BTreeMap::new(),
             _value: PhantomData,

@@ -263,3 +263,70 @@ fn suppress_needs_a_windowed_aggregation() {
     let err = b.build().err().expect("must fail").to_string();
     assert!(err.contains("windowed aggregation"), "{err}");
 }
+
+#[test]
+fn a_bounded_suppress_buffer_stops_processing_when_full() {
+    let b = StreamsBuilder::new();
+    b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::default())
+        .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(100)))
+        .count(Materialized::as_("win-counts"))
+        .suppress(
+            kstreams_dsl::Suppressed::until_window_closes()
+                .with_buffer(kstreams_dsl::BufferConfig::max_records(2)),
+        )
+        .to_stream()
+        .to("out", Produced::default());
+    let d = TopologyTestDriver::new(b.build().unwrap()).unwrap();
+    // Two open windows, updated again and again: the buffer holds two, and stays at two.
+    pipe(&d, &[("a", 1), ("b", 2), ("a", 3), ("b", 4), ("a", 5)]);
+    let input = d.input_topic::<String, String>("in");
+    // A third window does not fit: a fatal error, not a silently dropped or early result.
+    let err = input
+        .try_pipe_record(kstreams_core::Record::new(
+            "c".to_string(),
+            "v".to_string(),
+            6,
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(&err, kstreams_core::StreamsError::Fatal(m) if m.contains("is full")),
+        "{err}"
+    );
+    assert!(read(&d).is_empty());
+    // Emitting frees the buffer: once [0,10) closes, new windows fit again.
+    let d = {
+        let b = StreamsBuilder::new();
+        b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+            .group_by_key(Grouped::default())
+            .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(0)))
+            .count(Materialized::as_("win-counts"))
+            .suppress(
+                kstreams_dsl::Suppressed::until_window_closes()
+                    .with_buffer(kstreams_dsl::BufferConfig::max_records(2)),
+            )
+            .to_stream()
+            .to("out", Produced::default());
+        TopologyTestDriver::new(b.build().unwrap()).unwrap()
+    };
+    pipe(
+        &d,
+        &[
+            ("a", 1),
+            ("b", 2),
+            ("a", 12),
+            ("b", 13),
+            ("a", 24),
+            ("b", 25),
+        ],
+    );
+    assert_eq!(
+        read(&d),
+        vec![
+            row("a", 0, 10, 1, 1),
+            row("b", 0, 10, 1, 2),
+            row("a", 10, 20, 1, 12),
+            row("b", 10, 20, 1, 13)
+        ]
+    );
+}
