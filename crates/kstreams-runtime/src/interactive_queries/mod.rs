@@ -206,9 +206,10 @@ impl QueryRouter {
         F: Fn(&dyn TaskStore) -> Option<kstreams_core::Result<R>> + Send + Sync + 'static,
     {
         let state = self.state.get();
+        // A global store is whole on every instance, whatever the group does.
         let allowed = match state {
             State::Running => true,
-            State::Rebalancing => params.stale_stores,
+            State::Rebalancing => params.stale_stores || self.store_is_global,
             _ => false,
         };
         if !allowed {
