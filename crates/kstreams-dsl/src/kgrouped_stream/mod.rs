@@ -136,7 +136,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             store: Some(p.store.clone()),
             getter: ValueGetter::of_store(&p.store),
             source_topics: p.input.source_topics,
-            window_grace_ms: None,
+            window_close: None,
         }
     }
 
@@ -150,7 +150,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             store: None,
             getter: ValueGetter::of_store(&store),
             source_topics: vec![],
-            window_grace_ms: None,
+            window_close: None,
         }
     }
 }

@@ -71,7 +71,7 @@ impl<K: Data + Eq, V: Data> KGroupedTable<K, V> {
                 store: None,
                 getter: ValueGetter::of_store(&store),
                 source_topics: vec![],
-                window_grace_ms: None,
+                window_close: None,
             };
         };
         let cached = self.repartitioned.borrow().clone();
@@ -105,7 +105,7 @@ impl<K: Data + Eq, V: Data> KGroupedTable<K, V> {
             store: Some(store.clone()),
             getter: ValueGetter::of_store(&store),
             source_topics: input.source_topics,
-            window_grace_ms: None,
+            window_close: None,
         }
     }
 }

@@ -60,7 +60,7 @@ impl<K: Data, V: Data> KStream<K, V> {
                 store: None,
                 getter: ValueGetter::of_store(&store),
                 source_topics: vec![],
-                window_grace_ms: None,
+                window_close: None,
             };
         };
         let input = if self.repartition_required {
@@ -88,7 +88,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             store: Some(store.clone()),
             getter: ValueGetter::of_store(&store),
             source_topics: input.source_topics,
-            window_grace_ms: None,
+            window_close: None,
         }
     }
 }

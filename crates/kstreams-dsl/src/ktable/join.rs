@@ -172,7 +172,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             store: None,
             getter,
             source_topics,
-            window_grace_ms: None,
+            window_close: None,
         }
     }
 }

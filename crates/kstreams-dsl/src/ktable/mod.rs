@@ -149,9 +149,34 @@ pub struct KTable<K, V> {
     pub(crate) store: Option<String>,
     pub(crate) getter: ValueGetter<K, V>,
     pub(crate) source_topics: Vec<String>,
-    /// The grace period of the windowed aggregation this table comes from (for
+    /// When the window of a key closes, for a table from a windowed aggregation (for
     /// `suppress(until_window_closes)`).
-    pub(crate) window_grace_ms: Option<i64>,
+    pub(crate) window_close: Option<WindowClose<K>>,
+}
+
+/// When a windowed table's windows close: a key's window end plus the aggregation's grace.
+pub(crate) struct WindowClose<K> {
+    pub(crate) grace_ms: i64,
+    pub(crate) end: Arc<dyn Fn(&K) -> i64 + Send + Sync>,
+}
+
+impl<K> Clone for WindowClose<K> {
+    fn clone(&self) -> Self {
+        WindowClose {
+            grace_ms: self.grace_ms,
+            end: self.end.clone(),
+        }
+    }
+}
+
+impl<K: 'static> WindowClose<crate::windowed::Windowed<K>> {
+    /// For a table keyed by windows, closing `grace_ms` after their end.
+    pub(crate) fn windowed(grace_ms: i64) -> Option<Self> {
+        Some(WindowClose {
+            grace_ms,
+            end: Arc::new(|k: &crate::windowed::Windowed<K>| k.window.end),
+        })
+    }
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -164,7 +189,7 @@ impl<K, V> Clone for KTable<K, V> {
             store: self.store.clone(),
             getter: self.getter.clone(),
             source_topics: self.source_topics.clone(),
-            window_grace_ms: self.window_grace_ms,
+            window_close: self.window_close.clone(),
         }
     }
 }
@@ -201,7 +226,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             store: None,
             getter,
             source_topics: self.source_topics.clone(),
-            window_grace_ms: self.window_grace_ms,
+            window_close: self.window_close.clone(),
         };
         let store = materialized.and_then(|m| {
             let mut b = self.b.borrow_mut();

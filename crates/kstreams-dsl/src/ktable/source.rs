@@ -104,6 +104,6 @@ pub(crate) fn table<K: Data, V: Data>(
         store: Some(store.clone()),
         getter: ValueGetter::of_store(&store),
         source_topics: vec![topic.to_string()],
-        window_grace_ms: None,
+        window_close: None,
     }
 }

@@ -13,7 +13,7 @@ use kstreams_core::{ProcessorSupplier, SessionStoreBuilder};
 use crate::SessionWindowedSerde;
 use crate::change::Change;
 use crate::kgrouped_stream::KGroupedStream;
-use crate::ktable::{KTable, ValueGetter};
+use crate::ktable::{KTable, ValueGetter, WindowClose};
 use crate::materialized::StoreType;
 use crate::windowed::Windowed;
 use crate::{Data, Materialized, SessionWindows};
@@ -79,7 +79,9 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
             store: Some(p.store.clone()),
             getter: ValueGetter::<K, VA>::of_session_store(&p.store),
             source_topics: p.input.source_topics,
-            window_grace_ms: Some(self.windows.grace_ms.saturating_add(self.windows.gap_ms)),
+            window_close: WindowClose::windowed(
+                self.windows.grace_ms.saturating_add(self.windows.gap_ms),
+            ),
         }
     }
 }

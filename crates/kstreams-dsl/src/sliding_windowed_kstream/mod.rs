@@ -12,7 +12,7 @@ use kstreams_core::{ProcessorSupplier, WindowStoreBuilder};
 use crate::TimeWindowedSerde;
 use crate::change::Change;
 use crate::kgrouped_stream::KGroupedStream;
-use crate::ktable::{KTable, ValueGetter};
+use crate::ktable::{KTable, ValueGetter, WindowClose};
 use crate::materialized::StoreType;
 use crate::windowed::Windowed;
 use crate::{Data, Materialized, SlidingWindows};
@@ -96,7 +96,7 @@ impl<K: Data, V: Data> SlidingWindowedKStream<K, V> {
             store: Some(p.store.clone()),
             getter: ValueGetter::<K, VA>::of_window_store(&p.store),
             source_topics: p.input.source_topics,
-            window_grace_ms: Some(w.grace_ms),
+            window_close: WindowClose::windowed(w.grace_ms),
         }
     }
 }

@@ -13,7 +13,7 @@ use kstreams_core::ProcessorSupplier;
 use crate::TimeWindowedSerde;
 use crate::change::Change;
 use crate::kgrouped_stream::KGroupedStream;
-use crate::ktable::{KTable, ValueGetter};
+use crate::ktable::{KTable, ValueGetter, WindowClose};
 use crate::windowed::Windowed;
 use crate::{Data, Materialized, TimeWindows};
 
@@ -69,7 +69,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
             store: Some(p.store.clone()),
             getter: ValueGetter::<K, VA>::of_window_store(&p.store),
             source_topics: p.input.source_topics,
-            window_grace_ms: Some(self.windows.grace_ms),
+            window_close: WindowClose::windowed(self.windows.grace_ms),
         }
     }
 }

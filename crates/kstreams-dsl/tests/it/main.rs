@@ -13,6 +13,7 @@ mod page_views;
 mod session_windows;
 mod sliding_windows;
 mod stream_joins;
+mod suppress_time_limit;
 mod table_joins;
 mod try_map_values;
 mod window_errors;

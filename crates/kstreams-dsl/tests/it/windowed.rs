@@ -273,7 +273,7 @@ fn a_bounded_suppress_buffer_stops_processing_when_full() {
         .count(Materialized::as_("win-counts"))
         .suppress(
             kstreams_dsl::Suppressed::until_window_closes()
-                .with_buffer(kstreams_dsl::BufferConfig::max_records(2)),
+                .with_buffer(kstreams_dsl::BufferConfig::max_records(2).shut_down_when_full()),
         )
         .to_stream()
         .to("out", Produced::default());
@@ -294,6 +294,18 @@ fn a_bounded_suppress_buffer_stops_processing_when_full() {
         "{err}"
     );
     assert!(read(&d).is_empty());
+    // A buffer that would emit early cannot hold final results back.
+    let b = StreamsBuilder::new();
+    b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::default())
+        .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(100)))
+        .count(Materialized::as_("win-counts"))
+        .suppress(
+            kstreams_dsl::Suppressed::until_window_closes()
+                .with_buffer(kstreams_dsl::BufferConfig::max_records(2)),
+        );
+    let err = b.build().err().expect("must fail").to_string();
+    assert!(err.contains("shut_down_when_full"), "{err}");
     // Emitting frees the buffer: once [0,10) closes, new windows fit again.
     let d = {
         let b = StreamsBuilder::new();
@@ -303,7 +315,7 @@ fn a_bounded_suppress_buffer_stops_processing_when_full() {
             .count(Materialized::as_("win-counts"))
             .suppress(
                 kstreams_dsl::Suppressed::until_window_closes()
-                    .with_buffer(kstreams_dsl::BufferConfig::max_records(2)),
+                    .with_buffer(kstreams_dsl::BufferConfig::max_records(2).shut_down_when_full()),
             )
             .to_stream()
             .to("out", Produced::default());

@@ -363,7 +363,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             store: Some(result_store.clone()),
             getter: ValueGetter::of_store(&result_store),
             source_topics: self.source_topics.clone(),
-            window_grace_ms: None,
+            window_close: None,
         }
     }
 
@@ -377,7 +377,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             store: None,
             getter: ValueGetter::of_store(&node),
             source_topics: self.source_topics.clone(),
-            window_grace_ms: None,
+            window_close: None,
         }
     }
 }
