@@ -57,6 +57,7 @@
 
 mod branched;
 mod change;
+mod cogrouped_kstream;
 mod consumed;
 mod deduplicated;
 mod global_ktable;
@@ -90,6 +91,7 @@ mod windowed;
 
 pub use branched::{Branched, BranchedKStream};
 pub use change::{Change, ChangeSerde};
+pub use cogrouped_kstream::CogroupedKStream;
 pub use consumed::Consumed;
 pub use deduplicated::Deduplicated;
 pub use global_ktable::GlobalKTable;

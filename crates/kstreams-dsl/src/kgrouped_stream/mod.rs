@@ -1,6 +1,7 @@
 //! `KGroupedStream`: a stream grouped by key, and its aggregations (one per file).
 
-mod aggregate;
+pub(crate) mod aggregate;
+mod cogroup;
 mod count;
 mod reduce;
 mod windowed_by;

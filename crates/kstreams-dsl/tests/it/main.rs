@@ -3,6 +3,7 @@
 
 mod aggregations;
 mod caching;
+mod cogroup;
 mod deduplicate;
 mod foreign_key_join;
 mod global_table;
