@@ -25,7 +25,7 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::metrics_export::MetricsReader;
 use crate::restore_listener::StateRestoreListener;
 use crate::state::{SharedState, State, StateListener};
-use crate::stream_thread::{self, PollWakeups, ThreadShared};
+use crate::stream_thread::{self, PollWakeups, ThreadCaches, ThreadShared};
 use crate::streams_metadata::{KeyQueryMetadata, StreamsMetadata};
 use crate::thread_metadata::{ThreadMetadata, ThreadRegistry};
 
@@ -47,7 +47,9 @@ pub struct KafkaStreams {
     state: SharedState,
     shutdown: Arc<AtomicBool>,
     crash: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<Result<()>>>,
+    threads: Vec<StreamThreadHandle>,
+    /// What every stream thread shares, once started (for threads added later).
+    thread_shared: Option<ThreadShared>,
     global_thread: Option<JoinHandle<Result<()>>>,
     metrics: Arc<Metrics>,
     wakeups: PollWakeups,
@@ -55,6 +57,13 @@ pub struct KafkaStreams {
     restore_listener: Option<Arc<dyn StateRestoreListener>>,
     paused: Arc<AtomicBool>,
     thread_registry: ThreadRegistry,
+}
+
+/// A running stream thread: its index, its own stop flag and its OS thread.
+struct StreamThreadHandle {
+    index: usize,
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<Result<()>>,
 }
 
 impl std::fmt::Debug for KafkaStreams {
@@ -93,6 +102,7 @@ impl KafkaStreams {
             shutdown: Arc::new(AtomicBool::new(false)),
             crash: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
+            thread_shared: None,
             global_thread: None,
             metrics: Arc::default(),
             wakeups,
@@ -183,7 +193,10 @@ impl KafkaStreams {
     /// How many of the instance's stream threads are running (a replaced thread counts once;
     /// threads stopped by a shutdown or a failure do not count).
     pub fn alive_stream_threads(&self) -> usize {
-        self.threads.iter().filter(|h| !h.is_finished()).count()
+        self.threads
+            .iter()
+            .filter(|t| !t.handle.is_finished())
+            .count()
     }
 
     /// Returns once the threads run; the instance is Rebalancing until every thread has its
@@ -277,16 +290,92 @@ impl KafkaStreams {
             threads: self.thread_registry.clone(),
             cluster: self.queries.cluster().clone(),
             restore_listener: self.restore_listener.clone(),
+            caches: ThreadCaches::new(self.config.cache_max_bytes),
         };
         self.state.set_threads(self.config.num_stream_threads);
+        self.thread_shared = Some(shared);
         for i in 0..self.config.num_stream_threads {
-            let shared = shared.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("{}-StreamThread-{i}", self.config.application_id))
-                .spawn(move || run_replacing(i, shared))?;
-            self.threads.push(handle);
+            self.spawn_stream_thread(i)?;
         }
         Ok(())
+    }
+
+    fn thread_name(&self, index: usize) -> String {
+        format!("{}-StreamThread-{index}", self.config.application_id)
+    }
+
+    fn spawn_stream_thread(&mut self, index: usize) -> Result<()> {
+        let shared = self
+            .thread_shared
+            .clone()
+            .ok_or_else(|| RuntimeError::IllegalState("the instance has not started".into()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name(self.thread_name(index))
+            .spawn(move || run_replacing(index, shared, flag))?;
+        self.threads.push(StreamThreadHandle {
+            index,
+            stop,
+            handle,
+        });
+        Ok(())
+    }
+
+    fn can_resize(&self, what: &str) -> Result<()> {
+        match self.state.get() {
+            State::Running | State::Rebalancing => Ok(()),
+            s => Err(RuntimeError::IllegalState(format!(
+                "{what} needs a running or rebalancing instance, not one in state {s:?}"
+            ))),
+        }
+    }
+
+    /// Starts one more stream thread (Kafka Streams' `addStreamThread`): it joins the group,
+    /// the group rebalances the tasks over one more member, and the cache budget is split
+    /// again. Returns the new thread's name.
+    pub fn add_stream_thread(&mut self) -> Result<String> {
+        self.can_resize("add_stream_thread")?;
+        let taken: std::collections::BTreeSet<usize> =
+            self.threads.iter().map(|t| t.index).collect();
+        let index = (0..).find(|i| !taken.contains(i)).unwrap_or(taken.len());
+        self.state.add_thread(index);
+        self.spawn_stream_thread(index)?;
+        info!(thread = index, "stream thread added");
+        Ok(self.thread_name(index))
+    }
+
+    /// Stops one stream thread, the one with the highest index (Kafka Streams'
+    /// `removeStreamThread`): it commits, closes its tasks clean and leaves the group, whose
+    /// other members take its tasks; the cache budget is split again. Returns the removed
+    /// thread's name, or `None` when one thread is left (the instance keeps it).
+    pub fn remove_stream_thread(&mut self) -> Result<Option<String>> {
+        self.can_resize("remove_stream_thread")?;
+        if self.threads.len() <= 1 {
+            return Ok(None);
+        }
+        let Some(pos) = self
+            .threads
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, t)| t.index)
+            .map(|(pos, _)| pos)
+        else {
+            return Ok(None);
+        };
+        let t = self.threads.remove(pos);
+        t.stop.store(true, Ordering::SeqCst);
+        self.wakeups.wake(t.index);
+        let joined = t.handle.join();
+        self.state.remove_thread(t.index);
+        info!(thread = t.index, "stream thread removed");
+        match joined {
+            Ok(Ok(())) => Ok(Some(self.thread_name(t.index))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(RuntimeError::IllegalState(
+                "the removed stream thread panicked".into(),
+            )),
+        }
     }
 
     /// A cloneable, thread-safe handle for interactive queries on this instance: store views
@@ -377,6 +466,7 @@ impl KafkaStreams {
             State::Error => self
                 .threads
                 .iter()
+                .map(|t| &t.handle)
                 .chain(&self.global_thread)
                 .all(JoinHandle::is_finished),
             _ => false,
@@ -445,6 +535,7 @@ impl KafkaStreams {
             let finished = |s: &Self| {
                 s.threads
                     .iter()
+                    .map(|t| &t.handle)
                     .chain(&s.global_thread)
                     .all(JoinHandle::is_finished)
             };
@@ -457,7 +548,9 @@ impl KafkaStreams {
             }
         }
         let mut first = None;
-        for h in self.threads.drain(..).chain(self.global_thread.take()) {
+        let threads: Vec<JoinHandle<Result<()>>> =
+            self.threads.drain(..).map(|t| t.handle).collect();
+        for h in threads.into_iter().chain(self.global_thread.take()) {
             match h.join() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -480,13 +573,18 @@ impl KafkaStreams {
 
 /// Runs stream thread `index`; when it fails, the uncaught exception handler decides: a new
 /// thread in its place, or the instance shuts down (the other threads commit and close).
-fn run_replacing(index: usize, shared: ThreadShared) -> Result<()> {
+fn run_replacing(index: usize, shared: ThreadShared, stop: Arc<AtomicBool>) -> Result<()> {
     let handler = shared.config.exception_handlers.uncaught.clone();
     loop {
-        let e = match stream_thread::run(index, shared.clone()) {
+        let e = match stream_thread::run(index, shared.clone(), stop.clone()) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
+        if stop.load(Ordering::SeqCst) {
+            // Removed (`remove_stream_thread`): it fails alone, the instance goes on.
+            error!(thread = index, error = %e, "removed stream thread failed while stopping");
+            return Err(e);
+        }
         if shared.shutdown.load(Ordering::SeqCst) {
             error!(thread = index, error = %e, "stream thread failed while shutting down");
             shared.state.transition(State::Error);
@@ -522,7 +620,9 @@ impl KafkaStreams {
         self.state.transition(State::PendingShutdown);
         self.crash.store(true, Ordering::SeqCst);
         self.wakeups.wake_all();
-        for h in self.threads.drain(..).chain(self.global_thread.take()) {
+        let threads: Vec<JoinHandle<Result<()>>> =
+            self.threads.drain(..).map(|t| t.handle).collect();
+        for h in threads.into_iter().chain(self.global_thread.take()) {
             let _ = h.join();
         }
         self.state.transition(State::NotRunning);

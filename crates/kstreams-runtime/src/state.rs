@@ -1,5 +1,6 @@
 //! The lifecycle of a [`crate::KafkaStreams`] instance.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// The instance's state, as Kafka Streams' `KafkaStreams.State`.
@@ -56,8 +57,8 @@ pub(crate) struct SharedState {
 struct StateInner {
     state: State,
     listener: Option<Arc<dyn Fn(State, State) + Send + Sync>>,
-    /// Per thread: whether it is running (assigned and restored).
-    threads_running: Vec<bool>,
+    /// Per live thread (by index): whether it is running (assigned and restored).
+    threads_running: BTreeMap<usize, bool>,
 }
 
 impl SharedState {
@@ -66,7 +67,7 @@ impl SharedState {
             inner: Arc::new(Mutex::new(StateInner {
                 state: State::Created,
                 listener: None,
-                threads_running: Vec::new(),
+                threads_running: BTreeMap::new(),
             })),
         }
     }
@@ -83,8 +84,21 @@ impl SharedState {
 
     pub(crate) fn set_threads(&self, n: usize) {
         if let Ok(mut s) = self.inner.lock() {
-            s.threads_running = vec![false; n];
+            s.threads_running = (0..n).map(|i| (i, false)).collect();
         }
+    }
+
+    /// A thread joins the instance (not running yet): the instance rebalances until it runs.
+    pub(crate) fn add_thread(&self, thread: usize) {
+        self.thread_running(thread, false);
+    }
+
+    /// A thread left the instance: the others alone decide whether it runs.
+    pub(crate) fn remove_thread(&self, thread: usize) {
+        if let Ok(mut s) = self.inner.lock() {
+            s.threads_running.remove(&thread);
+        }
+        self.update_running();
     }
 
     /// Moves to `to` if allowed; returns whether it moved.
@@ -111,20 +125,23 @@ impl SharedState {
     pub(crate) fn is_thread_running(&self, thread: usize) -> bool {
         self.inner
             .lock()
-            .is_ok_and(|s| s.threads_running.get(thread).copied().unwrap_or(false))
+            .is_ok_and(|s| s.threads_running.get(&thread).copied().unwrap_or(false))
     }
 
     /// A thread reports whether it is running; the instance is Running when all are.
     pub(crate) fn thread_running(&self, thread: usize, running: bool) {
-        let all = {
-            let Ok(mut s) = self.inner.lock() else {
-                return;
-            };
-            if let Some(t) = s.threads_running.get_mut(thread) {
-                *t = running;
-            }
-            s.threads_running.iter().all(|r| *r)
-        };
+        if let Ok(mut s) = self.inner.lock() {
+            s.threads_running.insert(thread, running);
+        }
+        self.update_running();
+    }
+
+    /// Running when every live thread runs, Rebalancing otherwise.
+    fn update_running(&self) {
+        let all = self
+            .inner
+            .lock()
+            .is_ok_and(|s| s.threads_running.values().all(|r| *r));
         let cur = self.get();
         if all && cur == State::Rebalancing {
             self.transition(State::Running);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// the store's cache is empty, as Kafka Streams evicts from the cache being written to.
 #[derive(Debug)]
 pub struct ThreadCache {
-    max_bytes: usize,
+    max_bytes: AtomicUsize,
     used: AtomicUsize,
 }
 
@@ -23,7 +23,7 @@ impl ThreadCache {
     /// A budget of `max_bytes` (0: nothing is cached, every write goes straight down).
     pub fn new(max_bytes: usize) -> Self {
         ThreadCache {
-            max_bytes,
+            max_bytes: AtomicUsize::new(max_bytes),
             used: AtomicUsize::new(0),
         }
     }
@@ -35,7 +35,13 @@ impl ThreadCache {
 
     /// The budget in bytes.
     pub fn max_bytes(&self) -> usize {
-        self.max_bytes
+        self.max_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Changes the budget (the instance's stream threads changed in number). A smaller one
+    /// takes effect as the stores write: each write over budget evicts, as always.
+    pub fn set_max_bytes(&self, max_bytes: usize) {
+        self.max_bytes.store(max_bytes, Ordering::Relaxed);
     }
 
     /// Bytes currently charged by all stores of the thread.
@@ -45,7 +51,7 @@ impl ThreadCache {
 
     /// Whether the stores together hold more than the budget.
     pub fn over_budget(&self) -> bool {
-        self.used_bytes() > self.max_bytes
+        self.used_bytes() > self.max_bytes()
     }
 
     pub(crate) fn charge(&self, bytes: usize) {
@@ -64,6 +70,16 @@ impl ThreadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_budget_can_change() {
+        let c = ThreadCache::new(10);
+        c.charge(8);
+        assert!(!c.over_budget());
+        c.set_max_bytes(5);
+        assert_eq!(c.max_bytes(), 5);
+        assert!(c.over_budget(), "the next write evicts");
+    }
 
     #[test]
     fn charges_and_releases_saturate() {

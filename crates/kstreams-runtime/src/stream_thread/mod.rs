@@ -63,6 +63,8 @@ pub(crate) struct ThreadShared {
     pub(crate) paused: Arc<AtomicBool>,
     /// What each thread runs, for `KafkaStreams::metadata_for_local_threads`.
     pub(crate) threads: ThreadRegistry,
+    /// The threads' shares of `statestore.cache.max.bytes`.
+    pub(crate) caches: ThreadCaches,
     /// The group's endpoints and their tasks, as the latest assignment told them.
     pub(crate) cluster: ClusterMetadata,
     /// Hears how restoring the stores goes.
@@ -73,6 +75,49 @@ pub(crate) struct ThreadShared {
 /// thread: stopping the instance ends every poll at once instead of after up to `poll.ms`.
 #[derive(Clone, Default)]
 pub(crate) struct PollWakeups(Arc<Mutex<HashMap<usize, kstreams_kafka::consumer::ConsumerWakeup>>>);
+
+/// The cache budgets of the live stream threads: `statestore.cache.max.bytes` split evenly,
+/// split again whenever a thread comes or goes (Kafka Streams resizes its thread caches the
+/// same way).
+#[derive(Clone, Default)]
+pub(crate) struct ThreadCaches {
+    total: usize,
+    caches: Arc<Mutex<BTreeMap<usize, SharedThreadCache>>>,
+}
+
+impl ThreadCaches {
+    pub(crate) fn new(total: usize) -> Self {
+        ThreadCaches {
+            total,
+            caches: Arc::default(),
+        }
+    }
+
+    /// The budget of thread `index`, joining the split.
+    fn register(&self, index: usize) -> SharedThreadCache {
+        let cache = ThreadCache::shared(0);
+        if let Ok(mut m) = self.caches.lock() {
+            m.insert(index, cache.clone());
+            self.split(&m);
+        }
+        cache
+    }
+
+    /// Thread `index` stopped: the others share its budget.
+    fn unregister(&self, index: usize) {
+        if let Ok(mut m) = self.caches.lock() {
+            m.remove(&index);
+            self.split(&m);
+        }
+    }
+
+    fn split(&self, caches: &BTreeMap<usize, SharedThreadCache>) {
+        let each = self.total / caches.len().max(1);
+        for c in caches.values() {
+            c.set_max_bytes(each);
+        }
+    }
+}
 
 /// The global stream thread's key among the [`PollWakeups`] (stream threads use their index).
 pub(crate) const GLOBAL_THREAD_WAKEUP: usize = usize::MAX;
@@ -126,13 +171,14 @@ fn runtime(index: usize, config: &StreamsConfig) -> std::io::Result<tokio::runti
 }
 
 /// Runs stream thread `index` until shutdown or a fatal error.
-pub(crate) fn run(index: usize, shared: ThreadShared) -> Result<()> {
+pub(crate) fn run(index: usize, shared: ThreadShared, stop: Arc<AtomicBool>) -> Result<()> {
     let rt = runtime(index, &shared.config)?;
     let span = info_span!("stream_thread", thread = index);
     let threads = shared.threads.clone();
+    let caches = shared.caches.clone();
     let r = rt.block_on(
         async move {
-            let mut t = StreamThread::start(index, shared).await?;
+            let mut t = StreamThread::start(index, shared, stop).await?;
             t.publish_metadata();
             let r = t.run().await;
             if let Err(e) = &r {
@@ -149,6 +195,7 @@ pub(crate) fn run(index: usize, shared: ThreadShared) -> Result<()> {
         .instrument(span),
     );
     threads.remove(index);
+    caches.unregister(index);
     r
 }
 
@@ -223,10 +270,12 @@ struct StreamThread {
     process_latency: LocalLatency,
     /// Interactive queries waiting to be run against this thread's stores.
     queries: std::sync::mpsc::Receiver<StoreQuery>,
+    /// This thread alone stops (`KafkaStreams::remove_stream_thread`).
+    stop: Arc<AtomicBool>,
 }
 
 impl StreamThread {
-    async fn start(index: usize, shared: ThreadShared) -> Result<Self> {
+    async fn start(index: usize, shared: ThreadShared, stop: Arc<AtomicBool>) -> Result<Self> {
         let cfg = &shared.config;
         let eos = cfg.is_exactly_once();
         let client_id = Self::client_id_prefix(&shared, index);
@@ -324,9 +373,8 @@ impl StreamThread {
             in_txn: false,
             clock: Arc::new(SystemClock),
             last_commit: Instant::now(),
-            cache: ThreadCache::shared(
-                shared.config.cache_max_bytes / shared.config.num_stream_threads.max(1),
-            ),
+            cache: shared.caches.register(index),
+            stop,
             process_latency: LocalLatency::new(),
             queries,
             shared,
@@ -399,7 +447,9 @@ impl StreamThread {
     }
 
     fn shutting_down(&self) -> bool {
-        self.shared.shutdown.load(Ordering::SeqCst) || self.crashing()
+        self.shared.shutdown.load(Ordering::SeqCst)
+            || self.stop.load(Ordering::SeqCst)
+            || self.crashing()
     }
 
     fn crashing(&self) -> bool {
@@ -1039,5 +1089,25 @@ mod tests {
         };
         let (spawned, own) = thread_names(&runtime(3, &config).unwrap());
         assert_eq!((&spawned, &own), (&here, &here), "everything on one thread");
+    }
+}
+
+#[cfg(test)]
+mod thread_cache_tests {
+    use super::ThreadCaches;
+
+    #[test]
+    fn the_budget_is_split_again_as_threads_come_and_go() {
+        let caches = ThreadCaches::new(900);
+        let a = caches.register(0);
+        assert_eq!(a.max_bytes(), 900);
+        let b = caches.register(1);
+        let c = caches.register(2);
+        assert_eq!(
+            (a.max_bytes(), b.max_bytes(), c.max_bytes()),
+            (300, 300, 300)
+        );
+        caches.unregister(1);
+        assert_eq!((a.max_bytes(), c.max_bytes()), (450, 450));
     }
 }

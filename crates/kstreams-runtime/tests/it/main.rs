@@ -14,6 +14,7 @@ mod interactive_queries;
 mod pause_resume;
 mod production_errors;
 mod punctuation;
+mod resize_threads;
 mod retry_eos;
 mod scale_out;
 mod static_membership;
