@@ -99,7 +99,7 @@ pub use grouped::Grouped;
 pub use join_windows::JoinWindows;
 pub use kgrouped_stream::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
-pub use kstream::{DEDUP_HITS, KStream, value_hash};
+pub use kstream::{DEDUP_HITS, IdempotentSink, KStream, WriteId, value_hash};
 pub use kstreams_core::WindowError;
 pub use kstreams_core::state::{ValueAndTimestamp, ValueAndTimestampSerde};
 pub use ktable::KTable;

@@ -25,13 +25,17 @@ use kstreams_core::failure::{
     ProcessingError, RetryDecision, RetryPolicy, SchedulerKey, header,
 };
 use kstreams_core::{
-    Headers, Processor, ProcessorContext, ProducedRecord, PunctuationType, Record, Result,
-    SharedSerde, StreamsError,
+    Headers, Processor, ProcessorContext, ProducedRecord, PunctuationType, Record, RecordMetadata,
+    Result, SharedSerde, StreamsError,
 };
 
-/// Fallible user code: the output values of one input record.
-pub(crate) type TryFn<K, V, VO> =
-    Arc<dyn Fn(&K, &V) -> std::result::Result<Vec<VO>, ProcessingError> + Send + Sync>;
+/// Fallible user code: the output values of one input record, given where the record first
+/// came from (the same on every re-delivery of it; `None` for output of a punctuator).
+pub(crate) type TryFn<K, V, VO> = Arc<
+    dyn Fn(&K, &V, Option<&RecordMetadata>) -> std::result::Result<Vec<VO>, ProcessingError>
+        + Send
+        + Sync,
+>;
 
 /// What every task's processor of one operator shares.
 pub(crate) struct RetryingSpec<K, V, VO> {
@@ -98,7 +102,12 @@ where
     V: 'static,
     VO: Clone + Send + 'static,
 {
-    match (spec.f)(&a.key, &a.value) {
+    // A re-delivered record carries its first position in its failure metadata.
+    let origin = match a.prior.as_ref().and_then(|p| p.original.as_ref()) {
+        Some(o) => Some(o.metadata.clone()),
+        None => ctx.record_metadata().cloned(),
+    };
+    match (spec.f)(&a.key, &a.value, origin.as_ref()) {
         Ok(values) => {
             let headers = clean_headers(a.headers);
             for v in values {

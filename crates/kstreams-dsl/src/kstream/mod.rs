@@ -18,7 +18,10 @@ mod select_key;
 mod split;
 mod stream_join;
 mod to;
+mod to_idempotent_sink;
 mod to_table;
+
+pub use to_idempotent_sink::{IdempotentSink, WriteId};
 mod try_flat_map_values;
 mod try_map_values;
 

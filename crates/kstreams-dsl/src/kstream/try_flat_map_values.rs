@@ -23,7 +23,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         I: IntoIterator<Item = VO>,
     {
         let f: TryFn<K, V, VO> =
-            Arc::new(move |k, v| mapper(k, v).map(|i| i.into_iter().collect()));
+            Arc::new(move |k, v, _| mapper(k, v).map(|i| i.into_iter().collect()));
         self.try_values(f, retried, "KSTREAM-TRYFLATMAPVALUES-")
     }
 

@@ -61,7 +61,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         mapper: impl Fn(&K, &V) -> Result<VO, ProcessingError> + Send + Sync + 'static,
         retried: Retried,
     ) -> KStream<K, VO> {
-        let f: TryFn<K, V, VO> = Arc::new(move |k, v| mapper(k, v).map(|v| vec![v]));
+        let f: TryFn<K, V, VO> = Arc::new(move |k, v, _| mapper(k, v).map(|v| vec![v]));
         self.try_values(f, retried, "KSTREAM-TRYMAPVALUES-")
     }
 }

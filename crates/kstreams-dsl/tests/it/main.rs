@@ -7,6 +7,7 @@ mod cogroup;
 mod deduplicate;
 mod foreign_key_join;
 mod global_table;
+mod idempotent_sink;
 mod joins_and_process;
 mod kstream_stateless;
 mod ktable;
