@@ -56,10 +56,10 @@ pub mod prelude {
     };
     pub use kstreams_dsl::Deduplicated;
     pub use kstreams_dsl::Retried;
-    pub use kstreams_dsl::{IdempotentSink, WriteId};
     pub use kstreams_dsl::{
         Consumed, GlobalKTable, Grouped, JoinWindows, KStream, KTable, Materialized, Named,
         Produced, Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, Suppressed,
         TimeWindows, WindowError,
     };
+    pub use kstreams_dsl::{IdempotentSink, WriteId};
 }

@@ -9,6 +9,7 @@ mod common;
 mod deduplicate;
 mod foreign_key_join;
 mod global_table;
+mod idempotent_sink;
 mod idle_send;
 mod interactive_queries;
 mod pause_resume;
