@@ -60,20 +60,6 @@ impl<K: Data, V: Data> SuppressUntilTimeLimit<K, V> {
 }
 
 impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for SuppressUntilTimeLimit<K, V> {
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        let buffer = ctx.key_value_store::<K, BufferedChange<V>>(&self.store)?;
-        self.by_buffer_time.clear();
-        self.buffered = 0;
-        for (k, b) in buffer.all()? {
-            self.by_buffer_time
-                .entry(b.buffer_time)
-                .or_default()
-                .push(k);
-            self.buffered += 1;
-        }
-        Ok(())
-    }
-
     fn process(
         &mut self,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
