@@ -5,9 +5,9 @@ use kstreams_core::Serdes;
 use kstreams_dsl::{Consumed, Grouped, Materialized, Produced, StreamsBuilder, ValueAndTimestamp};
 use kstreams_test_driver::TopologyTestDriver;
 
-type Out<V> = Vec<(String, Option<V>, i64)>;
+pub(crate) type Out<V> = Vec<(String, Option<V>, i64)>;
 
-fn read<V: kstreams_core::DefaultSerde>(d: &TopologyTestDriver, topic: &str) -> Out<V> {
+pub(crate) fn read<V: kstreams_core::DefaultSerde>(d: &TopologyTestDriver, topic: &str) -> Out<V> {
     d.output_topic::<String, Option<V>>(topic)
         .read_records_to_list()
         .into_iter()
@@ -24,7 +24,7 @@ fn table(b: &StreamsBuilder, store: &str) -> kstreams_dsl::KTable<String, i64> {
 }
 
 /// Pipes `(key, value or tombstone, ts)` into the table topic.
-fn pipe(d: &TopologyTestDriver, records: &[(&str, Option<i64>, i64)]) {
+pub(crate) fn pipe(d: &TopologyTestDriver, records: &[(&str, Option<i64>, i64)]) {
     let i = d.create_input_topic::<String, Option<i64>>(
         "users",
         Serdes::string(),

@@ -11,25 +11,10 @@ use kstreams_dsl::{
 };
 use kstreams_test_driver::TopologyTestDriver;
 
-type Out = Vec<(String, Option<i64>, i64)>;
+use crate::ktable::pipe;
 
-fn read(d: &TopologyTestDriver, topic: &str) -> Out {
-    d.output_topic::<String, Option<i64>>(topic)
-        .read_records_to_list()
-        .into_iter()
-        .map(|r| (r.key, r.value, r.timestamp))
-        .collect()
-}
-
-fn pipe(d: &TopologyTestDriver, records: &[(&str, Option<i64>, i64)]) {
-    let i = d.create_input_topic::<String, Option<i64>>(
-        "users",
-        Serdes::string(),
-        Serdes::option(Serdes::i64()),
-    );
-    for (k, v, ts) in records {
-        i.pipe_input_with_timestamp(k.to_string(), *v, *ts);
-    }
+fn read(d: &TopologyTestDriver, topic: &str) -> crate::ktable::Out<i64> {
+    crate::ktable::read::<i64>(d, topic)
 }
 
 /// The `users` table through `suppressed` to `out`.
