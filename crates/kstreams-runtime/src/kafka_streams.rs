@@ -300,6 +300,24 @@ impl KafkaStreams {
         Ok(())
     }
 
+    /// Whether every stream thread and the global thread have ended.
+    fn all_threads_finished(&self) -> bool {
+        self.threads
+            .iter()
+            .map(|t| &t.handle)
+            .chain(&self.global_thread)
+            .all(JoinHandle::is_finished)
+    }
+
+    /// The stream threads' and the global thread's handles, taken to be joined.
+    fn take_thread_handles(&mut self) -> Vec<JoinHandle<Result<()>>> {
+        self.threads
+            .drain(..)
+            .map(|t| t.handle)
+            .chain(self.global_thread.take())
+            .collect()
+    }
+
     fn thread_name(&self, index: usize) -> String {
         format!("{}-StreamThread-{index}", self.config.application_id)
     }
@@ -463,12 +481,7 @@ impl KafkaStreams {
         let state = self.state.get();
         let stopped = match state {
             State::Created | State::NotRunning => true,
-            State::Error => self
-                .threads
-                .iter()
-                .map(|t| &t.handle)
-                .chain(&self.global_thread)
-                .all(JoinHandle::is_finished),
+            State::Error => self.all_threads_finished(),
             _ => false,
         };
         if !stopped {
@@ -532,14 +545,7 @@ impl KafkaStreams {
         self.shutdown.store(true, Ordering::SeqCst);
         self.wakeups.wake_all();
         if let Some(deadline) = deadline {
-            let finished = |s: &Self| {
-                s.threads
-                    .iter()
-                    .map(|t| &t.handle)
-                    .chain(&s.global_thread)
-                    .all(JoinHandle::is_finished)
-            };
-            while !finished(self) {
+            while !self.all_threads_finished() {
                 if Instant::now() >= deadline {
                     warn!("close timed out: stream threads still shutting down");
                     return Ok(false);
@@ -548,9 +554,7 @@ impl KafkaStreams {
             }
         }
         let mut first = None;
-        let threads: Vec<JoinHandle<Result<()>>> =
-            self.threads.drain(..).map(|t| t.handle).collect();
-        for h in threads.into_iter().chain(self.global_thread.take()) {
+        for h in self.take_thread_handles() {
             match h.join() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
@@ -620,9 +624,7 @@ impl KafkaStreams {
         self.state.transition(State::PendingShutdown);
         self.crash.store(true, Ordering::SeqCst);
         self.wakeups.wake_all();
-        let threads: Vec<JoinHandle<Result<()>>> =
-            self.threads.drain(..).map(|t| t.handle).collect();
-        for h in threads.into_iter().chain(self.global_thread.take()) {
+        for h in self.take_thread_handles() {
             let _ = h.join();
         }
         self.state.transition(State::NotRunning);

@@ -96,17 +96,7 @@ impl ProcessorTopology {
 
     /// The names of the stores the tasks of sub-topology `id` build, sorted.
     pub fn state_store_names(&self, id: u32) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .subtopology(id)
-            .map(|p| {
-                p.store_builders
-                    .iter()
-                    .map(|b| b.name().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
+        store_names(self.subtopology(id))
     }
 
     /// Internal topics (repartition topics), resolved with the application id.
@@ -152,18 +142,7 @@ impl ProcessorTopology {
 
     /// The names of the global stores, sorted.
     pub fn global_store_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .global
-            .as_ref()
-            .map(|p| {
-                p.store_builders
-                    .iter()
-                    .map(|b| b.name().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
+        store_names(self.global.as_ref())
     }
 
     /// The global store fed by global topic `topic`: the first store a node downstream of
@@ -188,6 +167,20 @@ impl ProcessorTopology {
     pub fn description(&self) -> &TopologyDescription {
         &self.description
     }
+}
+
+/// The names of the stores `plan` builds, sorted (none without a plan).
+fn store_names(plan: Option<&Arc<SubtopologyPlan>>) -> Vec<String> {
+    let mut v: Vec<String> = plan
+        .map(|p| {
+            p.store_builders
+                .iter()
+                .map(|b| b.name().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 struct UnionFind(Vec<usize>);
