@@ -1,11 +1,9 @@
 //! [`ReadOnlyKeyValueStore`]: queries a key-value store of a running instance.
 
-use std::marker::PhantomData;
-
 use kstreams_core::state::KeyValueStoreFacade;
 use kstreams_core::{Result as StoreResult, SharedSerde};
 
-use super::{QueryRouter, StoreQueryParameters};
+use super::{ReadOnlyStore, StoreKind};
 use crate::error::Result;
 
 /// A read-only view of the local instances of a key-value store (one per task) of a running
@@ -15,48 +13,30 @@ use crate::error::Result;
 /// The DSL's stores keep each value with its timestamp: `V` may name the value (the
 /// timestamps are dropped, Kafka Streams' `keyValueStore()` view of them) or
 /// `ValueAndTimestamp<V>` (`timestampedKeyValueStore()`).
-#[derive(Clone)]
-pub struct ReadOnlyKeyValueStore<K, V> {
-    router: QueryRouter,
-    params: StoreQueryParameters,
-    _types: PhantomData<fn() -> (K, V)>,
-}
+pub type ReadOnlyKeyValueStore<K, V> = ReadOnlyStore<KeyValueKind, K, V>;
 
-impl<K, V> std::fmt::Debug for ReadOnlyKeyValueStore<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadOnlyKeyValueStore")
-            .field("params", &self.params)
-            .finish()
-    }
-}
+/// The marker of [`ReadOnlyKeyValueStore`].
+#[derive(Debug, Clone, Copy)]
+pub struct KeyValueKind;
 
-const KIND: &str = "key-value store of the requested key and value types";
+impl StoreKind for KeyValueKind {
+    const VIEW: &'static str = "ReadOnlyKeyValueStore";
+    const DESCRIPTION: &'static str = "key-value store of the requested key and value types";
+}
 
 impl<K, V> ReadOnlyKeyValueStore<K, V>
 where
     K: Clone + Send + Sync + 'static,
     V: Send + 'static,
 {
-    pub(crate) fn new(router: QueryRouter, params: StoreQueryParameters) -> Self {
-        ReadOnlyKeyValueStore {
-            router,
-            params,
-            _types: PhantomData,
-        }
-    }
-
-    /// The query's parameters.
-    pub fn parameters(&self) -> &StoreQueryParameters {
-        &self.params
-    }
-
     fn query<R: Send + 'static>(
         &self,
         f: impl Fn(KeyValueStoreFacade<'_, K, V>) -> StoreResult<R> + Send + Sync + 'static,
     ) -> Result<Vec<R>> {
-        self.router.query(&self.params, KIND, move |s| {
-            KeyValueStoreFacade::of(s).map(&f)
-        })
+        self.router
+            .query(&self.params, KeyValueKind::DESCRIPTION, move |s| {
+                KeyValueStoreFacade::of(s).map(&f)
+            })
     }
 
     /// The value of `key`, from whichever local task holds it.

@@ -19,6 +19,7 @@ mod key_value;
 mod session;
 mod window;
 
+use std::marker::PhantomData;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -32,9 +33,9 @@ use crate::state::{SharedState, State};
 use crate::stream_thread::PollWakeups;
 
 pub use handle::InteractiveQueries;
-pub use key_value::ReadOnlyKeyValueStore;
-pub use session::ReadOnlySessionStore;
-pub use window::ReadOnlyWindowStore;
+pub use key_value::{KeyValueKind, ReadOnlyKeyValueStore};
+pub use session::{ReadOnlySessionStore, SessionKind};
+pub use window::{ReadOnlyWindowStore, WindowKind};
 
 /// The default time a query waits for the stream threads' answers.
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -126,6 +127,61 @@ impl StoreUnavailable {
             self,
             StoreUnavailable::UnknownStore | StoreUnavailable::WrongType(_)
         )
+    }
+}
+
+/// The kind of store a [`ReadOnlyStore`] reads: [`KeyValueKind`], [`WindowKind`] or
+/// [`SessionKind`].
+pub trait StoreKind {
+    /// The view's name (in `Debug`).
+    const VIEW: &'static str;
+    /// What a store of the kind is, for [`StoreUnavailable::WrongType`].
+    const DESCRIPTION: &'static str;
+}
+
+/// The types a view is for, without owning any (so a view is `Send` and `Sync` whatever they
+/// are).
+type ViewTypes<S, K, V> = fn() -> (S, K, V);
+
+/// A read-only view of the local instances of one store of a running
+/// [`crate::KafkaStreams`]: a [`ReadOnlyKeyValueStore`], [`ReadOnlyWindowStore`] or
+/// [`ReadOnlySessionStore`], by its kind `S`. Cheap to clone, usable from any thread.
+pub struct ReadOnlyStore<S, K, V> {
+    router: QueryRouter,
+    params: StoreQueryParameters,
+    _types: PhantomData<ViewTypes<S, K, V>>,
+}
+
+impl<S, K, V> Clone for ReadOnlyStore<S, K, V> {
+    fn clone(&self) -> Self {
+        ReadOnlyStore {
+            router: self.router.clone(),
+            params: self.params.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<S: StoreKind, K, V> std::fmt::Debug for ReadOnlyStore<S, K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(S::VIEW)
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl<S, K, V> ReadOnlyStore<S, K, V> {
+    pub(crate) fn new(router: QueryRouter, params: StoreQueryParameters) -> Self {
+        ReadOnlyStore {
+            router,
+            params,
+            _types: PhantomData,
+        }
+    }
+
+    /// The query's parameters.
+    pub fn parameters(&self) -> &StoreQueryParameters {
+        &self.params
     }
 }
 

@@ -1,58 +1,38 @@
 //! [`ReadOnlySessionStore`]: queries a session store of a running instance.
 
-use std::marker::PhantomData;
-
 use kstreams_core::{Result as StoreResult, SessionStore};
 use kstreams_state::TimeWindow;
 
-use super::{QueryRouter, StoreQueryParameters};
+use super::{ReadOnlyStore, StoreKind};
 use crate::error::Result;
 
 /// A read-only view of the local instances of a session store (one per task) of a running
 /// [`crate::KafkaStreams`], for keys `K` and values `V`. Cheap to clone, usable from any
 /// thread.
-#[derive(Clone)]
-pub struct ReadOnlySessionStore<K, V> {
-    router: QueryRouter,
-    params: StoreQueryParameters,
-    _types: PhantomData<fn() -> (K, V)>,
-}
+pub type ReadOnlySessionStore<K, V> = ReadOnlyStore<SessionKind, K, V>;
 
-impl<K, V> std::fmt::Debug for ReadOnlySessionStore<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadOnlySessionStore")
-            .field("params", &self.params)
-            .finish()
-    }
-}
+/// The marker of [`ReadOnlySessionStore`].
+#[derive(Debug, Clone, Copy)]
+pub struct SessionKind;
 
-const KIND: &str = "session store of the requested key and value types";
+impl StoreKind for SessionKind {
+    const VIEW: &'static str = "ReadOnlySessionStore";
+    const DESCRIPTION: &'static str = "session store of the requested key and value types";
+}
 
 impl<K, V> ReadOnlySessionStore<K, V>
 where
     K: Clone + Send + Sync + 'static,
     V: Send + 'static,
 {
-    pub(crate) fn new(router: QueryRouter, params: StoreQueryParameters) -> Self {
-        ReadOnlySessionStore {
-            router,
-            params,
-            _types: PhantomData,
-        }
-    }
-
-    /// The query's parameters.
-    pub fn parameters(&self) -> &StoreQueryParameters {
-        &self.params
-    }
-
     fn query<R: Send + 'static>(
         &self,
         f: impl Fn(&SessionStore<K, V>) -> StoreResult<R> + Send + Sync + 'static,
     ) -> Result<Vec<R>> {
-        self.router.query(&self.params, KIND, move |s| {
-            s.as_any().downcast_ref::<SessionStore<K, V>>().map(&f)
-        })
+        self.router
+            .query(&self.params, SessionKind::DESCRIPTION, move |s| {
+                s.as_any().downcast_ref::<SessionStore<K, V>>().map(&f)
+            })
     }
 
     /// Every session of `key`: `(session window, value)`, by session start.

@@ -1,11 +1,9 @@
 //! [`ReadOnlyWindowStore`]: queries a window store of a running instance.
 
-use std::marker::PhantomData;
-
 use kstreams_core::Result as StoreResult;
 use kstreams_core::state::WindowStoreFacade;
 
-use super::{QueryRouter, StoreQueryParameters};
+use super::{ReadOnlyStore, StoreKind};
 use crate::error::Result;
 
 /// A read-only view of the local instances of a window store (one per task) of a running
@@ -14,48 +12,30 @@ use crate::error::Result;
 ///
 /// As with [`super::ReadOnlyKeyValueStore`], `V` may name the value of a DSL store that
 /// keeps timestamps (they are dropped) or `ValueAndTimestamp<V>`.
-#[derive(Clone)]
-pub struct ReadOnlyWindowStore<K, V> {
-    router: QueryRouter,
-    params: StoreQueryParameters,
-    _types: PhantomData<fn() -> (K, V)>,
-}
+pub type ReadOnlyWindowStore<K, V> = ReadOnlyStore<WindowKind, K, V>;
 
-impl<K, V> std::fmt::Debug for ReadOnlyWindowStore<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadOnlyWindowStore")
-            .field("params", &self.params)
-            .finish()
-    }
-}
+/// The marker of [`ReadOnlyWindowStore`].
+#[derive(Debug, Clone, Copy)]
+pub struct WindowKind;
 
-const KIND: &str = "window store of the requested key and value types";
+impl StoreKind for WindowKind {
+    const VIEW: &'static str = "ReadOnlyWindowStore";
+    const DESCRIPTION: &'static str = "window store of the requested key and value types";
+}
 
 impl<K, V> ReadOnlyWindowStore<K, V>
 where
     K: Clone + Send + Sync + 'static,
     V: Send + 'static,
 {
-    pub(crate) fn new(router: QueryRouter, params: StoreQueryParameters) -> Self {
-        ReadOnlyWindowStore {
-            router,
-            params,
-            _types: PhantomData,
-        }
-    }
-
-    /// The query's parameters.
-    pub fn parameters(&self) -> &StoreQueryParameters {
-        &self.params
-    }
-
     fn query<R: Send + 'static>(
         &self,
         f: impl Fn(WindowStoreFacade<'_, K, V>) -> StoreResult<R> + Send + Sync + 'static,
     ) -> Result<Vec<R>> {
-        self.router.query(&self.params, KIND, move |s| {
-            WindowStoreFacade::of(s).map(&f)
-        })
+        self.router
+            .query(&self.params, WindowKind::DESCRIPTION, move |s| {
+                WindowStoreFacade::of(s).map(&f)
+            })
     }
 
     /// The value of `key` in the window starting at `window_start`.
