@@ -264,20 +264,27 @@ fn suppress_needs_a_windowed_aggregation() {
     assert!(err.contains("windowed aggregation"), "{err}");
 }
 
-#[test]
-fn a_bounded_suppress_buffer_stops_processing_when_full() {
+/// A windowed count (windows of 10 ms with `grace_ms`) suppressed until its windows close,
+/// with `buffer`, into `out`.
+fn bounded_final_counts(
+    grace_ms: u64,
+    buffer: kstreams_dsl::BufferConfig,
+) -> Result<kstreams_core::Topology, kstreams_core::TopologyError> {
     let b = StreamsBuilder::new();
     b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
         .group_by_key(Grouped::default())
-        .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(100)))
+        .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(grace_ms)))
         .count(Materialized::as_("win-counts"))
-        .suppress(
-            kstreams_dsl::Suppressed::until_window_closes()
-                .with_buffer(kstreams_dsl::BufferConfig::max_records(2).shut_down_when_full()),
-        )
+        .suppress(kstreams_dsl::Suppressed::until_window_closes().with_buffer(buffer))
         .to_stream()
         .to("out", Produced::default());
-    let d = TopologyTestDriver::new(b.build().unwrap()).unwrap();
+    b.build()
+}
+
+#[test]
+fn a_bounded_suppress_buffer_stops_processing_when_full() {
+    let strict = kstreams_dsl::BufferConfig::max_records(2).shut_down_when_full();
+    let d = TopologyTestDriver::new(bounded_final_counts(100, strict).unwrap()).unwrap();
     // Two open windows, updated again and again: the buffer holds two, and stays at two.
     pipe(&d, &[("a", 1), ("b", 2), ("a", 3), ("b", 4), ("a", 5)]);
     let input = d.input_topic::<String, String>("in");
@@ -295,32 +302,13 @@ fn a_bounded_suppress_buffer_stops_processing_when_full() {
     );
     assert!(read(&d).is_empty());
     // A buffer that would emit early cannot hold final results back.
-    let b = StreamsBuilder::new();
-    b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
-        .group_by_key(Grouped::default())
-        .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(100)))
-        .count(Materialized::as_("win-counts"))
-        .suppress(
-            kstreams_dsl::Suppressed::until_window_closes()
-                .with_buffer(kstreams_dsl::BufferConfig::max_records(2)),
-        );
-    let err = b.build().err().expect("must fail").to_string();
+    let err = bounded_final_counts(100, kstreams_dsl::BufferConfig::max_records(2))
+        .err()
+        .expect("must fail")
+        .to_string();
     assert!(err.contains("shut_down_when_full"), "{err}");
     // Emitting frees the buffer: once [0,10) closes, new windows fit again.
-    let d = {
-        let b = StreamsBuilder::new();
-        b.stream::<String, String>("in", Consumed::with(Serdes::string(), Serdes::string()))
-            .group_by_key(Grouped::default())
-            .windowed_by(TimeWindows::of_size_and_grace(ms(10), ms(0)))
-            .count(Materialized::as_("win-counts"))
-            .suppress(
-                kstreams_dsl::Suppressed::until_window_closes()
-                    .with_buffer(kstreams_dsl::BufferConfig::max_records(2).shut_down_when_full()),
-            )
-            .to_stream()
-            .to("out", Produced::default());
-        TopologyTestDriver::new(b.build().unwrap()).unwrap()
-    };
+    let d = TopologyTestDriver::new(bounded_final_counts(0, strict).unwrap()).unwrap();
     pipe(
         &d,
         &[
