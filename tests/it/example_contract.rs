@@ -10,6 +10,17 @@ use crate::example_process::{ExampleProcess, example_binary};
 
 use kstreams_testkit::{TansuBroker, python_kafka, python_kafka_available, random_topic};
 
+/// Whether python's `confluent_kafka` (librdkafka) is there; says the test is skipped when not.
+pub(crate) fn librdkafka_or_skip() -> bool {
+    let available = python_kafka_available();
+    if !available {
+        eprintln!(
+            "skipped: python3 with confluent_kafka is not installed (scripts/install-deps.sh)"
+        );
+    }
+    available
+}
+
 pub(crate) const PY_CREATE: &str = r#"
 import sys
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -104,10 +115,7 @@ fn read(bs: &str, topic: &str, n: u64) -> Vec<(String, u64)> {
 
 #[test]
 fn word_count_example_survives_sigkill_and_stops_on_sigterm_exactly_once() {
-    if !python_kafka_available() {
-        eprintln!(
-            "skipped: python3 with confluent_kafka is not installed (scripts/install-deps.sh)"
-        );
+    if !librdkafka_or_skip() {
         return;
     }
     let bin = example_binary("word_count");

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kstreams_testkit::{TansuBroker, python_kafka, python_kafka_available, random_topic};
+use kstreams_testkit::{TansuBroker, python_kafka, random_topic};
 
-use crate::example_contract::{PY_CREATE, count_words, lines, produce};
+use crate::example_contract::{PY_CREATE, count_words, librdkafka_or_skip, lines, produce};
 use crate::example_process::{ExampleProcess, example_binary};
 
 /// `(status, body)` of `GET path` on `host`, or `None` when it does not answer.
@@ -46,10 +46,7 @@ fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn two_word_count_processes_answer_queries_for_every_word() {
-    if !python_kafka_available() {
-        eprintln!(
-            "skipped: python3 with confluent_kafka is not installed (scripts/install-deps.sh)"
-        );
+    if !librdkafka_or_skip() {
         return;
     }
     let bin = example_binary("word_count");
